@@ -1,0 +1,326 @@
+"""Namespace, device and dtype resolution on top of ``array-api-compat``.
+
+Every computational module of :mod:`statespace` obtains its array namespace from
+:func:`namespace` and creates arrays with the dtype and device helpers here, so one
+implementation runs on NumPy, CuPy, torch and ``array-api-strict``.
+
+Rules
+-----
+* ``xp=`` given: that namespace is used (and inputs must belong to it).
+* otherwise the namespace is inferred from the array inputs (python scalars and
+  ``None`` are ignored); with no array input at all, NumPy is used.
+* float32 pairs with complex64, float64 with complex128; constructors default to
+  float64.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import array_api_compat
+from array_api_compat import (
+    array_namespace,
+    is_array_api_obj,
+    is_cupy_namespace,
+    is_numpy_namespace,
+    is_torch_namespace,
+)
+from array_api_compat import device as _device
+
+__all__ = [
+    "namespace",
+    "device_of",
+    "is_complex",
+    "complex_dtype",
+    "real_dtype",
+    "float_dtype",
+    "result_float_dtype",
+    "eps",
+    "asarray",
+    "check_finite",
+    "check_dt",
+    "check_length",
+    "real",
+    "expm1",
+    "matmul",
+    "expm",
+    "solve",
+    "to_numpy",
+]
+
+
+def namespace(*arrays, xp=None):
+    """Return the array-API namespace for ``arrays`` (or ``xp`` when given).
+
+    ``None`` entries and Python scalars are ignored. With no array at all the
+    array-api-compat wrapped NumPy namespace is returned.
+    """
+    arrs = [a for a in arrays if a is not None and is_array_api_obj(a)]
+    if xp is not None:
+        xp = array_namespace(xp.asarray(0)) if not hasattr(xp, "__array_api_version__") else xp
+        if arrs:
+            inferred = array_namespace(*arrs)
+            if _name(inferred) != _name(xp):
+                raise TypeError(
+                    f"xp={_name(xp)} was given but the inputs are {_name(inferred)} arrays"
+                )
+            return inferred
+        return xp
+    if not arrs:
+        import array_api_compat.numpy as np_compat
+
+        return np_compat
+    try:
+        return array_namespace(*arrs)
+    except TypeError as exc:  # mixed libraries
+        raise TypeError(
+            "inputs belong to different array libraries; convert them to one "
+            f"library first ({exc})"
+        ) from None
+
+
+def _name(xp) -> str:
+    return getattr(xp, "__name__", str(xp))
+
+
+def device_of(*arrays):
+    """Device of the first array among ``arrays`` (``None`` when there is none)."""
+    for a in arrays:
+        if a is not None and is_array_api_obj(a):
+            return _device(a)
+    return None
+
+
+def is_complex(xp, x) -> bool:
+    """Whether ``x`` has a complex floating dtype."""
+    return xp.isdtype(x.dtype, "complex floating")
+
+
+def complex_dtype(xp, dtype):
+    """The complex dtype paired with ``dtype`` (float32 -> complex64, else complex128)."""
+    if dtype in (xp.float32, xp.complex64):
+        return xp.complex64
+    return xp.complex128
+
+
+def real_dtype(xp, dtype):
+    """The real dtype paired with ``dtype`` (complex64 -> float32, else float64)."""
+    if dtype in (xp.float32, xp.complex64):
+        return xp.float32
+    return xp.float64
+
+
+def float_dtype(xp, dtype=None):
+    """Validate a real floating ``dtype`` argument; ``None`` means float64."""
+    if dtype is None:
+        return xp.float64
+    if dtype in (xp.float32, xp.float64):
+        return dtype
+    # accept numpy dtype objects / strings for the numpy namespace
+    if isinstance(dtype, str) and dtype in ("float32", "float64"):
+        return getattr(xp, dtype)
+    try:
+        if dtype == xp.float32:
+            return xp.float32
+        if dtype == xp.float64:
+            return xp.float64
+    except TypeError:
+        pass
+    raise TypeError(f"dtype must be float32 or float64, got {dtype!r}")
+
+
+def result_float_dtype(xp, *arrays):
+    """Real working dtype of ``arrays``: float64 unless every floating input is 32-bit."""
+    single = True
+    seen = False
+    for a in arrays:
+        if a is None or not is_array_api_obj(a):
+            continue
+        if xp.isdtype(a.dtype, ("real floating", "complex floating")):
+            seen = True
+            if a.dtype not in (xp.float32, xp.complex64):
+                single = False
+    return xp.float32 if (seen and single) else xp.float64
+
+
+def eps(xp, dtype) -> float:
+    """Machine epsilon of the real dtype paired with ``dtype``."""
+    return float(xp.finfo(real_dtype(xp, dtype)).eps)
+
+
+def asarray(x, xp, *, dtype=None, device=None, name="x"):
+    """Convert ``x`` to an array of ``xp`` without copying when possible."""
+    try:
+        return xp.asarray(x, dtype=dtype, device=device)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be array-like ({exc})") from None
+
+
+def check_finite(xp, x, name):
+    """Raise ``ValueError`` naming ``name`` if ``x`` has a NaN or infinite entry."""
+    if x is None:
+        return
+    if isinstance(x, numbers.Number):
+        if not math.isfinite(abs(x)):
+            raise ValueError(f"{name} must be finite, got {x!r}")
+        return
+    if not bool(xp.all(xp.isfinite(x))):
+        raise ValueError(f"{name} contains NaN or infinite values")
+
+
+def check_dt(xp, dt, *, dtype, device, name="dt"):
+    """Validate a step size (scalar or array) and return it as a real array.
+
+    Raises
+    ------
+    ValueError
+        If any entry is NaN, infinite or not strictly positive.
+    """
+    if isinstance(dt, numbers.Number):
+        if isinstance(dt, complex):
+            raise TypeError(f"{name} must be real, got {dt!r}")
+        if not math.isfinite(dt) or dt <= 0:
+            raise ValueError(f"{name} must be a finite positive number, got {dt!r}")
+        return xp.asarray(dt, dtype=dtype, device=device)
+    dt = xp.asarray(dt, device=device)
+    if xp.isdtype(dt.dtype, "complex floating"):
+        raise TypeError(f"{name} must be real, got dtype {dt.dtype}")
+    check_finite(xp, dt, name)
+    if not bool(xp.all(dt > 0)):
+        raise ValueError(f"{name} must be strictly positive")
+    return xp.astype(dt, dtype)
+
+
+def check_length(L, name="L"):
+    """Validate a sequence length: a Python integer >= 1."""
+    if isinstance(L, bool) or not isinstance(L, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(L).__name__}")
+    if L < 1:
+        raise ValueError(f"{name} must be >= 1, got {L}")
+    return int(L)
+
+
+def real(xp, x):
+    """Real part (works for real inputs too)."""
+    return xp.real(x) if is_complex(xp, x) else x
+
+
+def expm1(xp, z):
+    """``exp(z) - 1`` accurate for small ``|z|``, for real and complex ``z``.
+
+    For ``z = x + i y``: ``Re = expm1(x) cos(y) - 2 sin(y/2)**2`` and
+    ``Im = exp(x) sin(y)``; this avoids the cancellation of ``exp(z) - 1`` and works
+    where a backend's ``expm1`` has no complex support (torch).
+    """
+    if not is_complex(xp, z):
+        return xp.expm1(z)
+    x, y = xp.real(z), xp.imag(z)
+    s = xp.sin(y / 2)
+    re = xp.expm1(x) * xp.cos(y) - 2 * s * s
+    im = xp.exp(x) * xp.sin(y)
+    return _complex(xp, re, im)
+
+
+def _complex(xp, re, im):
+    cdt = complex_dtype(xp, re.dtype)
+    j = xp.asarray(1j, dtype=cdt, device=_device(re))
+    return xp.astype(re, cdt) + j * xp.astype(im, cdt)
+
+
+def matmul(xp, a, b):
+    """Matrix product that promotes mixed real/complex operands (torch rejects them)."""
+    if is_complex(xp, a) != is_complex(xp, b):
+        if is_complex(xp, a):
+            b = xp.astype(b, a.dtype)
+        else:
+            a = xp.astype(a, b.dtype)
+    return xp.matmul(a, b)
+
+
+def solve(xp, a, b):
+    """Solve ``a @ x = b`` for batched square ``a`` (promoting real/complex)."""
+    if is_complex(xp, a) != is_complex(xp, b):
+        if is_complex(xp, a):
+            b = xp.astype(b, a.dtype)
+        else:
+            a = xp.astype(a, b.dtype)
+    return xp.linalg.solve(a, b)
+
+
+def expm(xp, a):
+    """Matrix exponential of ``a`` (..., N, N), delegated to the backend when it has one.
+
+    NumPy: :func:`scipy.linalg.expm`; torch: :func:`torch.linalg.matrix_exp`;
+    CuPy: ``cupyx.scipy.linalg.expm``; anything else: scaling and squaring with a
+    degree-13 Padé approximant written against the array API.
+    """
+    if is_numpy_namespace(xp):
+        import numpy as np
+        import scipy.linalg
+
+        return xp.asarray(scipy.linalg.expm(np.asarray(a)))
+    if is_torch_namespace(xp):
+        import torch
+
+        return torch.linalg.matrix_exp(a)
+    if is_cupy_namespace(xp):  # pragma: no cover - needs a GPU
+        from cupyx.scipy.linalg import expm as cp_expm
+
+        return cp_expm(a)
+    return _expm_pade13(xp, a)
+
+
+# Degree-13 Padé coefficients (Higham 2005, "The scaling and squaring method for the
+# matrix exponential revisited", Table 2.3) and the theta_13 bound of that paper.
+_PADE13 = (
+    64764752532480000.0, 32382376266240000.0, 7771770303897600.0,
+    1187353796428800.0, 129060195264000.0, 10559470521600.0,
+    670442572800.0, 33522128640.0, 1323241920.0, 40840800.0,
+    960960.0, 16380.0, 182.0, 1.0,
+)
+_THETA13 = 5.371920351148152
+
+
+def _expm_pade13(xp, a):
+    n = a.shape[-1]
+    dev = _device(a)
+    ident = xp.eye(n, dtype=a.dtype, device=dev)
+    norm = float(xp.max(xp.sum(xp.abs(a), axis=-2)))  # 1-norm (max over batch)
+    s = max(0, int(math.ceil(math.log2(norm / _THETA13)))) if norm > 0 else 0
+    a = a / (2.0**s)
+    b = _PADE13
+    a2 = a @ a
+    a4 = a2 @ a2
+    a6 = a4 @ a2
+    u = a @ (a6 @ (b[13] * a6 + b[11] * a4 + b[9] * a2) + b[7] * a6 + b[5] * a4
+             + b[3] * a2 + b[1] * ident)
+    v = a6 @ (b[12] * a6 + b[10] * a4 + b[8] * a2) + b[6] * a6 + b[4] * a4 + b[2] * a2 \
+        + b[0] * ident
+    r = xp.linalg.solve(v - u, v + u)
+    for _ in range(s):
+        r = r @ r
+    return r
+
+
+def to_numpy(x):
+    """Host NumPy copy of ``x`` (for tests, reports and plotting only)."""
+    import numpy as np
+
+    if x is None:
+        return None
+    if hasattr(x, "detach"):
+        x = x.detach().cpu()
+    if hasattr(x, "get") and not isinstance(x, np.ndarray):  # cupy
+        return x.get()
+    try:
+        return np.asarray(x)
+    except Exception:  # array-api-strict: go through DLPack / buffer protocol
+        return np.from_dlpack(x)
+
+
+# re-export for modules that need library detection
+is_numpy = is_numpy_namespace
+is_torch = is_torch_namespace
+is_cupy = is_cupy_namespace
+compat = array_api_compat

@@ -1,0 +1,79 @@
+"""Shared fixtures: the backend matrix and a deterministic hypothesis profile."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+# Deterministic hypothesis: CI failures reproduce (SciPy's convention).
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    max_examples=25,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile("dev", deadline=None, max_examples=50)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def _backends():
+    out = [pytest.param("numpy", id="numpy")]
+    out.append(pytest.param("array_api_strict", id="array_api_strict"))
+    try:
+        import torch  # noqa: F401
+
+        out.append(pytest.param("torch", id="torch"))
+    except ImportError:  # pragma: no cover
+        out.append(pytest.param("torch", id="torch", marks=pytest.mark.skip("torch not installed")))
+    gpu_reason = _gpu_reason()
+    cupy_marks = [pytest.mark.gpu] + ([pytest.mark.skip(gpu_reason)] if gpu_reason else [])
+    out.append(pytest.param("cupy", id="cupy", marks=cupy_marks))
+    out.append(pytest.param("torch_cuda", id="torch_cuda", marks=cupy_marks))
+    return out
+
+
+def _gpu_reason():
+    try:
+        import cupy
+
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            return "no CUDA device"
+    except Exception:
+        return "CuPy with a CUDA device is not available"
+    return None
+
+
+@pytest.fixture(params=_backends())
+def xp(request):
+    """Array namespace under test (array-api-compat wrapped where needed)."""
+    name = request.param
+    if name == "numpy":
+        import array_api_compat.numpy as xp_np
+
+        return xp_np
+    if name == "array_api_strict":
+        import array_api_strict
+
+        array_api_strict.set_array_api_strict_flags(api_version="2025.12")
+        return array_api_strict
+    if name in ("torch", "torch_cuda"):
+        import array_api_compat.torch as xp_torch
+        import torch
+
+        torch.set_default_dtype(torch.float32)
+        return xp_torch
+    if name == "cupy":  # pragma: no cover - GPU only
+        import array_api_compat.cupy as xp_cp
+
+        return xp_cp
+    raise AssertionError(name)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
