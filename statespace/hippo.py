@@ -139,7 +139,8 @@ def _lmu(xp, N, device):
     n, k, q = _grid(xp, N, device)
     r = 2 * n + 1
     odd = ((n - k) % 2) == 1
-    s = xp.where(n < k, -xp.ones_like(r * k), xp.where(odd, xp.ones_like(r * k), -xp.ones_like(r * k)))
+    one = xp.ones_like(r * k)
+    s = xp.where(n < k, -one, xp.where(odd, one, -one))
     A = s * r
     B = (2 * q + 1) * xp.where((q % 2) == 1, -xp.ones_like(q), xp.ones_like(q))
     return A, B

@@ -1,0 +1,597 @@
+r"""Convolution kernels of discretized state space models.
+
+Three paths compute the same object, the length-``L`` kernel
+
+.. math:: K_l = C \bar A^l \bar B, \qquad l = 0, \dots, L-1,
+
+of a discretized system :math:`(\bar A, \bar B, C)`:
+
+* :func:`kernel_dense`: the reference for any dense ``(A, B, C)`` and any
+  discretization, by repeated squaring of :math:`\bar A` (Krylov doubling),
+  :math:`O(N^2 L)` work;
+* :func:`kernel_dplr`: the S4 algorithm (Gu, Goel & Ré 2022, Algorithm 1) for
+  diagonal plus low-rank ``A = diag(Lambda) - P^H P`` under the bilinear
+  transform: truncated generating function at roots of unity, Cauchy sums,
+  Woodbury identity, inverse FFT; :math:`O((N + L) \log L)`-type work per channel;
+* :func:`kernel_diag`: the S4D Vandermonde kernel for diagonal ``A``.
+
+The numerically stable form of Algorithm 1 used here
+-----------------------------------------------------
+With :math:`\bar A = (I - \tfrac{\Delta}{2}A)^{-1}(I + \tfrac{\Delta}{2}A)` and
+:math:`\bar B = (I - \tfrac{\Delta}{2}A)^{-1}\Delta B`, the truncated generating
+function at a node :math:`\omega` with :math:`\omega^L = \rho` is
+
+.. math::
+
+    \hat K(\omega) = \sum_{l<L} K_l \omega^l
+    = \tilde C\,\big((1-\omega) I - \tfrac{\Delta}{2}(1+\omega) A\big)^{-1} \Delta B,
+    \qquad \tilde C = C (I - \rho \bar A^L).
+
+For ``A = diag(Lambda) - P^H P`` the diagonal part of the bracket factors per mode
+as :math:`(1 - \tfrac{\Delta}{2}\lambda_n)(1 - \omega \bar\lambda_n)` with the
+*discrete* pole :math:`\bar\lambda_n = (1 + \Delta\lambda_n/2)/(1 - \Delta\lambda_n/2)`.
+Writing :math:`z = \omega^{-1} = \bar\omega` (on the unit circle), every Cauchy term
+becomes
+
+.. math:: \frac{z\, s_n\, x_n y_n}{z - \bar\lambda_n}, \qquad s_n = \frac{1}{1 - \Delta\lambda_n/2},
+
+so all denominators are :math:`O(1)`: :math:`|z| = 1` and
+:math:`|\bar\lambda_n| \le 1` for stable modes. Nothing is evaluated through
+:math:`g(\omega) = \tfrac{2}{\Delta}\tfrac{1-\omega}{1+\omega}`, which blows up at
+:math:`\omega = -1`. The Woodbury identity with :math:`\sigma = \tfrac{\Delta}{2}(1 + z)`
+gives
+
+.. math::
+
+    \hat K = \Delta z \left[k_{cb} - \sigma\, k_{cp} (I + \sigma k_{pp})^{-1} k_{pb}\right],
+    \qquad k_{xy}(z) = \sum_n \frac{s_n x_n y_n}{z - \bar\lambda_n},
+
+with numerators :math:`\tilde c_n b_n`, :math:`\tilde c_n \bar p_{rn}`,
+:math:`p_{rn} b_n` and :math:`p_{rn}\bar p_{r'n}` that share one set of poles.
+The nodes are computed from ``cos``/``sin`` of exact angles in float64.
+
+Two node sets are used:
+
+* ``tilde=False`` (``C`` given, the exact kernel): half-shifted nodes
+  :math:`\omega_k = e^{-i\pi(2k+1)/L}` (:math:`\rho = -1`), so
+  :math:`\tilde C = C(I + \bar A^L)` is computed here in float64/complex128 by
+  binary powering, and :math:`K_l = e^{i\pi l/L}\,\mathrm{ifft}(\hat K)_l`. These
+  nodes never include :math:`\omega = 1`, where a zero eigenvalue (the Fourier
+  measures) makes a denominator vanish.
+* ``tilde=True`` (``C`` holds :math:`\tilde C = C(I - \bar A^L)`, as trained S4
+  parameterisations do): the roots of unity :math:`\omega_k = e^{-2\pi i k/L}`
+  (:math:`\rho = 1`), :math:`K = \mathrm{ifft}(\hat K)`.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+from . import _array
+from .reductions import cauchy, cauchy_conj, vandermonde
+
+__all__ = ["kernel_dense", "kernel_dplr", "kernel_diag"]
+
+# Elements of complex workspace per channel chunk (the per-chunk Cauchy sums, the
+# spectrum and the inverse FFT); keeps peak memory at a small multiple of the output.
+_CHUNK_ELEMS = 1 << 21
+
+_DENSE_METHODS = ("bilinear", "zoh", "gbt", "forward_euler", "backward_euler")
+_DIAG_METHODS = ("zoh", "bilinear", "dss")
+
+
+# --------------------------------------------------------------------------------------
+# shared helpers
+# --------------------------------------------------------------------------------------
+def _nodes(xp, L, count, shifted, cdtype, device):
+    """``z_k = exp(+i theta_k)`` with theta_k = pi (2k+1)/L (shifted) or 2 pi k / L."""
+    k = xp.arange(count, dtype=xp.float64, device=device)
+    theta = (math.pi / L) * (2 * k + 1) if shifted else (2 * math.pi / L) * k
+    z = _array._complex(xp, xp.cos(theta), xp.sin(theta))
+    return xp.astype(z, cdtype)
+
+
+def _broadcast_batch(shapes, names):
+    try:
+        out = ()
+        for s in shapes:
+            out = _broadcast_shapes(out, s)
+        return out
+    except ValueError:
+        desc = ", ".join(f"{n} {s}" for n, s in zip(names, shapes, strict=True))
+        raise ValueError(f"batch shapes do not broadcast: {desc}") from None
+
+
+def _broadcast_shapes(a, b):
+    n = max(len(a), len(b))
+    a = (1,) * (n - len(a)) + tuple(a)
+    b = (1,) * (n - len(b)) + tuple(b)
+    out = []
+    for x, y in zip(a, b, strict=True):
+        if x == y or y == 1:
+            out.append(x)
+        elif x == 1:
+            out.append(y)
+        else:
+            raise ValueError
+    return tuple(out)
+
+
+def _to(xp, x, dtype, device, name):
+    """Array of ``xp`` with ``dtype`` (complex promotion allowed), no copy when possible."""
+    if x is None:
+        return None
+    if not _array.is_array_api_obj(x):
+        x = xp.asarray(x, device=device)
+    if xp.isdtype(x.dtype, "integral") or x.dtype == xp.bool:
+        raise TypeError(f"{name} must be a floating or complex array, got {x.dtype}")
+    if x.dtype != dtype:
+        if _array.is_complex(xp, x) and not xp.isdtype(dtype, "complex floating"):
+            dtype = _array.complex_dtype(xp, dtype)
+        x = xp.astype(x, dtype)
+    return x
+
+
+def _check_state_size(arrays, names):
+    sizes = {n: a.shape[-1] for a, n in zip(arrays, names, strict=True) if a is not None}
+    if len(set(sizes.values())) > 1:
+        desc = ", ".join(f"{n}: {s}" for n, s in sizes.items())
+        raise ValueError(f"state sizes (last axis) disagree: {desc}")
+
+
+def _dt_array(xp, dt, batch_ndim, real_dt, device):
+    dt = _array.check_dt(xp, dt, dtype=real_dt, device=device)
+    if dt.ndim > batch_ndim:
+        raise ValueError(
+            f"dt has shape {tuple(dt.shape)}, which has more axes than the batch shape"
+        )
+    return dt
+
+
+def _flatten(xp, x, batch, trailing):
+    """Broadcast ``x`` to ``batch + trailing`` and merge the batch axes."""
+    x = xp.broadcast_to(x, tuple(batch) + tuple(trailing))
+    m = math.prod(batch)
+    return xp.reshape(x, (m,) + tuple(trailing))
+
+
+def _chunks(m, per_item):
+    step = max(1, _CHUNK_ELEMS // max(1, per_item))
+    return [(i, min(m, i + step)) for i in range(0, m, step)]
+
+
+def _mat_power(xp, M, L):
+    """``M ** L`` for a batch of square matrices by binary powering (log2 L products)."""
+    n = M.shape[-1]
+    result = None
+    base = M
+    e = L
+    while True:
+        if e & 1:
+            result = base if result is None else xp.matmul(result, base)
+        e >>= 1
+        if not e:
+            break
+        base = xp.matmul(base, base)
+    if result is None:  # L == 0, unused
+        result = xp.eye(n, dtype=M.dtype, device=_array.device_of(M))
+    return result
+
+
+# --------------------------------------------------------------------------------------
+# dense reference
+# --------------------------------------------------------------------------------------
+def kernel_dense(A, B, C, dt, L, method="bilinear", *, alpha=None):
+    r"""Reference kernel :math:`K_l = C \bar A^l \bar B` of a dense system.
+
+    Parameters
+    ----------
+    A : array, shape (..., N, N)
+        State matrix (real or complex); any stability.
+    B : array, shape (..., N)
+        Input vector.
+    C : array, shape (..., N)
+        Output vector.
+    dt : float or array
+        Step size(s) ``> 0``; an array broadcasts against the batch shape.
+    L : int
+        Kernel length, ``>= 1``.
+    method : {"bilinear", "zoh", "gbt", "forward_euler", "backward_euler"}
+        Discretization (see :mod:`statespace.discretize`).
+    alpha : float, optional
+        GBT parameter, required for ``method="gbt"``.
+
+    Returns
+    -------
+    K : array, shape (..., L)
+        Real for real inputs, complex otherwise.
+
+    Notes
+    -----
+    The Krylov sequence :math:`[\bar B, \bar A\bar B, \dots, \bar A^{L-1}\bar B]` is
+    built by doubling: with :math:`X_m` its first :math:`m` columns,
+    :math:`X_{2m} = [X_m, \bar A^m X_m]` and :math:`\bar A^{2m} = (\bar A^m)^2`, so
+    the cost is :math:`O(N^2 L + N^3 \log L)` per channel and memory
+    :math:`O(N L)`. Rounding accumulates roughly like :math:`L\,\epsilon` relative
+    to the kernel's scale (each doubling level adds the error of one product).
+    This is the baseline all faster paths are tested against.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import statespace as ss
+    >>> A, B = ss.hippo.transition("legs", 4)
+    >>> C = np.ones(4)
+    >>> K = ss.kernel_dense(A, B, C, 0.1, 5)
+    >>> K.shape
+    (5,)
+    >>> bool(np.allclose(K[0], C @ np.linalg.solve(np.eye(4) - 0.05 * A, 0.1 * B)))
+    True
+    """
+    from . import discretize
+
+    L = _array.check_length(L)
+    if method not in _DENSE_METHODS:
+        raise ValueError(f"method must be one of {_DENSE_METHODS}, got {method!r}")
+    xp = _array.namespace(A, B, C, dt if _array.is_array_api_obj(dt) else None)
+    dev = _array.device_of(A, B, C)
+    A = xp.asarray(A, device=dev) if not _array.is_array_api_obj(A) else A
+    B = xp.asarray(B, device=dev) if not _array.is_array_api_obj(B) else B
+    C = xp.asarray(C, device=dev) if not _array.is_array_api_obj(C) else C
+    if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
+        raise ValueError(f"A must have shape (..., N, N), got {tuple(A.shape)}")
+    _check_state_size([A, B, C], ["A", "B", "C"])
+    _array.check_finite(xp, C, "C")
+    if method == "gbt":
+        if alpha is None:
+            raise ValueError("method='gbt' needs alpha")
+        Ad, Bd = discretize.gbt(A, B, dt, alpha)[:2]
+    else:
+        if alpha is not None:
+            raise ValueError(f"alpha is only used with method='gbt', not {method!r}")
+        Ad, Bd = getattr(discretize, method)(A, B, dt)[:2]
+    if _array.is_complex(xp, Ad) or _array.is_complex(xp, C):
+        cdt = _array.complex_dtype(xp, Ad.dtype if _array.is_complex(xp, Ad) else C.dtype)
+        Ad, Bd, C = (xp.astype(t, cdt) for t in (Ad, Bd, C))
+    else:
+        wdt = _array.result_float_dtype(xp, Ad, C)
+        Ad, Bd, C = (xp.astype(t, wdt) for t in (Ad, Bd, C))
+    X = Bd[..., :, None]
+    P = Ad
+    while X.shape[-1] < L:
+        X = xp.concat([X, xp.matmul(P, X)], axis=-1)
+        if X.shape[-1] < L:
+            P = xp.matmul(P, P)
+    X = X[..., :L]
+    return xp.sum(C[..., :, None] * X, axis=-2)
+
+
+# --------------------------------------------------------------------------------------
+# S4: diagonal plus low rank, bilinear
+# --------------------------------------------------------------------------------------
+def kernel_dplr(Lambda, P, B, C, dt, L, *, halved=False, tilde=False):
+    r"""S4 convolution kernel of a diagonal-plus-low-rank system (Algorithm 1).
+
+    Computes :math:`K_l = C \bar A^l \bar B` for ``A = diag(Lambda) - P^H P``
+    discretized by the bilinear transform, exactly (up to rounding) for
+    :math:`l = 0..L-1`.
+
+    Parameters
+    ----------
+    Lambda : array, shape (..., N)
+        Diagonal part (complex or real).
+    P : array, shape (..., r, N)
+        Low-rank factor (``r >= 0``); ``A = diag(Lambda) - P^H P``.
+    B : array, shape (..., N)
+        Input vector.
+    C : array, shape (..., N)
+        Output vector, or :math:`\tilde C = C(I - \bar A^L)` when ``tilde=True``.
+    dt : float or array
+        Step size(s) ``> 0``, broadcasting against the batch shape (e.g. ``(H,)``).
+    L : int
+        Kernel length ``>= 1``.
+    halved : bool, default False
+        ``True``: each of the ``N`` modes stands for a conjugate pair (the full
+        system is ``[Lambda, conj(Lambda)]``, ``[P, conj(P)]``, ...) and the
+        kernel is real, :math:`2\,\mathrm{Re}` of the half sum. ``False``: the
+        system as given (complex kernel for complex inputs).
+    tilde : bool, default False
+        ``True``: ``C`` already holds :math:`\tilde C = C(I - \bar A^L)` (training
+        parameterisations learn :math:`\tilde C` directly and skip the
+        :math:`O(N^3 \log L)` correction). ``False``: the correction is computed
+        here, once per call, in float64/complex128 by binary powering of the dense
+        discrete transition.
+
+    Returns
+    -------
+    K : array, shape (..., L)
+        Real when ``halved=True`` or all inputs are real; complex otherwise.
+        dtype float32/complex64 for single-precision inputs, else 64-bit.
+
+    Warns
+    -----
+    RuntimeWarning
+        When some ``Re(Lambda) > 0``: the system may be unstable and the truncation
+        correction :math:`I \pm \bar A^L` is then ill-posed (use
+        :func:`kernel_dense` for unstable systems).
+
+    Notes
+    -----
+    See the module documentation for the stable discrete-pole form of the
+    generating function used here. Rank 1 and 2 use closed-form inverses of
+    :math:`I + \sigma k_{pp}`; higher ranks a batched ``solve``. The four (in
+    general :math:`(1+r)^2`) Cauchy sums share their denominators. Channels are
+    processed in chunks so the workspace stays a small multiple of the output.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import statespace as ss
+    >>> d = ss.nplr("legs", 8)
+    >>> C = np.ones(8)
+    >>> K = ss.kernel_dplr(d.Lambda, d.P, d.B, C @ d.V, 0.1, 16)
+    >>> A, B = ss.hippo.transition("legs", 8)
+    >>> Kd = ss.kernel_dense(A, B, C, 0.1, 16)
+    >>> bool(np.allclose(K, Kd, rtol=0, atol=1e-12))
+    True
+    """
+    L = _array.check_length(L)
+    if not isinstance(halved, bool):
+        raise TypeError(f"halved must be a bool, got {type(halved).__name__}")
+    if not isinstance(tilde, bool):
+        raise TypeError(f"tilde must be a bool, got {type(tilde).__name__}")
+    xp = _array.namespace(Lambda, P, B, C, dt if _array.is_array_api_obj(dt) else None)
+    dev = _array.device_of(Lambda, P, B, C)
+    real_dt = _array.result_float_dtype(xp, Lambda, P, B, C)
+    cdt = _array.complex_dtype(xp, real_dt)
+    Lambda = _to(xp, Lambda, real_dt, dev, "Lambda")
+    P = _to(xp, P, real_dt, dev, "P")
+    B = _to(xp, B, real_dt, dev, "B")
+    C = _to(xp, C, real_dt, dev, "C")
+    if P.ndim < 2:
+        raise ValueError(f"P must have shape (..., r, N), got {tuple(P.shape)}")
+    _check_state_size([Lambda, P, B, C], ["Lambda", "P", "B", "C"])
+    for x, n in ((Lambda, "Lambda"), (P, "P"), (B, "B"), (C, "C")):
+        _array.check_finite(xp, x, n)
+    real_out = halved or not any(_array.is_complex(xp, x) for x in (Lambda, P, B, C))
+    N, r = Lambda.shape[-1], P.shape[-2]
+    batch = _broadcast_batch(
+        [Lambda.shape[:-1], P.shape[:-2], B.shape[:-1], C.shape[:-1]],
+        ["Lambda", "P", "B", "C"],
+    )
+    dt = _dt_array(xp, dt, len(batch) if batch else 0, xp.float64, dev)
+    batch = _broadcast_batch([batch, tuple(dt.shape)], ["inputs", "dt"])
+    if bool(xp.any(_array.real(xp, Lambda) > 0)):
+        warnings.warn(
+            "some Re(Lambda) > 0: the system may be unstable and the truncation "
+            "correction of kernel_dplr is ill-posed; use kernel_dense for unstable systems",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+
+    # Flatten the broadcast batch; work in complex128 for setup quantities.
+    c128 = xp.complex128
+    Lam = _flatten(xp, xp.astype(Lambda, c128), batch, (N,))
+    Pm = _flatten(xp, xp.astype(P, c128), batch, (r, N))
+    Bm = _flatten(xp, xp.astype(B, c128), batch, (N,))
+    Cm = _flatten(xp, xp.astype(C, c128), batch, (N,))
+    dtm = _flatten(xp, dt, batch, ())
+    m = Lam.shape[0]
+
+    shifted = not tilde
+    count = (L + 1) // 2 if shifted else L // 2 + 1
+    if not real_out:
+        count = L
+    z64 = _nodes(xp, L, count, shifted, c128, dev)
+    z = xp.astype(z64, cdt)
+    twist = None
+    if shifted:
+        twist = xp.astype(_nodes(xp, 2 * L, L, False, c128, dev), cdt)  # exp(i pi l / L)
+
+    out = []
+    nf = 2 * N if halved else N
+    for i0, i1 in _chunks(m, (1 + r) ** 2 * count + 4 * L + nf * nf):
+        lam, pp, bb, cc, dd = Lam[i0:i1], Pm[i0:i1], Bm[i0:i1], Cm[i0:i1], dtm[i0:i1]
+        if not tilde:
+            cc = _c_tilde_shifted(xp, lam, pp, cc, dd, L, halved)
+        half = dd[:, None] / 2
+        s = 1 / (1 - half * lam)
+        lam_d = (1 + half * lam) * s
+        U = xp.concat([cc[:, None, :], pp], axis=1)  # (m, 1+r, N)
+        W = xp.concat([bb[:, None, :], xp.conj(pp)], axis=1)  # (m, 1+r, N)
+        v = U[:, :, None, :] * W[:, None, :, :] * s[:, None, None, :]  # (m, 1+r, 1+r, N)
+        v = xp.astype(v, cdt)
+        poles = xp.astype(lam_d, cdt)[:, None, None, :]
+        red = cauchy_conj if halved else cauchy
+        kk = red(v, z, poles)  # (m, 1+r, 1+r, count)
+        sigma = xp.astype(dd, cdt)[:, None] / 2 * (1 + z)  # (m, count)
+        G = _woodbury(xp, kk, sigma, r)
+        G = xp.astype(dd, cdt)[:, None] * z * G
+        out.append(_inverse(xp, G, L, shifted, real_out, twist))
+    K = xp.concat(out, axis=0) if len(out) > 1 else out[0]
+    K = xp.reshape(K, tuple(batch) + (L,))
+    if real_out:
+        K = xp.astype(K, real_dt)
+    return K
+
+
+def _c_tilde_shifted(xp, lam, pp, cc, dd, L, halved):
+    """``C (I + Ad^L)`` in complex128 from the dense discrete transition (full system)."""
+    if halved:
+        lam = xp.concat([lam, xp.conj(lam)], axis=-1)
+        pp = xp.concat([pp, xp.conj(pp)], axis=-1)
+        cc_full = xp.concat([cc, xp.conj(cc)], axis=-1)
+    else:
+        cc_full = cc
+    n = lam.shape[-1]
+    dev = _array.device_of(lam)
+    eye = xp.eye(n, dtype=lam.dtype, device=dev)
+    A = eye * lam[:, None, :] - xp.matmul(xp.conj(xp.matrix_transpose(pp)), pp)
+    h = xp.astype(dd, lam.dtype)[:, None, None] / 2
+    Ad = xp.linalg.solve(eye - h * A, eye + h * A)
+    AdL = _mat_power(xp, Ad, L)
+    ct = cc_full + xp.matmul(cc_full[:, None, :], AdL)[:, 0, :]
+    return ct[:, : cc.shape[-1]]
+
+
+def _woodbury(xp, kk, sigma, r):
+    """``k_cb - sigma k_cp (I + sigma k_pp)^{-1} k_pb`` per node; kk is (m, 1+r, 1+r, L)."""
+    k00 = kk[:, 0, 0, :]
+    if r == 0:
+        return k00
+    if r == 1:
+        return k00 - sigma * kk[:, 0, 1, :] * kk[:, 1, 0, :] / (1 + sigma * kk[:, 1, 1, :])
+    if r == 2:
+        a = 1 + sigma * kk[:, 1, 1, :]
+        b = sigma * kk[:, 1, 2, :]
+        c = sigma * kk[:, 2, 1, :]
+        d = 1 + sigma * kk[:, 2, 2, :]
+        det = a * d - b * c
+        x1, x2 = kk[:, 1, 0, :], kk[:, 2, 0, :]
+        y1 = (d * x1 - b * x2) / det
+        y2 = (a * x2 - c * x1) / det
+        return k00 - sigma * (kk[:, 0, 1, :] * y1 + kk[:, 0, 2, :] * y2)
+    # general rank: batched small solve, nodes moved to the batch axis
+    kpp = xp.permute_dims(kk[:, 1:, 1:, :], (0, 3, 1, 2))  # (m, L, r, r)
+    eye = xp.eye(r, dtype=kk.dtype, device=_array.device_of(kk))
+    M = eye + sigma[:, :, None, None] * kpp
+    rhs = xp.permute_dims(kk[:, 1:, 0:1, :], (0, 3, 1, 2))  # (m, L, r, 1)
+    y = xp.linalg.solve(M, rhs)[..., 0]  # (m, L, r)
+    kcp = xp.permute_dims(kk[:, 0, 1:, :], (0, 2, 1))  # (m, L, r)
+    return k00 - sigma * xp.sum(kcp * y, axis=-1)
+
+
+def _inverse(xp, G, L, shifted, real_out, twist):
+    """Kernel from the generating function at the nodes (see module notes)."""
+    if not shifted:
+        if real_out:
+            return xp.fft.irfft(G, n=L, axis=-1)
+        return xp.fft.ifft(G, axis=-1)
+    if real_out:
+        h = G.shape[-1]
+        mirror = xp.conj(xp.flip(G[:, : L - h], axis=-1))
+        G = xp.concat([G, mirror], axis=-1)
+    k = xp.fft.ifft(G, axis=-1) * twist
+    return xp.real(k) if real_out else k
+
+
+# --------------------------------------------------------------------------------------
+# S4D: diagonal
+# --------------------------------------------------------------------------------------
+def kernel_diag(Lambda, B, C, dt, L, method="zoh", *, halved=False):
+    r"""S4D convolution kernel of a diagonal system (Vandermonde reduction).
+
+    Parameters
+    ----------
+    Lambda : array, shape (..., N)
+        Eigenvalues (complex or real).
+    B : array, shape (..., N)
+        Input vector.
+    C : array, shape (..., N)
+        Output vector.
+    dt : float or array
+        Step size(s) ``> 0``, broadcasting against the batch shape.
+    L : int
+        Kernel length ``>= 1``.
+    method : {"zoh", "bilinear", "dss"}
+        ``"zoh"``: :math:`\bar\lambda = e^{\Delta\lambda}`,
+        :math:`\bar b = (e^{\Delta\lambda}-1)/\lambda\; b`.
+        ``"bilinear"``: :math:`\bar\lambda = (1+\Delta\lambda/2)/(1-\Delta\lambda/2)`,
+        :math:`\bar b = \Delta b/(1-\Delta\lambda/2)`.
+        ``"dss"`` (Gupta et al., DSS): the ZOH kernel with ``C`` normalised by
+        :math:`e^{L\Delta\lambda} - 1`, i.e.
+        :math:`K_l = \sum_n c_n b_n \frac{e^{\Delta\lambda_n}-1}
+        {\lambda_n (e^{L\Delta\lambda_n}-1)} e^{l\Delta\lambda_n}`,
+        evaluated with the exponent shifted by :math:`L-1` for modes with
+        :math:`\mathrm{Re}\,\lambda > 0` so nothing overflows.
+    halved : bool, default False
+        ``True``: conjugate-pair-halved modes, real kernel :math:`2\,\mathrm{Re}(\cdot)`.
+
+    Returns
+    -------
+    K : array, shape (..., L)
+
+    Notes
+    -----
+    :math:`K_l = \sum_n c_n \bar b_n \bar\lambda_n^{\,l}` is evaluated as
+    :math:`\sum_n v_n e^{x_n l}` with :math:`x_n = \log\bar\lambda_n` (for the
+    bilinear transform :math:`x_n = 2\,\mathrm{artanh}(\Delta\lambda_n/2)`, exact
+    and accurate for small :math:`\Delta\lambda`), never by repeated powering.
+    ZOH uses :math:`\varphi_1(z) = (e^z-1)/z` with a complex-safe ``expm1`` so
+    :math:`\lambda \to 0` is exact.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import statespace as ss
+    >>> lam = np.array([-0.5 + 1j, -0.5 - 1j])
+    >>> K = ss.kernel_diag(lam, np.ones(2), np.ones(2), 0.1, 4)
+    >>> bool(np.allclose(K.imag, 0))
+    True
+    """
+    L = _array.check_length(L)
+    if method not in _DIAG_METHODS:
+        raise ValueError(f"method must be one of {_DIAG_METHODS}, got {method!r}")
+    if not isinstance(halved, bool):
+        raise TypeError(f"halved must be a bool, got {type(halved).__name__}")
+    xp = _array.namespace(Lambda, B, C, dt if _array.is_array_api_obj(dt) else None)
+    dev = _array.device_of(Lambda, B, C)
+    real_dt = _array.result_float_dtype(xp, Lambda, B, C)
+    cdt = _array.complex_dtype(xp, real_dt)
+    Lambda = _to(xp, Lambda, real_dt, dev, "Lambda")
+    B = _to(xp, B, real_dt, dev, "B")
+    C = _to(xp, C, real_dt, dev, "C")
+    _check_state_size([Lambda, B, C], ["Lambda", "B", "C"])
+    for x, n in ((Lambda, "Lambda"), (B, "B"), (C, "C")):
+        _array.check_finite(xp, x, n)
+    real_out = halved or not any(_array.is_complex(xp, x) for x in (Lambda, B, C))
+    batch = _broadcast_batch(
+        [Lambda.shape[:-1], B.shape[:-1], C.shape[:-1]], ["Lambda", "B", "C"]
+    )
+    dt = _dt_array(xp, dt, len(batch), real_dt, dev)
+    dtc = xp.astype(dt, cdt)[..., None]
+    lam = xp.astype(Lambda, cdt)
+    cb = xp.astype(C, cdt) * xp.astype(B, cdt)
+    z = dtc * lam
+    if method == "bilinear":
+        x = 2 * xp.atanh(z / 2)
+        v = cb * dtc / (1 - z / 2)
+        K = vandermonde(v, x, L)
+    else:
+        v = cb * dtc * _phi1(xp, z)
+        if method == "zoh":
+            K = vandermonde(v, z, L)
+        else:
+            grow = _array.real(xp, z) > 0
+            zero = xp.zeros_like(z)
+            z_dec = xp.where(grow, zero, z)
+            z_gro = xp.where(grow, z, zero)
+            # decaying modes: v / (e^{L z} - 1) * e^{z l}
+            denom = _array.expm1(xp, L * z_dec)
+            if bool(xp.any(xp.logical_and(denom == 0, xp.logical_not(grow)))):
+                raise ValueError("method='dss' needs exp(L dt Lambda) != 1 (Lambda = 0?)")
+            denom = xp.where(grow, xp.ones_like(z), denom)
+            v_dec = xp.where(grow, zero, v / denom)
+            # growing modes (Re z > 0), written with non-positive exponents only:
+            # e^{z l} / (e^{L z} - 1) = e^{-z (L-1-l)} / (e^{z} - e^{-z (L-1)})
+            g_den = xp.exp(z_gro) - xp.exp(-(L - 1) * z_gro)
+            g_den = xp.where(grow, g_den, xp.ones_like(z))
+            v_gro = xp.where(grow, v / g_den, zero)
+            K = vandermonde(v_dec, z_dec, L) + xp.flip(vandermonde(v_gro, -z_gro, L), axis=-1)
+    if halved:
+        K = 2 * xp.real(K)
+    elif real_out:
+        K = xp.real(K)
+    if not bool(xp.all(xp.isfinite(K))):
+        raise ValueError(
+            "kernel_diag overflowed (non-finite values): Re(dt * Lambda) * L is too large"
+        )
+    return xp.astype(K, real_dt) if real_out else xp.astype(K, cdt)
+
+
+def _phi1(xp, z):
+    """``(exp(z) - 1) / z`` with the removable singularity at 0 filled (= 1)."""
+    small = xp.abs(z) < 1e-300
+    safe = xp.where(small, xp.ones_like(z), z)
+    return xp.where(small, xp.ones_like(z), _array.expm1(xp, safe) / safe)
