@@ -75,7 +75,14 @@ __all__ = ["kernel_dense", "kernel_dplr", "kernel_diag"]
 
 # Elements of complex workspace per channel chunk (the per-chunk Cauchy sums, the
 # spectrum and the inverse FFT); keeps peak memory at a small multiple of the output.
-_CHUNK_ELEMS = 1 << 21
+_CHUNK_ELEMS = 1 << 20
+
+# The exact path evaluates the generating function on the circle |z| = exp(_RADIUS / L)
+# (|omega| = rho = exp(-_RADIUS / L)): every node then stays >= ~_RADIUS / L away from
+# any stable discrete pole (|lambda_d| <= 1), including the purely oscillatory modes of
+# LegT/LagT/FouT that sit on the unit circle, at the price of amplifying the inverse
+# transform's rounding by at most rho^{-L} = e^{_RADIUS}.
+_RADIUS = 1.0
 
 _DENSE_METHODS = ("bilinear", "zoh", "gbt", "forward_euler", "backward_euler")
 _DIAG_METHODS = ("zoh", "bilinear", "dss")
@@ -84,11 +91,12 @@ _DIAG_METHODS = ("zoh", "bilinear", "dss")
 # --------------------------------------------------------------------------------------
 # shared helpers
 # --------------------------------------------------------------------------------------
-def _nodes(xp, L, count, shifted, cdtype, device):
-    """``z_k = exp(+i theta_k)`` with theta_k = pi (2k+1)/L (shifted) or 2 pi k / L."""
+def _nodes(xp, L, count, shifted, cdtype, device, growth=0.0):
+    """``z_k = exp(growth / L) exp(i theta_k)``, theta_k = pi (2k+1)/L (shifted) or 2 pi k/L."""
     k = xp.arange(count, dtype=xp.float64, device=device)
     theta = (math.pi / L) * (2 * k + 1) if shifted else (2 * math.pi / L) * k
-    z = _array._complex(xp, xp.cos(theta), xp.sin(theta))
+    mod = math.exp(growth / L)
+    z = _array._complex(xp, mod * xp.cos(theta), mod * xp.sin(theta))
     return xp.astype(z, cdtype)
 
 
@@ -161,22 +169,23 @@ def _chunks(m, per_item):
     return [(i, min(m, i + step)) for i in range(0, m, step)]
 
 
-def _mat_power(xp, M, L):
-    """``M ** L`` for a batch of square matrices by binary powering (log2 L products)."""
-    n = M.shape[-1]
-    result = None
-    base = M
+def _power_minus_identity(xp, X, L):
+    """``(I + X)**L - I`` for a batch of matrices, keeping the deviation from I exact.
+
+    Squaring carries ``X_k = (I + X)**(2**k) - I`` as ``X_{k+1} = 2 X_k + X_k X_k`` and
+    the product as ``Y <- Y + X_k + Y X_k``, so a transition close to the identity
+    (small ``dt``) loses no digits to the rounding of ``I + X``.
+    """
+    Y = None
     e = L
     while True:
         if e & 1:
-            result = base if result is None else xp.matmul(result, base)
+            Y = X if Y is None else Y + X + xp.matmul(Y, X)
         e >>= 1
         if not e:
             break
-        base = xp.matmul(base, base)
-    if result is None:  # L == 0, unused
-        result = xp.eye(n, dtype=M.dtype, device=_array.device_of(M))
-    return result
+        X = 2 * X + xp.matmul(X, X)
+    return Y
 
 
 # --------------------------------------------------------------------------------------
@@ -246,23 +255,37 @@ def kernel_dense(A, B, C, dt, L, method="bilinear", *, alpha=None):
     if method == "gbt":
         if alpha is None:
             raise ValueError("method='gbt' needs alpha")
-        Ad, Bd = discretize.gbt(A, B, dt, alpha)[:2]
+    elif alpha is not None:
+        raise ValueError(f"alpha is only used with method='gbt', not {method!r}")
+    a = {"bilinear": 0.5, "forward_euler": 0.0, "backward_euler": 1.0}.get(method, alpha)
+    if method == "zoh":
+        Ad, Bd = discretize.zoh(A, B, dt)[:2]
     else:
-        if alpha is not None:
-            raise ValueError(f"alpha is only used with method='gbt', not {method!r}")
-        Ad, Bd = getattr(discretize, method)(A, B, dt)[:2]
+        Ad, Bd = discretize.gbt(A, B, dt, a)[:2]
     if _array.is_complex(xp, Ad) or _array.is_complex(xp, C):
         cdt = _array.complex_dtype(xp, Ad.dtype if _array.is_complex(xp, Ad) else C.dtype)
         Ad, Bd, C = (xp.astype(t, cdt) for t in (Ad, Bd, C))
     else:
         wdt = _array.result_float_dtype(xp, Ad, C)
         Ad, Bd, C = (xp.astype(t, wdt) for t in (Ad, Bd, C))
+    eye = xp.eye(Ad.shape[-1], dtype=Ad.dtype, device=dev)
+    if method == "zoh":
+        D = Ad - eye
+    else:
+        # Ad - I = (I - a dt A)^{-1} dt A, formed directly: for small dt, Ad = I + O(dt)
+        # cannot carry its deviation from I to full relative precision, and powers of
+        # the rounded Ad would accumulate ~L eps / dt instead of ~L eps.
+        dtA = _array.check_dt(xp, dt, dtype=Ad.dtype if not _array.is_complex(xp, Ad)
+                              else _array.real_dtype(xp, Ad.dtype), device=dev)
+        dtA = xp.astype(dtA, Ad.dtype)[..., None, None] * xp.astype(A, Ad.dtype)
+        D = _array.solve(xp, eye - a * dtA, dtA)
+    # Krylov doubling on the deviation: X_{2m} = [X_m, X_m + D_m X_m] with
+    # D_m = Ad^m - I and D_{2m} = 2 D_m + D_m D_m.
     X = Bd[..., :, None]
-    P = Ad
     while X.shape[-1] < L:
-        X = xp.concat([X, xp.matmul(P, X)], axis=-1)
+        X = xp.concat([X, X + xp.matmul(D, X)], axis=-1)
         if X.shape[-1] < L:
-            P = xp.matmul(P, P)
+            D = 2 * D + xp.matmul(D, D)
     X = X[..., :L]
     return xp.sum(C[..., :, None] * X, axis=-2)
 
@@ -362,7 +385,9 @@ def kernel_dplr(Lambda, P, B, C, dt, L, *, halved=False, tilde=False):
     )
     dt = _dt_array(xp, dt, len(batch) if batch else 0, xp.float64, dev)
     batch = _broadcast_batch([batch, tuple(dt.shape)], ["inputs", "dt"])
-    if bool(xp.any(_array.real(xp, Lambda) > 0)):
+    # Re(Lambda) = 0 up to rounding (the skew normal parts of LegT, LagT, FouT) is stable
+    lam_tol = 64 * _array.eps(xp, real_dt) * max(1.0, float(xp.max(xp.abs(Lambda))))
+    if bool(xp.any(_array.real(xp, Lambda) > lam_tol)):
         warnings.warn(
             "some Re(Lambda) > 0: the system may be unstable and the truncation "
             "correction of kernel_dplr is ill-posed; use kernel_dense for unstable systems",
@@ -383,18 +408,23 @@ def kernel_dplr(Lambda, P, B, C, dt, L, *, halved=False, tilde=False):
     count = (L + 1) // 2 if shifted else L // 2 + 1
     if not real_out:
         count = L
-    z64 = _nodes(xp, L, count, shifted, c128, dev)
-    z = xp.astype(z64, cdt)
+    growth = _RADIUS if shifted else 0.0
+    z = _nodes(xp, L, count, shifted, cdt, dev, growth)
     twist = None
-    if shifted:
-        twist = xp.astype(_nodes(xp, 2 * L, L, False, c128, dev), cdt)  # exp(i pi l / L)
+    if shifted:  # rho^{-l} exp(i pi l / L) with rho^{-L} = e^{growth}
+        ell = xp.arange(L, dtype=xp.float64, device=dev)
+        mod = xp.exp((growth / L) * ell)
+        ang = (math.pi / L) * ell
+        twist = xp.astype(_array._complex(xp, mod * xp.cos(ang), mod * xp.sin(ang)), cdt)
 
-    out = []
+    out_dtype = real_dt if real_out else cdt
+    out = None
     nf = 2 * N if halved else N
     for i0, i1 in _chunks(m, (1 + r) ** 2 * count + 4 * L + nf * nf):
-        lam, pp, bb, cc, dd = Lam[i0:i1], Pm[i0:i1], Bm[i0:i1], Cm[i0:i1], dtm[i0:i1]
+        sl = (slice(i0, i1), ...)
+        lam, pp, bb, cc, dd = Lam[sl], Pm[sl], Bm[sl], Cm[sl], dtm[sl]
         if not tilde:
-            cc = _c_tilde_shifted(xp, lam, pp, cc, dd, L, halved)
+            cc = _c_tilde_shifted(xp, lam, pp, cc, dd, L, halved, math.exp(-_RADIUS))
         half = dd[:, None] / 2
         s = 1 / (1 - half * lam)
         lam_d = (1 + half * lam) * s
@@ -408,30 +438,43 @@ def kernel_dplr(Lambda, P, B, C, dt, L, *, halved=False, tilde=False):
         sigma = xp.astype(dd, cdt)[:, None] / 2 * (1 + z)  # (m, count)
         G = _woodbury(xp, kk, sigma, r)
         G = xp.astype(dd, cdt)[:, None] * z * G
-        out.append(_inverse(xp, G, L, shifted, real_out, twist))
-    K = xp.concat(out, axis=0) if len(out) > 1 else out[0]
-    K = xp.reshape(K, tuple(batch) + (L,))
-    if real_out:
-        K = xp.astype(K, real_dt)
+        Kc = xp.astype(_inverse(xp, G, L, shifted, real_out, twist), out_dtype)
+        if i0 == 0 and i1 == m:
+            out = Kc
+        else:
+            # written chunk by chunk into one buffer: peak memory ~ output + one chunk
+            if out is None:
+                out = xp.empty((m, L), dtype=out_dtype, device=dev)
+            out[sl] = Kc
+    K = xp.reshape(out, tuple(batch) + (L,))
     return K
 
 
-def _c_tilde_shifted(xp, lam, pp, cc, dd, L, halved):
-    """``C (I + Ad^L)`` in complex128 from the dense discrete transition (full system)."""
+def _c_tilde_shifted(xp, lam, pp, cc, dd, L, halved, rho_L):
+    """``C (I + rho^L Ad^L)`` in complex128 from the dense discrete transition (full system)."""
     if halved:
         lam = xp.concat([lam, xp.conj(lam)], axis=-1)
         pp = xp.concat([pp, xp.conj(pp)], axis=-1)
         cc_full = xp.concat([cc, xp.conj(cc)], axis=-1)
     else:
         cc_full = cc
-    n = lam.shape[-1]
+    n, r = lam.shape[-1], pp.shape[-2]
     dev = _array.device_of(lam)
     eye = xp.eye(n, dtype=lam.dtype, device=dev)
-    A = eye * lam[:, None, :] - xp.matmul(xp.conj(xp.matrix_transpose(pp)), pp)
-    h = xp.astype(dd, lam.dtype)[:, None, None] / 2
-    Ad = xp.linalg.solve(eye - h * A, eye + h * A)
-    AdL = _mat_power(xp, Ad, L)
-    ct = cc_full + xp.matmul(cc_full[:, None, :], AdL)[:, 0, :]
+    # (I - h A)^{-1} = E^{-1} - E^{-1} P^H S^{-1} P E^{-1} (Woodbury, E = diag(1 - h Lambda),
+    # S = I/h + P E^{-1} P^H) keeps the diagonal part exact, and
+    # Ad = (I - hA)^{-1}(I + hA) = 2 (I - hA)^{-1} - I needs no second product.
+    h = xp.astype(dd, lam.dtype)[:, None] / 2
+    einv = 1 / (1 - h * lam)  # (m, n)
+    pe = pp * einv[:, None, :]  # P E^{-1}, (m, r, n)
+    ph = xp.conj(xp.matrix_transpose(pp))  # P^H, (m, n, r)
+    small = xp.eye(r, dtype=lam.dtype, device=dev) / h[:, :, None] + xp.matmul(pe, ph)
+    low = xp.matmul(einv[:, :, None] * ph, xp.linalg.solve(small, pe))
+    # Ad - I = 2 ((I - hA)^{-1} - I) = 2 (diag(h Lambda E^{-1}) - E^{-1} P^H S^{-1} P E^{-1})
+    X = 2 * (eye * (h * lam * einv)[:, None, :] - low)
+    Y = _power_minus_identity(xp, X, L)  # Ad^L - I
+    # C (I + rho^L Ad^L) = (1 + rho^L) C + rho^L C (Ad^L - I)
+    ct = (1 + rho_L) * cc_full + rho_L * xp.matmul(cc_full[:, None, :], Y)[:, 0, :]
     return ct[:, : cc.shape[-1]]
 
 
