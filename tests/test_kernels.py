@@ -35,7 +35,7 @@ RTOL_L4096 = 1e-12  # >= 4 * 1024 * eps64: the dense reference's ~L eps accumula
 RTOL_L16384 = 1e-11  # >= 3 * 16384 * eps64
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _system(measure, N):
     """(A, B, C) of one system, dense, and its DPLR form (Lambda, P, B, C).
 
@@ -254,7 +254,7 @@ def test_kernels_on_every_backend(xp):
     dt = np.array([0.1, 0.5])
     ref_dplr = ss.kernel_dplr(lam, P, B, C, dt, L, halved=True)
     ref_diag = ss.kernel_diag(lam, B, C, dt, L, "zoh")
-    conv = (lambda a: xp.asarray(a))
+    conv = xp.asarray
     K1 = ss.kernel_dplr(conv(lam), conv(P), conv(B), conv(C), conv(dt), L, halved=True)
     K2 = ss.kernel_diag(conv(lam), conv(B), conv(C), conv(dt), L, "zoh")
     for K, ref in ((K1, ref_dplr), (K2, ref_diag)):
