@@ -155,15 +155,16 @@ def _tilted_laguerre(xp, N, device, diag, beta_b):
 
 
 def _glagt_scales(N, alpha):
-    """s[n] = sqrt(Gamma(n+alpha+1) / Gamma(n+1)), correctly rounded via mpmath (O(N))."""
+    """s[n] = sqrt(Gamma(n+alpha+1) / Gamma(n+1)) and 1/s[n], each correctly rounded (O(N))."""
     import mpmath
 
     with mpmath.workdps(40):
         a = mpmath.mpf(alpha)
-        return [
-            float(mpmath.sqrt(mpmath.exp(mpmath.loggamma(m + a + 1) - mpmath.loggamma(m + 1))))
+        s = [
+            mpmath.sqrt(mpmath.exp(mpmath.loggamma(m + a + 1) - mpmath.loggamma(m + 1)))
             for m in range(N)
         ]
+        return [float(v) for v in s], [float(1 / v) for v in s]
 
 
 def _glagt(xp, N, device, alpha, beta):
@@ -173,12 +174,15 @@ def _glagt(xp, N, device, alpha, beta):
         raise ValueError(f"glagt needs beta > 0, got beta={beta}")
     import mpmath
 
-    s_list = _glagt_scales(N, alpha)
+    s_list, inv_list = _glagt_scales(N, alpha)
     s = xp.asarray(s_list, dtype=xp.float64, device=device)
+    inv = xp.asarray(inv_list, dtype=xp.float64, device=device)
     n, k, _ = _grid(xp, N, device)
-    base = xp.where(n > k, -xp.ones_like(n * k), xp.zeros_like(n * k))
-    base = base - xp.eye(N, dtype=xp.float64, device=device) * ((1 + beta) / 2)
-    A = base * (s[None, :] / s[:, None])
+    # below the diagonal -s_k / s_n = -(s_k * (1/s_n)): two correctly rounded factors
+    # and one product; the diagonal -(1+beta)/2 is unscaled (s_n / s_n = 1 exactly)
+    ratio = s[None, :] * inv[:, None]
+    A = xp.where(n > k, -ratio, xp.zeros_like(ratio))
+    A = A - xp.eye(N, dtype=xp.float64, device=device) * ((1 + beta) / 2)
     with mpmath.workdps(40):
         c = float(
             mpmath.mpf(beta) ** ((1 - mpmath.mpf(alpha)) / 2)
