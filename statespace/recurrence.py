@@ -1,0 +1,235 @@
+r"""Recurrent (step-by-step) view of discrete state space systems.
+
+The discrete systems are the named tuples of :mod:`statespace.discretize`:
+
+* :class:`~statespace.discretize.DenseDiscrete` ``(Ad, Bd)``: O(N^2) per step;
+* :class:`~statespace.discretize.DiagDiscrete` ``(Lambda_d, Bd)``: O(N) per step;
+* :class:`~statespace.discretize.DPLRDiscrete`: O(N r) per step through the
+  Woodbury form, never an N x N product.
+
+Any pair built by hand works too, e.g. ``DenseDiscrete(Ad, Bd)``.
+
+Convention (all functions): the input enters the state before the output is read,
+
+.. math::
+
+    x_l = A_d x_{l-1} + B_d u_l, \qquad y_l = C x_l + D u_l, \qquad x_{-1} = x_0,
+
+so with :math:`x_0 = 0` the output is the causal convolution
+:math:`y = K * u + D u` with kernel :math:`K_l = C A_d^l B_d`.
+"""
+
+from __future__ import annotations
+
+from . import _array
+from .discretize import (
+    DenseDiscrete,
+    DiagDiscrete,
+    DPLRDiscrete,
+    _as_array,
+    _broadcast_shapes,
+    _transition,
+)
+
+__all__ = ["step", "scan"]
+
+_KINDS = (DenseDiscrete, DiagDiscrete, DPLRDiscrete)
+
+
+def _check_sys(sys):
+    if not isinstance(sys, _KINDS):
+        raise TypeError(
+            "sys must be a DenseDiscrete, DiagDiscrete or DPLRDiscrete (see "
+            f"statespace.discretize), got {type(sys).__name__}"
+        )
+    Bd = sys.Bd
+    if isinstance(sys, DenseDiscrete):
+        batch, N = sys.Ad.shape[:-2], sys.Ad.shape[-1]
+    elif isinstance(sys, DiagDiscrete):
+        batch, N = sys.Lambda_d.shape[:-1], sys.Lambda_d.shape[-1]
+    else:
+        batch, N = sys.Einv.shape[:-1], sys.Einv.shape[-1]
+    if Bd.shape[-1] != N:
+        raise ValueError(f"sys.Bd has state size {Bd.shape[-1]} but the transition has N={N}")
+    return tuple(batch), N
+
+
+def _step(xp, sys, x, u):
+    """One step ``Ad x + Bd u`` without validation (``u`` has the batch shape)."""
+    if isinstance(sys, DiagDiscrete):
+        ax = sys.Lambda_d * x
+    elif isinstance(sys, DenseDiscrete):
+        ax = _array.matmul(xp, sys.Ad, x[..., None])[..., 0]
+    else:
+        ax = _transition(xp, sys.Lambda0, sys.s0, sys.Einv, sys.P, sys.R, x, sys.halved)
+    return ax + sys.Bd * u[..., None]
+
+
+def step(sys, x, u):
+    r"""One step of the recurrence, :math:`x_{new} = A_d x + B_d u`.
+
+    Parameters
+    ----------
+    sys : DenseDiscrete, DiagDiscrete or DPLRDiscrete
+        Discrete system from :mod:`statespace.discretize`.
+    x : array, shape batch + (N,)
+        Current state (the half state for halved DPLR systems); broadcasts
+        against the system's batch shape.
+    u : array or float, shape batch
+        Input sample, one scalar per channel.
+
+    Returns
+    -------
+    array, shape broadcast batch + (N,)
+        The next state. Cost O(N^2) dense, O(N) diagonal, O(N r) DPLR.
+
+    Raises
+    ------
+    TypeError
+        ``sys`` is not one of the discrete system types.
+    ValueError
+        ``x`` has the wrong state size.
+
+    Notes
+    -----
+    .. math:: x_l = A_d x_{l-1} + B_d u_l.
+
+    The output :math:`y_l = C x_l + D u_l` is read from the returned state
+    (see :func:`scan`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from statespace import discretize as sd, recurrence as rec
+    >>> sys = sd.DiagDiscrete(np.array([0.5, 0.25]), np.array([1.0, 2.0]))
+    >>> rec.step(sys, np.array([4.0, 4.0]), 1.0)
+    array([3., 3.])
+    """
+    _, N = _check_sys(sys)
+    xp = _array.namespace(sys.Bd, x, u)
+    dev = _array.device_of(sys.Bd)
+    x = _as_array(xp, x, "x", device=dev)
+    u = _as_array(xp, u, "u", device=dev)
+    if x.shape[-1:] != (N,):
+        raise ValueError(f"x must have shape batch + ({N},), got {x.shape}")
+    return _step(xp, sys, x, u)
+
+
+def scan(sys, u, x0=None, *, C=None, D=None, halved=False):
+    r"""Run the recurrence over a sequence: outputs and final state.
+
+    Parameters
+    ----------
+    sys : DenseDiscrete, DiagDiscrete or DPLRDiscrete
+        Discrete system from :mod:`statespace.discretize`.
+    u : array, shape batch + (L,)
+        Input sequence, ``L >= 1``; the batch axes broadcast against the system's
+        batch shape (e.g. ``(H, L)`` for H channels, or ``(batch, H, L)``).
+    x0 : array, shape batch + (N,), optional
+        Initial state :math:`x_{-1}` (default zero). Pass the previous call's
+        final state to stream a sequence in chunks.
+    C : array, shape batch + (N,), optional
+        Output vector (for halved systems the N half coefficients; the full
+        output vector is :math:`[C, \bar C]`). When omitted ``y`` is the state
+        sequence.
+    D : array or float, shape batch, optional
+        Feed-through (needs ``C``); default 0.
+    halved : bool, default False
+        Conjugate-pair storage: the output is :math:`2\,\mathrm{Re}(C x_l) + D u_l`
+        (real), ``u`` must be real. Must match ``sys.halved`` for DPLR systems.
+
+    Returns
+    -------
+    y : array
+        Shape batch + (L,) with ``C``: :math:`y_l = C x_l + D u_l` (real for real
+        systems and halved systems, complex otherwise); without ``C`` the states,
+        batch + (L, N).
+    x_final : array, shape batch + (N,)
+        The last state :math:`x_{L-1}`.
+
+    Raises
+    ------
+    TypeError
+        ``sys`` is not a discrete system, ``halved`` is not a bool.
+    ValueError
+        Empty ``u``, NaN/inf in ``u``/``x0``/``C``/``D``, wrong state size, ``D``
+        without ``C``, complex ``u`` with ``halved=True``, ``halved`` different
+        from ``sys.halved``.
+
+    Notes
+    -----
+    .. math::
+
+        x_l = A_d x_{l-1} + B_d u_l, \qquad y_l = C x_l + D u_l, \qquad
+        l = 0, \dots, L-1, \quad x_{-1} = x_0,
+
+    so for :math:`x_0 = 0`, :math:`y_l = \sum_{j \le l} C A_d^{j} B_d\,u_{l-j} + D u_l`.
+    The loop over ``l`` runs in Python, vectorised over the batch; one step costs
+    O(N^2) (dense), O(N) (diagonal) or O(N r) (DPLR). Splitting ``u`` into
+    chunks and passing each ``x_final`` as the next ``x0`` gives the same result
+    as one call.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import statespace as ss
+    >>> from statespace import discretize as sd
+    >>> sys = sd.DiagDiscrete(np.array([0.5]), np.array([1.0]))
+    >>> y, x = ss.scan(sys, np.array([1.0, 0.0, 0.0]), C=np.array([1.0]), D=2.0)
+    >>> y
+    array([3.  , 0.5 , 0.25])
+    >>> y2, _ = ss.scan(sys, np.array([0.0]), x0=x, C=np.array([1.0]))
+    >>> y2
+    array([0.125])
+    """
+    if not isinstance(halved, bool):
+        raise TypeError(f"halved must be a bool, got {type(halved).__name__}")
+    batch, N = _check_sys(sys)
+    if isinstance(sys, DPLRDiscrete) and sys.halved != halved:
+        raise ValueError(
+            f"halved={halved} but the DPLR system was discretized with halved={sys.halved}"
+        )
+    xp = _array.namespace(sys.Bd, u, x0, C, D)
+    dev = _array.device_of(sys.Bd)
+    u = _as_array(xp, u, "u", device=dev)
+    if u.ndim < 1 or u.shape[-1] < 1:
+        raise ValueError(f"u must have shape batch + (L,) with L >= 1, got {u.shape}")
+    _array.check_finite(xp, u, "u")
+    if not xp.isdtype(u.dtype, ("real floating", "complex floating")):
+        u = xp.astype(u, _array.real_dtype(xp, sys.Bd.dtype))
+    if halved and _array.is_complex(xp, u):
+        raise ValueError("u must be real when halved=True")
+    if D is not None and C is None:
+        raise ValueError("D was given without C")
+    if x0 is None:
+        shape = _broadcast_shapes([("sys", batch), ("u", u.shape[:-1])]) + (N,)
+        x = xp.zeros(shape, dtype=xp.result_type(sys.Bd.dtype, u.dtype), device=dev)
+    else:
+        x = _as_array(xp, x0, "x0", device=dev)
+        if x.shape[-1:] != (N,):
+            raise ValueError(f"x0 must have shape batch + ({N},), got {x.shape}")
+        _broadcast_shapes([("sys", batch), ("u", u.shape[:-1]), ("x0", x.shape[:-1])])
+        _array.check_finite(xp, x, "x0")
+    if C is not None:
+        C = _as_array(xp, C, "C", device=dev)
+        if C.shape[-1:] != (N,):
+            raise ValueError(f"C must have shape batch + ({N},), got {C.shape}")
+        _array.check_finite(xp, C, "C")
+    if D is not None:
+        _array.check_finite(xp, D, "D")
+
+    ys = []
+    for idx in range(u.shape[-1]):
+        ul = u[..., idx]
+        x = _step(xp, sys, x, ul)
+        if C is None:
+            ys.append(x)
+            continue
+        y = xp.sum(C * x, axis=-1)
+        if halved and _array.is_complex(xp, y):
+            y = 2 * xp.real(y)
+        if D is not None:
+            y = y + D * ul
+        ys.append(y)
+    return xp.stack(ys, axis=-2 if C is None else -1), x
+
