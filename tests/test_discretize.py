@@ -37,14 +37,13 @@ Tolerances (``eps`` is the float64 machine epsilon, errors are normwise
 
 from __future__ import annotations
 
-import functools
 import math
 
 import mpmath
 import numpy as np
 import pytest
 import scipy.signal
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from util import rel_err, to_numpy
 
@@ -160,22 +159,6 @@ def _zoh_err(Ad, Bd, ref):
     return max(np.abs(Ad - ref[0]).max(), np.abs(Bd - ref[1]).max()) / scale
 
 
-@functools.cache
-def _expm_singleton_ok(xp):
-    """False where the backend's expm is inaccurate for a single small matrix.
-
-    torch.linalg.matrix_exp on one (unbatched or batch-1) float64 matrix of small norm
-    takes a degree-8 Taylor path with a wrong coefficient (pytorch/pytorch#196592):
-    exp([[0, -0.04], [0.04, 0]]) is off by ~1e-12, and by ~2.5e-11 relative for the
-    augmented ZOH matrix of a scalar system; batches of >= 2 are exact.
-    """
-    t = 0.04
-    a = xp.asarray([[0.0, -t], [t, 0.0]], dtype=xp.float64)
-    e = to_numpy(_array.expm(xp, a))
-    exact = np.array([[math.cos(t), -math.sin(t)], [math.sin(t), math.cos(t)]])
-    return float(np.max(np.abs(e - exact))) <= 4 * EPS
-
-
 # ----------------------------------------------------------------------------------
 # dense forms vs scipy.signal.cont2discrete
 # ----------------------------------------------------------------------------------
@@ -202,7 +185,6 @@ def test_gbt_family_matches_scipy(xp, case, alpha):
 def test_zoh_matches_scipy(xp, case):
     A, B, dt = case
     Ab, Bb, dtb, batch = _broadcast(A, B, dt)
-    assume(_expm_singleton_ok(xp) or math.prod(batch) > 1)  # see test_zoh_accuracy
     Ad, Bd = (to_numpy(o) for o in sd.zoh(_to(xp, A), _to(xp, B), _to(xp, dt)))
     assert Ad.shape == batch + A.shape[-2:] and Bd.shape == batch + B.shape[-1:]
     # the array-API Padé fallback scales a whole batch by one power of two, so every
@@ -231,11 +213,6 @@ def test_zoh_accuracy(xp, measure, N, dt):
     F = np.array(F.tolist(), dtype=float)
     err = _zoh_err(Ad, Bd, (F[:N, :N], F[:N, N]))
     tol = 128 * EPS * _aug_norm(A, B, dt)
-    if err > tol and not _expm_singleton_ok(xp):
-        pytest.xfail(
-            "backend expm inaccurate for a single small matrix (pytorch/pytorch#196592); "
-            f"error {err:.1e}: needs a workaround in statespace._array.expm"
-        )
     assert err <= tol
 
 
