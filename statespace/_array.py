@@ -183,7 +183,8 @@ def check_dt(xp, dt, *, dtype, device, name="dt"):
         if not math.isfinite(dt) or dt <= 0:
             raise ValueError(f"{name} must be a finite positive number, got {dt!r}")
         return xp.asarray(dt, dtype=dtype, device=device)
-    dt = xp.asarray(dt, device=device)
+    if not is_array_api_obj(dt):
+        dt = xp.asarray(dt, device=device)
     if xp.isdtype(dt.dtype, "complex floating"):
         raise TypeError(f"{name} must be real, got dtype {dt.dtype}")
     check_finite(xp, dt, name)
@@ -285,9 +286,14 @@ def _expm_pade13(xp, a):
     n = a.shape[-1]
     dev = _device(a)
     ident = xp.eye(n, dtype=a.dtype, device=dev)
-    norm = float(xp.max(xp.sum(xp.abs(a), axis=-2)))  # 1-norm (max over batch)
-    s = max(0, int(math.ceil(math.log2(norm / _THETA13)))) if norm > 0 else 0
-    a = a / (2.0**s)
+    # each matrix is scaled by its own power of two (1-norm / theta_13), so a small
+    # member of a batch keeps the accuracy it would have alone
+    norm = xp.max(xp.sum(xp.abs(a), axis=-2), axis=-1)  # (...,) 1-norms
+    ratio = xp.where(norm > 0, norm / _THETA13, xp.ones_like(norm))
+    s = xp.maximum(xp.ceil(xp.log2(ratio)), xp.zeros_like(ratio))
+    s_max = int(float(xp.max(s))) if s.ndim else int(float(s))
+    scale = xp.astype(2.0 ** (-s), a.dtype) if is_complex(xp, a) else 2.0 ** (-s)
+    a = a * scale[..., None, None]
     b = _PADE13
     a2 = a @ a
     a4 = a2 @ a2
@@ -297,8 +303,8 @@ def _expm_pade13(xp, a):
     v = a6 @ (b[12] * a6 + b[10] * a4 + b[8] * a2) + b[6] * a6 + b[4] * a4 + b[2] * a2 \
         + b[0] * ident
     r = xp.linalg.solve(v - u, v + u)
-    for _ in range(s):
-        r = r @ r
+    for k in range(s_max):
+        r = xp.where((s > k)[..., None, None], r @ r, r)
     return r
 
 
