@@ -263,7 +263,13 @@ def expm(xp, a):
         import numpy as np
         import scipy.linalg
 
-        return xp.asarray(scipy.linalg.expm(np.asarray(a)))
+        a_np = np.asarray(a)
+        if a_np.dtype in (np.float32, np.complex64):
+            # scipy's expm returns NaN for some float32 inputs (LegS N=192, dt=10):
+            # exponentiate in double precision and round once
+            wide = np.complex128 if a_np.dtype == np.complex64 else np.float64
+            return xp.asarray(scipy.linalg.expm(a_np.astype(wide)).astype(a_np.dtype))
+        return xp.asarray(scipy.linalg.expm(a_np))
     if is_cupy_namespace(xp):  # pragma: no cover - needs a GPU
         from cupyx.scipy.linalg import expm as cp_expm
 

@@ -3,9 +3,11 @@
 ``statespace verify`` runs the verification experiments and writes ``report.md``,
 ``report.json`` and PNG plots to ``--out`` (default ``report``); it exits 0 only
 when every row passes (1 otherwise, 2 for usage errors). The experiments come
-from ``verification.suite.experiments(quick, dtypes, backend)`` when that module
-exists; until then a small built-in job runs: the LegS kernel of the
-bilinear-discretized system by explicit powers, against the mpmath reference.
+from ``verification.suite.experiments(quick, dtypes, backend)`` (without that
+module a small built-in job runs instead: the LegS kernel of the
+bilinear-discretized system by explicit powers, against the mpmath reference);
+``verification.suite.postprocess(rows)`` then adds the cross-experiment plots and
+a summary section, inserted into ``report.md`` after the failures.
 
 ``statespace info`` prints the versions of statespace and its dependencies and the
 CPU count.
@@ -77,9 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     mode = v.add_mutually_exclusive_group()
     mode.add_argument("--quick", dest="quick", action="store_true", default=True,
-                      help="small sizes, a few minutes at most (default)")
+                      help="small sizes, under a minute on 2 cores (default)")
     mode.add_argument("--full", dest="quick", action="store_false",
-                      help="all sizes (slow)")
+                      help="all sizes (N to 256, L to 65536; several minutes)")
     v.add_argument("--out", default="report", metavar="DIR",
                    help="output folder (default: report)")
     v.add_argument("--dtype", choices=DTYPE_CHOICES, default="both",
@@ -88,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="array namespace to run statespace on (default: numpy)")
     v.add_argument("--workers", type=_positive_int, default=1, metavar="N",
                    help="worker processes (default: 1, inline)")
+    v.add_argument("--blas-threads", type=_positive_int, default=1, metavar="N",
+                   help="BLAS threads per process (default: 1; the matrices are small "
+                   "and a multithreaded BLAS only oversubscribes the cores, badly so on "
+                   "a loaded machine)")
     v.add_argument("--no-progress", action="store_true", help="no progress bar")
     v.set_defaults(func=_cmd_verify)
 
@@ -179,6 +185,27 @@ def _backend_namespace(name):
     else:
         raise ValueError(f"unknown backend {name!r}; expected one of {BACKENDS}")
     return xp
+
+
+def _postprocess(source):
+    """``verification.suite.postprocess`` when the experiments came from the suite."""
+    if source != "verification.suite":
+        return None
+    import importlib
+
+    return getattr(importlib.import_module("verification.suite"), "postprocess", None)
+
+
+def _insert_summary(md_path, summary):
+    """Insert the suite's summary section after the failures, before the experiments."""
+    text = md_path.read_text()
+    i = text.find("## Failures")
+    j = text.find("\n## ", i + 1) if i >= 0 else -1
+    if j < 0:
+        text = text.rstrip("\n") + "\n\n" + summary + "\n"
+    else:
+        text = text[: j + 1] + summary.rstrip("\n") + "\n\n" + text[j + 1:]
+    md_path.write_text(text)
 
 
 def _load_experiments(quick, dtypes, backend):
@@ -333,7 +360,32 @@ def _interim_kernel(N, L, dt, dtypes, backend, dps=40):
     return rows, plots
 
 
+def _blas_limit(n):
+    """Limit BLAS threads to ``n`` for this process and the workers it forks.
+
+    Before NumPy is imported the usual environment variables do it (and are
+    inherited by worker processes); afterwards threadpoolctl, when installed.
+    Returns a context manager that restores the previous setting where it can.
+    """
+    import contextlib
+
+    if "numpy" not in sys.modules:
+        for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, str(n))
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=n, user_api="blas")
+
+
 def _cmd_verify(args) -> int:
+    with _blas_limit(getattr(args, "blas_threads", 1)):
+        return _run_verify(args)
+
+
+def _run_verify(args) -> int:
     from verification.report import run_suite, write_report
 
     dtypes = ("float32", "float64") if args.dtype == "both" else (args.dtype,)
@@ -348,16 +400,27 @@ def _cmd_verify(args) -> int:
           f"{'quick' if args.quick else 'full'} mode, dtypes {', '.join(dtypes)}, "
           f"backend {args.backend}", file=sys.stderr)
     result = run_suite(experiments, workers=args.workers, progress=not args.no_progress)
+    plots, summary = list(result.plots), None
+    post = _postprocess(source)
+    if post is not None:
+        try:
+            extra_plots, summary = post(result.rows)
+            plots += list(extra_plots)
+        except Exception as exc:  # noqa: BLE001 - a broken summary must not lose the report
+            summary = f"## Summary\n\nThe summary could not be built: {type(exc).__name__}: {exc}"
     meta = {
         "mode": "quick" if args.quick else "full",
         "backend": args.backend,
         "dtypes": list(dtypes),
         "workers": args.workers,
+        "blas_threads": getattr(args, "blas_threads", 1),
         "experiments_from": source,
         "elapsed_s": round(result.elapsed, 3),
         "timings": {k: round(v, 3) for k, v in result.timings.items()},
     }
-    written = write_report(result.rows, args.out, plots=result.plots, meta=meta)
+    written = write_report(result.rows, args.out, plots=plots, meta=meta)
+    if summary:
+        _insert_summary(written["markdown"], summary)
     n = len(result.rows)
     failed = [r for r in result.rows if not r.passed]
     print(f"{n - len(failed)}/{n} rows passed in {result.elapsed:.1f} s; "

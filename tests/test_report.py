@@ -247,18 +247,27 @@ def _statespace_cmd():
     return [exe] if exe else [sys.executable, "-m", "statespace.cli"]
 
 
-def test_cli_verify_interim_job(tmp_path):
+def _interim(quick, dtypes, backend):
+    return cli.interim_experiments(quick, dtypes, backend), "interim job (statespace.cli)"
+
+
+# The real suite (verification.suite) is run through the console script by
+# tests/test_suite.py; here the built-in interim job stands in for it, in process.
+def test_cli_verify_interim_job(tmp_path, monkeypatch, capsys):
     out = tmp_path / "rep"
-    proc = subprocess.run(_statespace_cmd() + ["verify", "--out", str(out), "--no-progress"],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    monkeypatch.setattr(cli, "_load_experiments", _interim)
+    status = cli.main(["verify", "--out", str(out), "--no-progress"])
+    stdout = capsys.readouterr().out
+    assert status == 0, stdout
     assert (out / "report.md").exists() and (out / "report.json").exists()
     assert list(out.glob("*.png"))
     doc = json.loads((out / "report.json").read_text())
     validate(doc)
     assert doc["summary"]["status"] == "passed" and doc["summary"]["rows"] >= 3
     assert {r["dtype"] for r in doc["rows"]} == {"float32", "float64"}
-    assert "rows passed" in proc.stdout
+    assert doc["meta"]["experiments_from"] == "interim job (statespace.cli)"
+    assert "## Summary" not in (out / "report.md").read_text()  # no suite, no summary
+    assert "rows passed" in stdout
 
 
 def test_cli_verify_exit_status_follows_rows(tmp_path, monkeypatch, capsys):
@@ -276,7 +285,8 @@ def test_cli_verify_exit_status_follows_rows(tmp_path, monkeypatch, capsys):
     assert doc["meta"]["experiments_from"] == "test" and doc["meta"]["mode"] == "quick"
 
 
-def test_cli_interim_job_in_process_other_backend(tmp_path):
+def test_cli_interim_job_in_process_other_backend(tmp_path, monkeypatch):
+    monkeypatch.setattr(cli, "_load_experiments", _interim)
     status = cli.main(["verify", "--out", str(tmp_path), "--no-progress", "--backend",
                        "array_api_strict", "--dtype", "float32"])
     assert status == 0

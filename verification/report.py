@@ -70,6 +70,7 @@ import concurrent.futures as cf
 import datetime as _dt
 import json
 import math
+import multiprocessing
 import numbers
 import os
 import platform
@@ -571,7 +572,10 @@ def run_suite(experiments, *, executor=None, workers=1, progress=True):
     own = None
     try:
         if executor is None and workers > 1 and len(experiments) > 1:
-            executor = own = cf.ProcessPoolExecutor(max_workers=int(workers))
+            # forkserver: forking a process whose OpenMP runtime (numba's fused
+            # kernels) is already running aborts the children
+            ctx = multiprocessing.get_context("forkserver")
+            executor = own = cf.ProcessPoolExecutor(max_workers=int(workers), mp_context=ctx)
         if executor is None:
             for i, fn in enumerate(experiments):
                 results[i] = _execute(fn)

@@ -1,0 +1,1773 @@
+r"""The experiments behind ``statespace verify``.
+
+:func:`experiments` returns the list of picklable experiments that
+:func:`verification.report.run_suite` runs (inline or through any
+:class:`concurrent.futures.Executor`); each returns rows of *(quantity,
+parameters, dtype, measured error, tolerance, pass)* (:class:`~verification.report.Row`)
+and, where useful, plot specs. :func:`postprocess` builds the plots and the
+summary that need rows of several experiments (kernel error against ``L`` with
+the fitted exponent, error against ``N``, ``cond(V)`` against ``N``).
+
+Experiments
+-----------
+``HiPPO entries``
+    :func:`statespace.hippo.transition` (``A``, ``B``) and
+    :func:`statespace.hippo.rank_correction` (``P``) of every measure, float32 and
+    float64, against :func:`verification.reference.transition` /
+    :func:`~verification.reference.rank_correction` (closed forms in mpmath);
+    the error is the largest entrywise error in ulps of the dtype. ``random``
+    and ``diagonal`` have no closed form: they are checked against an
+    independent float64 draw following their documented recipe.
+``LegS: NPLR vs naive diagonalization (S4 Appendix B)``
+    For each ``N``: ``numpy.linalg.eig(A)`` of HiPPO-LegS, the growth of its
+    eigenvector matrix ``V`` (``cond(V)``, ``max|V|`` with each column scaled so
+    that its pivot entry is 1) against the law :math:`2^{4N/3}` (and against the
+    exact ``V`` from rational arithmetic when python-flint is installed), the
+    reconstruction error of :math:`V \Lambda V^{-1}` and of the NPLR form
+    :math:`V(\Lambda - P^*P)V^*` (:func:`statespace.nplr`), and the kernel error
+    of both: *naive*,
+    :math:`K_\ell = \sum_n (CV)_n \bar\lambda_n^\ell (V^{-1}B)_n` by
+    :func:`statespace.kernel_diag` (bilinear) on the eigen-decomposition of ``A``
+    itself, and *NPLR*, :func:`statespace.kernel_dplr` on the NPLR form; both
+    against the mpmath kernel.
+``Discretization accuracy``
+    Bilinear, ZOH and GBT with :math:`\alpha \in \{0, 1/2, 1\}` over
+    :math:`\Delta t \in [10^{-4}, 10]`, dense (:mod:`statespace.discretize`
+    ``gbt``/``zoh`` on HiPPO matrices) and diagonal (``gbt_diag``/``zoh_diag`` on
+    S4D initialisations), against :func:`verification.reference.discretize`.
+``Kernel accuracy``
+    :func:`statespace.kernel_dense`, :func:`statespace.kernel_dplr` (halved
+    DPLR form of :func:`statespace.dplr`) and :func:`statespace.kernel_diag` (S4D
+    initialisations) against mpmath kernels, over ``N`` (16, 64, 256 from the
+    cached data of :mod:`verification.make_data`), ``L`` (to 65536), ``dt``,
+    measure and dtype. Beyond the cached ``L = 4096`` the reference is the
+    python-flint ``arb`` kernel at ``N = 16`` (cheap), and for larger ``N``
+    ``kernel_dense`` in float64, which judges float32 rows only (their note says
+    so). :func:`postprocess` fits :math:`\log(\text{error})` against
+    :math:`\log L` per path, system and dtype and reports the exponent; the
+    plotted scan uses slowly decaying kernels (:data:`LSCAN_DT`,
+    :data:`LSCAN_SYSTEMS`), since for a kernel that has decayed the max-norm
+    error is set by the first lags and cannot grow with ``L``.
+``Recurrence vs convolution``
+    :func:`statespace.scan` (dense, diagonal and DPLR recurrences) against
+    :func:`statespace.causal_conv` with the matching kernel over long sequences.
+``Stability``
+    Spectral radius of the dense bilinear and ZOH discretizations of every
+    measure, from ``eigvals`` of the discretized matrix, across
+    :math:`\Delta t \in [10^{-4}, 10]`.
+
+Tolerances
+----------
+Every tolerance is a function of the working precision :math:`\varepsilon`
+(``numpy.finfo(dtype).eps``: :math:`2^{-52}` for float64, :math:`2^{-23}` for
+float32), the state size :math:`N` and the length :math:`L`, times a stated
+constant :math:`c`. The constants absorb the constants of the error bounds; they
+were checked to leave a margin of at least about 3 over the errors measured on
+x86-64 with NumPy, so a failure means an error an order of magnitude beyond what
+the algorithm should produce. Errors are relative in the max norm,
+:math:`\max_i |a_i - r_i| / \max_i |r_i|`, unless stated otherwise.
+
+HiPPO entries (error in ulps of the dtype, entrywise)
+    float64: :math:`\le 2` ulps (every entry is at most two correctly rounded
+    operations on exact data, e.g. :math:`\sqrt{(2n+1)(2k+1)}`, :math:`2\pi\cdot m`,
+    :math:`\sqrt2\cdot\sqrt2`, :math:`s_k \cdot s_n^{-1}`); float32:
+    :math:`\le 1/2 + 2^{-28}` ulps (one rounding of the float64 value, whose own
+    error is at most 2 float64 ulps, i.e. :math:`2^{-28}` float32 ulps).
+    Zero entries must be exactly zero.
+NPLR reconstruction
+    :math:`\lVert V(\Lambda - P^*P)V^* - A\rVert / \lVert A\rVert \le 4 N \varepsilon`
+    (:math:`N`-term sums with a unitary :math:`V`).
+NPLR / DPLR kernel (:func:`~statespace.kernel_dplr`)
+    :math:`N (\log_2 L + M)\, \varepsilon` with the kernel's memory in lags
+    :math:`M = \min(L, 1/(\Delta t\,\alpha))`, :math:`\alpha = -\max\mathrm{Re}\,
+    \lambda(A)` the slowest decay rate (:math:`M = L` when :math:`\alpha = 0`):
+    the nodes lie at distance at least about :math:`\max(1/L, \Delta t\alpha)`
+    from the discrete poles that matter, so the Cauchy terms are up to :math:`M`
+    times larger than the kernel and their cancellation over :math:`N` modes
+    costs up to :math:`N M \varepsilon`; the inverse FFT adds
+    :math:`\varepsilon\log_2 L` (times at most :math:`e`, the nodes being off the
+    unit circle). A model without :math:`M` (:math:`c N \log_2(L)\varepsilon`)
+    holds for decayed kernels but not for slowly decaying ones: at
+    :math:`\Delta t = 10^{-4}` the LegS error grows about linearly with ``L``
+    (see the kernel-against-``L`` scan).
+Naive kernel and reconstruction (informational, asserted from below)
+    The naive path is *expected* to fail; its rows assert that the instability
+    is reproduced: they pass when the measured error is at least the growth-law
+    lower bound :math:`g(N) = \varepsilon\, 2^{4N/3} / 64`
+    (:math:`2^{4N/3}` is the growth of the entries of ``V``, S4 Appendix B;
+    1/64 is slack for the constants of the asymptotic law at small ``N``). The
+    row's *error* is :math:`g(N) / \text{measured}` and its tolerance 1; the
+    measured error itself is in the row's parameters (``measured``) and in the
+    summary table. ``cond(V)`` is asserted in the same way against
+    :math:`\min(2^{4N/3}, 1/\varepsilon) / 16` (a float64 matrix whose
+    condition number exceeds :math:`1/\varepsilon` is numerically singular, so
+    its computed condition number saturates), and ``max|V|`` (numpy's, and the
+    exact one from rational arithmetic) against :math:`2^{4N/3}/16`. The law is
+    a lower bound: it is the size of one entry (:math:`V_{3i,i} =
+    \binom{4i}{2i}` in the paper's normalisation); the exact largest entry grows
+    faster, measured :math:`\approx 2^{1.38 N}` for :math:`N \ge 128`, close to
+    :math:`\varphi^{2N} = 2^{1.388 N}` (:math:`\varphi` the golden ratio, the
+    growth of the largest binomial coefficient on a Fibonacci diagonal).
+Dense GBT (bilinear, forward/backward Euler)
+    :math:`N \kappa \varepsilon` with :math:`\kappa = \kappa_2(I - \alpha\Delta t A)`
+    (the LU solve's backward error, :math:`N\varepsilon`, times the condition
+    number; :math:`\kappa = 1` for :math:`\alpha = 0`).
+Dense ZOH
+    :math:`N \kappa_{\exp} \varepsilon` with the bound of the relative condition
+    number of the matrix exponential at :math:`X = \Delta t A`,
+    :math:`\kappa_{\exp} = \max(1, \lVert X\rVert_2 \max_{s\in[0,1]}\lVert e^{sX}\rVert_2^2
+    / \lVert e^{X}\rVert_2)` (from the Fréchet derivative
+    :math:`\int_0^1 e^{sX} E e^{(1-s)X} ds`; the maximum is taken over 17
+    points). ``Bd`` additionally carries the factor
+    :math:`\lVert e^{\Delta t M}\rVert_2 / \lVert \bar B\rVert_2`,
+    :math:`M = \begin{pmatrix} A & B \\ 0 & 0\end{pmatrix}`: :func:`statespace.discretize.zoh`
+    reads :math:`\bar B` off that augmented exponential, whose error is (as its
+    docstring states) normwise relative to the whole exponential, of norm
+    :math:`\ge 1`, while :math:`\bar B \approx \Delta t B` is small for small
+    :math:`\Delta t` (torch's ``matrix_exp`` shows it: 208 ulps relative at
+    :math:`\Delta t = 10^{-4}`).
+Diagonal discretizations (entrywise relative error)
+    :math:`4 (1 + \max_n \kappa_n)\,\varepsilon`, with :math:`\kappa_n` the
+    relative condition number of the scalar map at :math:`x_n = \Delta t \lambda_n`
+    (bilinear/GBT pole :math:`|x ((1-\alpha)/(1+(1-\alpha)x) + \alpha/(1-\alpha x))|`,
+    ZOH pole and input :math:`|x|`, GBT input :math:`|\alpha x/(1-\alpha x)|`).
+Kernels against ground truth
+    ``kernel_dense``: :math:`N L \varepsilon` (:math:`c = 1`; each doubling level
+    of the Krylov sequence adds the error of one product, see
+    :doc:`precision`). ``kernel_dplr``: :math:`N (\log_2 L + M)\,\varepsilon` (as
+    above). ``kernel_diag``: :math:`(N + L \max_n |\Delta t\lambda_n|)\,\varepsilon`
+    (:math:`c = 1`; the rounding of the exponent
+    :math:`x_n = \log\bar\lambda_n \approx \Delta t\lambda_n` is multiplied by
+    the lag). For float32 rows judged by ``kernel_dense`` in
+    float64 the reference's own error (:math:`N L \varepsilon_{64}`) is far below
+    the tolerance.
+Recurrence vs convolution
+    :math:`(N L + \log_2(L)\, \lVert K\rVert_1 \lVert u\rVert_\infty /
+    \lVert y\rVert_\infty)\,\varepsilon` (:math:`c = 1`): one rounding per step and
+    state entry in the recurrence, the FFT's normwise error in the convolution.
+Stability
+    Strictly stable measures: the computed spectral radius must be below 1
+    (tolerance: the largest float64 below 1). ``fout`` and ``fourier_decay``:
+    their frequency-0 sine coordinate is decoupled (zero row and column of ``A``),
+    an exact eigenvalue 0, so :math:`\rho = 1` exactly (tolerance 1) and a second
+    row holds the other modes strictly below 1. ``random`` (an unstable
+    ablation): :math:`\rho` must match the mapped continuous spectrum
+    (``eigvals(A)`` through the bilinear map or ``exp``) to
+    :math:`4 N \varepsilon\,\kappa(W)\,\kappa_{disc} \lVert\bar A\rVert_2/\rho`
+    (Bauer-Fike with the backward error of the computed :math:`\bar A`;
+    :math:`W` the eigenvectors of ``A``, :math:`\kappa_{disc}` the condition
+    number of the discretization, as above).
+
+A reference that did not converge (its two precisions agree on fewer digits than
+the comparison needs, :func:`verification.reference.converged`) makes its row
+fail whatever the error, and so does a NaN or infinity in a result.
+
+Examples
+--------
+>>> from verification import suite
+>>> exps = suite.experiments(quick=True, dtypes=("float64",), backend="numpy")
+>>> len(exps) > 10
+True
+>>> rows = exps[0]()
+>>> rows[0].experiment, all(r.passed for r in rows)
+('HiPPO entries', True)
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+
+from . import make_data
+from . import reference as ref
+from .report import Experiment, Row, relative_error
+
+__all__ = [
+    "experiments",
+    "postprocess",
+    "hippo_entries",
+    "legs_instability",
+    "discretization_dense",
+    "discretization_diag",
+    "kernel_hippo",
+    "kernel_diag_init",
+    "recurrence_vs_conv",
+    "stability",
+    "growth_lower_bound",
+    "fit_exponent",
+    "EXP_HIPPO",
+    "EXP_LEGS",
+    "EXP_DISC",
+    "EXP_KERNEL",
+    "EXP_RECUR",
+    "EXP_STAB",
+    "LSCAN_DT",
+    "LSCAN_SYSTEMS",
+]
+
+#: Experiment (section) names used in the rows.
+EXP_HIPPO = "HiPPO entries"
+EXP_LEGS = "LegS: NPLR vs naive diagonalization (S4 Appendix B)"
+EXP_DISC = "Discretization accuracy"
+EXP_KERNEL = "Kernel accuracy"
+EXP_RECUR = "Recurrence vs convolution"
+EXP_STAB = "Stability"
+
+_DPS = 30  # base precision of on-the-fly references (checked at _DPS + _EXTRA)
+_EXTRA = 10
+_CACHED_L = 4096
+_KERNEL_MEASURES = make_data.KERNEL_MEASURES  # ("legs", "legt", "fout", "lagt")
+#: Step and systems of the kernel-error-against-L scan (slow decay: at N = 16 and
+#: L = 65536 LegS decays by e^-6.6, LagT by ~e^-3.3, S4D-Lin by e^-3.3).
+LSCAN_DT = 1e-4
+LSCAN_SYSTEMS = ("legs", "lagt", "diag-lin")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _xp(backend):
+    from statespace.cli import _backend_namespace
+
+    return _backend_namespace(backend)
+
+
+def _np(x):
+    from statespace import _array
+
+    return np.asarray(_array.to_numpy(x))
+
+
+def _eps(dtype):
+    return float(np.finfo(dtype).eps)
+
+
+def _cdt(dtype):
+    return "complex64" if dtype == "float32" else "complex128"
+
+
+def _engine():
+    """``"arb"`` (python-flint, C speed) when installed, else ``"mpmath"``."""
+    try:
+        import flint  # noqa: F401
+    except ImportError:  # pragma: no cover - python-flint is optional
+        return "mpmath"
+    return "arb"
+
+
+def _cvec(N):
+    """The output vector of the cached kernels (float32-exact draws)."""
+    return make_data._c_vector(N)
+
+
+def _chalf(N):
+    """Complex output vector of a halved diagonal system (complex64-exact)."""
+    rng = np.random.default_rng(2000 + N)
+    c = rng.standard_normal(N // 2) + 1j * rng.standard_normal(N // 2)
+    return c.astype(np.complex64).astype(np.complex128)
+
+
+class _Truth:
+    """A ground-truth array with its provenance."""
+
+    def __init__(self, value, converged, note, source):
+        self.value = np.asarray(value)
+        self.converged = bool(converged)
+        self.note = note
+        self.source = source
+
+    def head(self, L):
+        return _Truth(self.value[..., :L], self.converged, self.note, self.source)
+
+
+def _from_reference(r, source):
+    note = (f"reference: {source}, dps={r.dps}+{r.extra}, {r.digits_agree:.1f} digits agree "
+            f"({r.norm})")
+    if not r.converged:
+        note += f"; REFERENCE NOT CONVERGED (needs {r.required} digits)"
+    return _Truth(ref.to_numpy(r.value), r.converged, note, source)
+
+
+def _row(exp, quantity, params, dtype, actual, truth, tol, note=""):
+    """Row comparing ``actual`` (NumPy) with a :class:`_Truth` or array, max-norm relative."""
+    a = np.asarray(actual)
+    notes = [note] if note else []
+    forced = None
+    desired = truth
+    if isinstance(truth, _Truth):
+        desired = truth.value
+        notes.append(truth.note)
+        if not truth.converged:
+            forced = False
+    d = np.asarray(desired)
+    if d.shape != a.shape and d.size == a.size:
+        d = d.reshape(a.shape)
+    err = relative_error(a, d)
+    if not np.all(np.isfinite(a)):
+        notes.append("non-finite values in result")
+    return Row(exp, quantity, params, dtype, err, tol, passed=forced,
+               note="; ".join(n for n in notes if n))
+
+
+def _error_row(exp, quantity, params, dtype, exc, note=""):
+    """A failed row for a computation that raised."""
+    msg = f"raised {type(exc).__name__}: {exc}"
+    return Row(exp, quantity, params, dtype, math.nan, 0.0, passed=False,
+               note="; ".join(s for s in (note, msg) if s))
+
+
+# --------------------------------------------------------------------------- references
+# Module-level pipelines (each recomputes everything at the given dps, so the
+# two-precision check of reference.converged covers every step).
+
+
+def _kernel_truth_pipeline(measure, N, C, dt, L, method, dps, engine="mpmath"):
+    A, B = ref.transition(measure, N, dps=dps)
+    return ref.kernel(A, B, C, dt, L, method, dps=dps, engine=engine)
+
+
+def _diag_kernel_pipeline(lam, B, C, dt, L, method, dps, engine="mpmath"):
+    n = len(lam)
+    A = [[lam[i] if i == j else 0 for j in range(n)] for i in range(n)]
+    return ref.kernel(A, B, C, dt, L, method, dps=dps, engine=engine)
+
+
+def _disc_pipeline(measure, N, dt, method, alpha, dps, engine="mpmath"):
+    A, B = ref.transition(measure, N, dps=dps)
+    return ref.discretize(A, B, dt, method, dps=dps, alpha=alpha, engine=engine)
+
+
+def _disc_diag_pipeline(lam, B, dt, method, alpha, dps, engine="mpmath"):
+    n = len(lam)
+    A = [[lam[i] if i == j else 0 for j in range(n)] for i in range(n)]
+    Ad, Bd = ref.discretize(A, B, dt, method, dps=dps, alpha=alpha, engine=engine)
+    return [Ad[i, i] for i in range(n)], [Bd[i, 0] for i in range(n)]
+
+
+def _cached_kernel(measure, N, dt, method):
+    """Name of the cached kernel dataset of this system, or None."""
+    name = f"kernel_{measure}_N{N}_L{_CACHED_L}_{method}"
+    if name not in _available():
+        return None
+    spec = make_data.SPECS.get(name, {})
+    return name if float(spec.get("dt", math.nan)) == float(dt) else None
+
+
+@functools.lru_cache(maxsize=64)
+def _hippo_kernel_truth(measure, N, dt, L, method):
+    """mpmath kernel of the HiPPO system ``(A, B)`` with ``C = _cvec(N)``, length >= L."""
+    name = _cached_kernel(measure, N, dt, method)
+    if name is not None and L <= _CACHED_L:
+        d = make_data.load(name)
+        if float(d.meta["dt"]) == float(dt):
+            m = d.meta
+            note = (f"reference: cached {name} ({m.get('engine', 'mpmath')}, dps={m['dps']}+"
+                    f"{m['extra']}, {m['digits_agree']} digits agree)")
+            return _Truth(d["K"] + d["K_lo"], m["converged"], note, "cached mpmath")
+    engine = _engine()
+    r = ref.converged(_kernel_truth_pipeline, measure, N, _cvec(N).tolist(), dt, L, method,
+                      dps=_DPS, extra=_EXTRA, norm="max", engine=engine)
+    return _from_reference(r, f"{engine} kernel by explicit powers")
+
+
+@functools.lru_cache(maxsize=16)
+def _dense64_kernel(measure, N, dt, L, method):
+    """``kernel_dense`` in float64 (NumPy): the reference for float32 rows beyond the cache."""
+    import statespace as ss
+
+    A, B = ss.hippo.transition(measure, N)
+    K = np.asarray(ss.kernels.kernel_dense(A, B, _cvec(N), dt, L, method))
+    eps = _eps("float64")
+    note = (f"reference: kernel_dense in float64 (mpmath too slow at N={N}, L={L}); its own "
+            f"error ~ N L eps64 = {N * L * eps:.1e}")
+    return _Truth(K, True, note, "kernel_dense float64")
+
+
+# --------------------------------------------------------------------------- ulps
+
+
+def _ulp_errors(actual, pair, dtype):
+    """Entrywise |a - r| in ulps of ``dtype`` at r (r = hi + lo, a double-double pair)."""
+    hi, lo = pair
+    a = np.asarray(actual, dtype=np.float64)
+    if dtype == "float64":
+        return ref.ulp_errors(a, ref.FloatPair(hi, lo))
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        diff = np.abs((a - hi) - lo)
+        r = hi + lo
+        _, e = np.frexp(np.abs(r))
+        ulp = np.ldexp(1.0, e - 1 - 23)  # float32: 24-bit significand
+        # below float32's normal range the spacing is fixed
+        ulp = np.maximum(ulp, np.ldexp(1.0, -149))
+        err = np.where(hi == 0, np.where(a == 0, 0.0, np.inf), diff / np.where(hi == 0, 1, ulp))
+    return np.where(np.isfinite(a), err, np.inf)
+
+
+def _pair_of(value):
+    p = ref.to_float_pair(value)
+    return p.hi, p.lo
+
+
+# =========================================================================== experiments
+# --------------------------------------------------------------------------- HiPPO
+
+
+def _hippo_ref_pipeline(measure, N, dps):
+    A, B = ref.transition(measure, N, dps=dps)
+    if measure in ref.NPLR_FORMULA_MEASURES:
+        return A, B, ref.rank_correction(measure, N, dps=dps)
+    return A, B
+
+
+def _recipe_draw(measure, N, seed=0):
+    """Independent float64 draw of the ``random``/``diagonal`` recipes (hippo docstring)."""
+    rng = np.random.default_rng(seed)
+    if measure == "random":
+        A = rng.standard_normal((N, N)) / N
+        B = rng.standard_normal(N)
+    else:
+        d = -rng.lognormal(size=N)
+        B = rng.standard_normal(N)
+        A = np.diag(d)
+    return A, B
+
+
+def hippo_entries(measure, N, dtypes, backend):
+    """Entries of ``A``, ``B`` and ``P`` of one measure, in ulps of each dtype.
+
+    Parameters
+    ----------
+    measure : str
+        A name of :data:`statespace.hippo.MEASURES`.
+    N : int
+        State size.
+    dtypes : sequence of str
+        ``"float32"`` and/or ``"float64"``.
+    backend : str
+        ``"numpy"``, ``"torch"`` or ``"array_api_strict"``.
+
+    Returns
+    -------
+    rows : list of Row
+        One row per matrix and dtype; the error is the largest entrywise error in
+        ulps of the dtype.
+
+    Examples
+    --------
+    >>> from verification.suite import hippo_entries
+    >>> rows = hippo_entries("legs", 8, ["float64"], "numpy")
+    >>> [(r.quantity.split()[0], r.passed) for r in rows]
+    [('A', True), ('B', True), ('P', True)]
+    """
+    import statespace as ss
+
+    xp = _xp(backend)
+    rows = []
+    if measure in ref.FORMULA_MEASURES:
+        r = ref.converged(_hippo_ref_pipeline, measure, N, dps=40, extra=20,
+                          required=ref.FLOAT64_DIGITS, norm="entrywise")
+        pairs = [_pair_of(v) for v in r.value]
+        conv = r.converged
+        src = (f"reference: mpmath closed form, dps={r.dps}+{r.extra}, "
+               f"{r.digits_agree:.1f} digits agree")
+        if not conv:
+            src += f"; REFERENCE NOT CONVERGED (needs {r.required} digits)"
+    else:
+        A64, B64 = _recipe_draw(measure, N)
+        pairs = [(A64, np.zeros_like(A64)), (B64, np.zeros_like(B64))]
+        conv = True
+        src = ("reference: independent float64 draw of the documented recipe "
+               "(numpy default_rng(0)); no closed form")
+    for dtype in dtypes:
+        tol = 2.0 if dtype == "float64" else 0.5 + 2.0 ** -28
+        params = {"measure": measure, "N": N, "backend": backend}
+        try:
+            A, B = ss.hippo.transition(measure, N, dtype=getattr(xp, dtype), xp=xp)
+            mats = [("A", _np(A)), ("B", _np(B))]
+            if len(pairs) == 3:
+                P = ss.hippo.rank_correction(measure, N, dtype=getattr(xp, dtype), xp=xp)
+                mats.append(("P", _np(P)))
+        except Exception as exc:  # noqa: BLE001 - a crash is a failed row
+            rows.append(_error_row(EXP_HIPPO, "A, B, P entries", params, dtype, exc))
+            continue
+        for (name, a), (hi, lo) in zip(mats, pairs, strict=False):
+            if a.shape != hi.shape:
+                a = a.reshape(hi.shape) if a.size == hi.size else a
+            if a.shape != hi.shape:
+                rows.append(Row(EXP_HIPPO, f"{name} entries, max error [ulps]", params, dtype,
+                                math.inf, tol, note=f"shape {a.shape} != {hi.shape}"))
+                continue
+            err = float(np.max(_ulp_errors(a, (hi, lo), dtype)))
+            rows.append(Row(EXP_HIPPO, f"{name} entries, max error [ulps]", params, dtype, err,
+                            tol, passed=None if conv else False, note=src))
+    return rows
+
+
+# --------------------------------------------------------------------------- LegS
+
+
+def growth_lower_bound(N, eps=2.0 ** -52):
+    r"""Growth-law lower bound :math:`\varepsilon\, 2^{4N/3} / 64` of the naive LegS errors.
+
+    Parameters
+    ----------
+    N : int
+        State size.
+    eps : float, optional
+        Machine epsilon (default float64's).
+
+    Returns
+    -------
+    bound : float
+
+    Examples
+    --------
+    >>> from verification.suite import growth_lower_bound
+    >>> round(growth_lower_bound(48) / 2.0 ** -52, 3) == 2.0 ** 64 / 64
+    True
+    """
+    return eps * 2.0 ** (4 * N / 3) / 64
+
+
+def _exact_legs_V(N):
+    """Exact LegS eigenvectors (unit pivot) by rational arithmetic; None without flint.
+
+    ``A = D T D^{-1}`` with ``D = diag(sqrt(2n+1))`` and the integer matrix
+    ``T[n, k] = -(2k+1)`` (n > k), ``T[n, n] = -(n+1)``: the eigenvectors of ``T``
+    are rational. Returns ``(max|V|, log2 max|V|)`` with ``V = D W D^{-1}``.
+    """
+    try:
+        import flint
+    except ImportError:  # pragma: no cover
+        return None
+    best = None
+    for k in range(N):
+        lam = -(k + 1)
+        m = N - k - 1
+        if m == 0:
+            continue
+        # rows j = k+1..N-1: sum_{i=k+1..j} (T - lam I)[j, i] w_i = -T[j, k]
+        M = flint.fmpq_mat(m, m)
+        rhs = flint.fmpq_mat(m, 1)
+        for a in range(m):
+            j = k + 1 + a
+            for b in range(a + 1):
+                i = k + 1 + b
+                M[a, b] = (-(2 * i + 1) if j > i else -(j + 1)) - (lam if i == j else 0)
+            rhs[a, 0] = 2 * k + 1  # -T[j, k] = 2k + 1
+        w = M.solve(rhs)
+        for a in range(m):
+            j = k + 1 + a
+            v = w[a, 0]
+            if v == 0:
+                continue
+            # |V[j, k]| = |w_j| sqrt((2j+1)/(2k+1)); compare in log2
+            lg = (math.log2(abs(int(v.p))) - math.log2(int(v.q))
+                  + 0.5 * (math.log2(2 * j + 1) - math.log2(2 * k + 1)))
+            best = lg if best is None or lg > best else best
+    best = 0.0 if best is None else max(best, 0.0)
+    return 2.0 ** best, best
+
+
+def _unit_pivot_max(V, lam):
+    """max|V| of numpy's eigenvectors with each column scaled to a unit pivot entry.
+
+    For lower-triangular ``A`` the eigenvector of ``lambda = A[k, k] = -(k+1)`` is zero
+    above row ``k``; ``k`` is recovered from the computed eigenvalue.
+    """
+    N = V.shape[0]
+    ks = np.clip(np.rint(-np.real(lam)).astype(int) - 1, 0, N - 1)
+    piv = V[ks, np.arange(N)]
+    with np.errstate(all="ignore"):
+        W = V / piv[None, :]
+    return float(np.max(np.abs(W)))
+
+
+def legs_instability(N, dtypes, backend, dt=0.01, L=1024):
+    """NPLR vs naive diagonalization of HiPPO-LegS at one state size.
+
+    Parameters
+    ----------
+    N : int
+        State size.
+    dtypes : sequence of str
+        Dtypes of the NPLR rows; the naive rows are float64 (NumPy's ``eig``).
+    backend : str
+        Backend of the NPLR computations and kernels.
+    dt : float, optional
+        Step of the kernels (default 0.01; the cached ``N = 256`` data uses 0.005).
+    L : int, optional
+        Kernel length (default 1024).
+
+    Returns
+    -------
+    rows : list of Row
+        ``cond(V)``, ``max|V|`` (numpy and exact) against the growth law, the
+        reconstruction and kernel errors of both approaches.
+
+    Examples
+    --------
+    >>> from verification.suite import legs_instability
+    >>> rows = legs_instability(8, ["float64"], "numpy", L=64)
+    >>> all(r.passed for r in rows)
+    True
+    """
+    import statespace as ss
+
+    xp = _xp(backend)
+    rows = []
+    if N == 256 and f"kernel_legs_N256_L{_CACHED_L}_bilinear" in _available():
+        dt = 0.005  # use the cached arb kernel
+    truth = _hippo_kernel_truth("legs", N, dt, L, "bilinear").head(L)
+    C = _cvec(N)
+    A64, B64 = ss.hippo.transition("legs", N)
+    law = 2.0 ** (4 * N / 3)
+    eps64 = _eps("float64")
+    base = {"N": N, "backend": backend}
+    kparams = {"N": N, "L": L, "dt": dt, "method": "bilinear", "backend": backend}
+
+    # ---- naive: numpy eig of A itself (float64)
+    if "float64" in dtypes:
+        lam, V = np.linalg.eig(A64)
+        condV = float(np.linalg.cond(V))
+        maxV = _unit_pivot_max(V, lam)
+        bound_c = min(law, 1 / eps64) / 16
+        rows.append(Row(EXP_LEGS, "cond(V) of numpy eig(A): lower bound min(2^(4N/3), 1/eps)/16 "
+                        "divided by measured (<= 1: growth reproduced)",
+                        dict(base, measured=condV, lower_bound=bound_c, growth_law=law),
+                        "float64", bound_c / condV, 1.0,
+                        note=f"cond2(V) = {condV:.3e}, 2^(4N/3) = {law:.3e}"))
+        bound_v = law / 16
+        rows.append(Row(EXP_LEGS, "max|V| of numpy eig(A), unit-pivot columns: lower bound "
+                        "2^(4N/3)/16 divided by measured (<= 1: growth reproduced)",
+                        dict(base, measured=maxV, lower_bound=bound_v, growth_law=law),
+                        "float64", bound_v / maxV if maxV > 0 else math.inf, 1.0,
+                        note=f"max|V| = {maxV:.3e} (numpy, columns scaled to a unit pivot); "
+                        "numpy's own unit-2-norm columns have max|V| <= 1 by construction"))
+        ex = _exact_legs_V(N)
+        if ex is not None:
+            maxVe, lg = ex
+            rows.append(Row(EXP_LEGS, "max|V| exact (rational arithmetic), unit pivot: lower "
+                            "bound 2^(4N/3)/16 divided by measured (<= 1: growth law holds)",
+                            dict(base, measured=maxVe, lower_bound=bound_v, growth_law=law,
+                                 log2_measured=lg),
+                            "float64", 2.0 ** (4 * N / 3 - 4 - lg), 1.0,
+                            note=f"log2 max|V| - 4N/3 = {lg - 4 * N / 3:.2f}; exact eigenvectors "
+                            "of the integer matrix D^-1 A D (python-flint fmpq_mat)"))
+        g = growth_lower_bound(N, eps64)
+        with np.errstate(all="ignore"):
+            Vi = np.linalg.inv(V)
+            rec = relative_error((V * lam[None, :]) @ Vi, A64)
+        rec = rec if math.isfinite(rec) else math.inf
+        rows.append(Row(EXP_LEGS, "naive reconstruction V diag(lam) V^-1 vs A: lower bound "
+                        "eps 2^(4N/3)/64 divided by measured (<= 1: instability reproduced)",
+                        dict(base, measured=rec, lower_bound=g), "float64",
+                        g / rec if rec > 0 else math.inf, 1.0,
+                        note=f"naive reconstruction error = {rec:.3e} (informational: expected "
+                        "to be large)"))
+        try:
+            with np.errstate(all="ignore"):
+                Bn, Cn = Vi @ B64, C @ V
+                Kn = _np(ss.kernels.kernel_diag(xp.asarray(lam), xp.asarray(Bn), xp.asarray(Cn),
+                                                dt, L, method="bilinear"))
+            en = relative_error(Kn, truth.value)
+            extra = ""
+        except ValueError as exc:  # overflow: the naive kernel is unusable
+            en = math.inf
+            extra = f"kernel_diag raised ValueError ({exc}): counted as an infinite error"
+        ratio = g / en if en > 0 else math.inf
+        rows.append(Row(EXP_LEGS, "naive kernel (eig(A) + kernel_diag bilinear) vs ground truth: "
+                        "lower bound eps 2^(4N/3)/64 divided by measured (<= 1: instability "
+                        "reproduced)",
+                        dict(kparams, measured=en, lower_bound=g), "float64", ratio, 1.0,
+                        passed=None if truth.converged else False,
+                        note="; ".join(s for s in (f"naive kernel error = {en:.3e} "
+                                                   "(informational: expected to be large)",
+                                                   extra, truth.note) if s)))
+
+    # ---- NPLR (backend); LegS decays at rate alpha = 1 (eigenvalues -(n+1))
+    mem = _memory(1.0, dt, L)
+    for dtype in dtypes:
+        eps = _eps(dtype)
+        try:
+            d = ss.nplr("legs", N, dtype=getattr(xp, dtype), xp=xp)
+            Lam, P, Bt, Vn = (_np(t) for t in d)
+        except Exception as exc:  # noqa: BLE001
+            rows.append(_error_row(EXP_LEGS, "NPLR decomposition", base, dtype, exc))
+            continue
+        Lc, Pc, Vc = (t.astype(np.complex128) for t in (Lam, P, Vn))
+        rec = relative_error(Vc @ (np.diag(Lc) - Pc.conj().T @ Pc) @ Vc.conj().T, A64)
+        rows.append(Row(EXP_LEGS, "NPLR reconstruction V (Lambda - P^H P) V^H vs A, rel. max "
+                        "error", dict(base), dtype, rec, 4 * N * eps, note="tol = 4 N eps"))
+        try:
+            Cx = xp.asarray(C.astype(dtype), dtype=getattr(xp, dtype))
+            Cv = xp.sum(xp.astype(Cx, getattr(xp, _cdt(dtype)))[:, None] * d.V, axis=0)
+            Kp = _np(ss.kernels.kernel_dplr(d.Lambda, d.P, d.B, Cv, dt, L))
+            rows.append(_row(EXP_LEGS, "NPLR kernel (kernel_dplr, full form) vs ground truth, "
+                             "rel. max error", dict(kparams), dtype, Kp, truth,
+                             _dplr_tol(N, L, mem, eps), note=f"tol = N (log2 L + M) eps, "
+                             f"M = {mem:.3g}"))
+        except Exception as exc:  # noqa: BLE001
+            rows.append(_error_row(EXP_LEGS, "NPLR kernel (kernel_dplr, full form) vs ground "
+                                   "truth, rel. max error", kparams, dtype, exc, truth.note))
+    return rows
+
+
+def _available():
+    try:
+        return set(make_data.available())
+    except FileNotFoundError:
+        return set()
+
+
+# --------------------------------------------------------------------------- discretization
+
+
+def _gbt_kappa(A, dt, alpha):
+    if alpha == 0:
+        return 1.0
+    return float(np.linalg.cond(np.eye(A.shape[0]) - alpha * dt * A))
+
+
+def _expm_kappa(A, dt):
+    from scipy.linalg import expm
+
+    X = dt * np.asarray(A, dtype=np.float64)
+    nX = float(np.linalg.norm(X, 2))
+    peak = max(float(np.linalg.norm(expm(s * X), 2)) for s in np.linspace(0, 1, 17))
+    nE = float(np.linalg.norm(expm(X), 2))
+    return max(1.0, nX * peak ** 2 / nE)
+
+
+def _zoh_block_ratio(A, B, dt):
+    """``|exp(dt M)|_2 / |Bd|_2`` for the augmented ``M = [[A, B], [0, 0]]`` (>= 1)."""
+    from scipy.linalg import expm
+
+    N = A.shape[0]
+    M = np.zeros((N + 1, N + 1))
+    M[:N, :N] = A
+    M[:N, N] = B
+    E = expm(dt * M)
+    nb = float(np.linalg.norm(E[:N, N]))
+    return max(1.0, float(np.linalg.norm(E, 2)) / nb) if nb > 0 else math.inf
+
+
+_METHODS = (("bilinear", None), ("zoh", None), ("gbt", 0.0), ("gbt", 0.5), ("gbt", 1.0))
+
+
+def _method_label(method, alpha):
+    return method if alpha is None else f"gbt(alpha={alpha:g})"
+
+
+def discretization_dense(measure, N, dts, dtypes, backend):
+    r"""Dense discretizations of a HiPPO system against mpmath.
+
+    Parameters
+    ----------
+    measure : str
+        A formula measure (:data:`verification.reference.FORMULA_MEASURES`).
+    N : int
+        State size.
+    dts : sequence of float
+        Steps.
+    dtypes : sequence of str
+        Working dtypes.
+    backend : str
+        Backend of :mod:`statespace.discretize`.
+
+    Returns
+    -------
+    rows : list of Row
+        ``Ad`` and ``Bd`` per method (bilinear, ZOH, GBT with
+        :math:`\alpha \in \{0, 1/2, 1\}`), step and dtype.
+
+    Examples
+    --------
+    >>> from verification.suite import discretization_dense
+    >>> rows = discretization_dense("legs", 4, [0.1], ["float64"], "numpy")
+    >>> len(rows), all(r.passed for r in rows)
+    (10, True)
+    """
+    import statespace as ss
+    from statespace import discretize as sd
+
+    xp = _xp(backend)
+    A64, B64 = ss.hippo.transition(measure, N)
+    engine = _engine()
+    rows = []
+    for dt in dts:
+        for method, alpha in _METHODS:
+            rmeth = "zoh" if method == "zoh" else "gbt"
+            ralpha = None if method == "zoh" else (0.5 if alpha is None else alpha)
+            r = ref.converged(_disc_pipeline, measure, N, dt, rmeth, ralpha, dps=_DPS,
+                              extra=_EXTRA, norm="max", engine=engine)
+            tA = _from_reference(r.part(0), f"{engine} discretize")
+            tB = _from_reference(r.part(1), f"{engine} discretize")
+            tB.value = tB.value[:, 0]
+            if method == "zoh":
+                kappa = _expm_kappa(A64, dt)
+                rule = "N kappa_exp eps"
+                # Bd is read off exp(dt [[A, B], [0, 0]]), whose error is normwise
+                # relative to the whole exponential (zoh's documented guarantee)
+                grow_b = _zoh_block_ratio(A64, B64, dt)
+                rule_b = f"N kappa_exp eps |exp(dt M)| / |Bd| (ratio {grow_b:.3g})"
+            else:
+                kappa = _gbt_kappa(A64, dt, ralpha)
+                rule = rule_b = "N kappa2(I - alpha dt A) eps"
+                grow_b = 1.0
+            label = _method_label(method, alpha)
+            for dtype in dtypes:
+                params = {"form": "dense", "measure": measure, "N": N, "dt": dt,
+                          "method": label, "backend": backend, "kappa": kappa}
+                tol = N * kappa * _eps(dtype)
+                try:
+                    A, B = ss.hippo.transition(measure, N, dtype=getattr(xp, dtype), xp=xp)
+                    if method == "zoh":
+                        out = sd.zoh(A, B, dt)
+                    elif method == "bilinear":
+                        out = sd.bilinear(A, B, dt)
+                    else:
+                        out = sd.gbt(A, B, dt, alpha)
+                    Ad, Bd = _np(out[0]), _np(out[1])
+                except Exception as exc:  # noqa: BLE001
+                    rows.append(_error_row(EXP_DISC, f"{label} Ad, Bd", params, dtype, exc))
+                    continue
+                rows.append(_row(EXP_DISC, f"{label} Ad (dense), rel. max error", params, dtype,
+                                 Ad, tA, tol, note=f"tol = {rule}"))
+                rows.append(_row(EXP_DISC, f"{label} Bd (dense), rel. max error", params, dtype,
+                                 Bd, tB, tol * grow_b, note=f"tol = {rule_b}"))
+    return rows
+
+
+def _diag_kappas(x, method, alpha):
+    """Relative condition numbers of the scalar pole and input maps at x = dt lambda."""
+    ax = np.abs(x)
+    if method == "zoh":
+        return ax, ax
+    a = alpha
+    with np.errstate(all="ignore"):
+        kp = np.abs(x * ((1 - a) / (1 + (1 - a) * x) + a / (1 - a * x)))
+        kb = np.abs(a * x / (1 - a * x))
+    return kp, kb
+
+
+def _rel_entrywise(a, r):
+    a = np.asarray(a).astype(np.complex128)
+    r = np.asarray(r).astype(np.complex128)
+    if a.shape != r.shape or not np.all(np.isfinite(a)):
+        return math.inf
+    with np.errstate(all="ignore"):
+        scale = np.maximum(np.abs(r), np.finfo(np.float64).tiny)
+        return float(np.max(np.abs(a - r) / scale))
+
+
+def discretization_diag(init, N, dts, dtypes, backend):
+    r"""Diagonal discretizations (``gbt_diag``, ``zoh_diag``) of an S4D system vs mpmath.
+
+    Parameters
+    ----------
+    init : str
+        An S4D initialisation of :data:`statespace.decomp.S4D_INITS`.
+    N : int
+        Full state size (``N // 2`` modes).
+    dts : sequence of float
+        Steps.
+    dtypes : sequence of str
+        Working dtypes.
+    backend : str
+        Backend of :mod:`statespace.discretize`.
+
+    Returns
+    -------
+    rows : list of Row
+        Entrywise relative errors of ``Lambda_d`` and ``Bd``.
+
+    Examples
+    --------
+    >>> from verification.suite import discretization_diag
+    >>> rows = discretization_diag("diag-lin", 4, [0.1], ["float64"], "numpy")
+    >>> len(rows), all(r.passed for r in rows)
+    (10, True)
+    """
+    import statespace as ss
+    from statespace import discretize as sd
+
+    xp = _xp(backend)
+    h64 = ss.dplr(init, N)
+    lam64 = np.asarray(h64.Lambda)
+    B64 = np.asarray(h64.B)
+    engine = _engine()
+    rows = []
+    for dt in dts:
+        for method, alpha in _METHODS:
+            rmeth = "zoh" if method == "zoh" else "gbt"
+            ralpha = None if method == "zoh" else (0.5 if alpha is None else alpha)
+            r = ref.converged(_disc_diag_pipeline, lam64.tolist(), B64.tolist(), dt, rmeth, ralpha,
+                              dps=_DPS, extra=_EXTRA, norm="entrywise", engine=engine)
+            tL = ref.to_numpy(r.value[0], np.complex128)
+            tB = ref.to_numpy(r.value[1], np.complex128)
+            kp, kb = _diag_kappas(dt * lam64, rmeth, ralpha if ralpha is not None else 0.0)
+            label = _method_label(method, alpha)
+            note_ref = (f"reference: {engine} discretize of diag(Lambda), dps={r.dps}+{r.extra}, "
+                        f"{r.digits_agree:.1f} digits agree")
+            forced = None if r.converged else False
+            for dtype in dtypes:
+                eps = _eps(dtype)
+                params = {"form": "diagonal", "system": init, "N": N, "dt": dt, "method": label,
+                          "backend": backend}
+                try:
+                    h = ss.dplr(init, N, dtype=getattr(xp, dtype), xp=xp)
+                    if method == "zoh":
+                        out = sd.zoh_diag(h.Lambda, h.B, dt)
+                    elif method == "bilinear":
+                        out = sd.bilinear_diag(h.Lambda, h.B, dt)
+                    else:
+                        out = sd.gbt_diag(h.Lambda, h.B, dt, alpha)
+                    Ld, Bd = _np(out[0]), _np(out[1])
+                except Exception as exc:  # noqa: BLE001
+                    rows.append(_error_row(EXP_DISC, f"{label} Lambda_d, Bd", params, dtype, exc))
+                    continue
+                for nm, a, t, k in (("Lambda_d", Ld, tL, kp), ("Bd", Bd, tB, kb)):
+                    km = float(np.max(k)) if np.all(np.isfinite(k)) else math.inf
+                    rows.append(Row(EXP_DISC, f"{label} {nm} (diagonal), max entrywise rel. error",
+                                    dict(params, kappa=km), dtype, _rel_entrywise(a, t),
+                                    4 * (1 + km) * eps, passed=forced,
+                                    note=f"tol = 4 (1 + max kappa_n) eps; {note_ref}"))
+    return rows
+
+
+# --------------------------------------------------------------------------- kernels
+
+
+def _decay_rate(measure, N):
+    """alpha = -max Re eig(A) (>= 0): the slowest decay rate of the HiPPO system.
+
+    Triangular measures: the diagonal, exactly; others: ``numpy.linalg.eigvals``.
+    """
+    import statespace as ss
+
+    A, _ = ss.hippo.transition(measure, N)
+    lam = np.diag(A) if measure in _TRIANGULAR else np.linalg.eigvals(A)
+    return max(0.0, -float(np.max(np.real(lam))))
+
+
+def _memory(alpha, dt, L):
+    """The kernel's memory in lags, ``min(L, 1/(dt alpha))`` (``L`` when alpha = 0)."""
+    return float(L) if alpha <= 0 else min(float(L), 1.0 / (dt * alpha))
+
+
+def _dplr_tol(N, L, mem, eps):
+    """Tolerance of ``kernel_dplr``: ``N (log2 L + M) eps`` (module docstring)."""
+    return N * (math.log2(max(L, 2)) + mem) * eps
+
+
+def _kernel_params(path, system, N, L, dt, method, backend, reference):
+    return {"path": path, "system": system, "N": N, "L": L, "dt": dt, "method": method,
+            "backend": backend, "reference": reference}
+
+
+def kernel_hippo(measure, N, Ls, dt, dtypes, backend, method="bilinear", paths=None):
+    """``kernel_dense`` and ``kernel_dplr`` of a HiPPO system against ground truth.
+
+    Parameters
+    ----------
+    measure : str
+        One of ``legs``, ``legt``, ``fout``, ``lagt`` (cached data) or any formula
+        measure (references computed on the fly).
+    N : int
+        State size.
+    Ls : sequence of int
+        Kernel lengths.
+    dt : float
+        Step.
+    dtypes : sequence of str
+        Working dtypes.
+    backend : str
+        Backend of the kernels.
+    method : str, optional
+        ``"bilinear"`` (both paths) or ``"zoh"`` (``kernel_dense`` only).
+    paths : sequence of str, optional
+        Subset of ``("kernel_dense", "kernel_dplr")``.
+
+    Returns
+    -------
+    rows : list of Row
+
+    Examples
+    --------
+    >>> from verification.suite import kernel_hippo
+    >>> rows = kernel_hippo("legs", 16, [64], 0.01, ["float64"], "numpy")
+    >>> [r.params["path"] for r in rows], all(r.passed for r in rows)
+    (['kernel_dense', 'kernel_dplr'], True)
+    """
+    import statespace as ss
+
+    xp = _xp(backend)
+    if paths is None:
+        paths = ("kernel_dense", "kernel_dplr") if method == "bilinear" else ("kernel_dense",)
+    Ls = sorted(Ls)
+
+    cheap = N * N * max(Ls) <= 16 * 16 * 65536  # arb kernel in ~5 s at most
+    cached = _cached_kernel(measure, N, dt, method) is not None
+
+    def truth_for(L, dtype):
+        # the cached mpmath kernel up to 4096; else the arb kernel where it is cheap
+        # (N^2 L <= 16^2 65536) or up to 4096, else kernel_dense in float64 (float32 rows)
+        if L <= _CACHED_L and (cached or not cheap):
+            return _hippo_kernel_truth(measure, N, dt, min(max(Ls), _CACHED_L), method).head(L)
+        if cheap:
+            return _hippo_kernel_truth(measure, N, dt, max(Ls), method).head(L)
+        if dtype == "float32":
+            return _dense64_kernel(measure, N, dt, L, method)
+        return None
+
+    C = _cvec(N)
+    alpha = _decay_rate(measure, N)
+    rows = []
+    for dtype in dtypes:
+        eps = _eps(dtype)
+        try:
+            A, B = ss.hippo.transition(measure, N, dtype=getattr(xp, dtype), xp=xp)
+            Cx = xp.asarray(C.astype(dtype), dtype=getattr(xp, dtype))
+            h = ss.dplr(measure, N, dtype=getattr(xp, dtype), xp=xp) \
+                if "kernel_dplr" in paths else None
+            Cv = xp.sum(xp.astype(Cx, getattr(xp, _cdt(dtype)))[:, None] * h.V, axis=0) \
+                if h is not None else None
+        except Exception as exc:  # noqa: BLE001
+            rows.append(_error_row(EXP_KERNEL, "kernel inputs", {"system": measure, "N": N},
+                                   dtype, exc))
+            continue
+        for L in Ls:
+            t = truth_for(L, dtype)
+            if t is None:
+                continue  # float64 beyond the mpmath data: no independent reference
+            for path in paths:
+                params = _kernel_params(path, measure, N, L, dt, method, backend, t.source)
+                try:
+                    if path == "kernel_dense":
+                        K = ss.kernels.kernel_dense(A, B, Cx, dt, L, method)
+                        tol, rule = N * L * eps, "N L eps"
+                    else:
+                        K = ss.kernels.kernel_dplr(h.Lambda, h.P, h.B, Cv, dt, L, halved=True)
+                        mem = _memory(alpha, dt, L)
+                        tol = _dplr_tol(N, L, mem, eps)
+                        rule = f"N (log2 L + M) eps, M = min(L, 1/(dt alpha)) = {mem:.3g}"
+                    K = _np(K)
+                except Exception as exc:  # noqa: BLE001
+                    rows.append(_error_row(EXP_KERNEL, f"{path} vs ground truth", params, dtype,
+                                           exc, t.note))
+                    continue
+                rows.append(_row(EXP_KERNEL, f"{path} ({method}) vs ground truth, rel. max error",
+                                 params, dtype, K, t, tol, note=f"tol = {rule}"))
+    return rows
+
+
+@functools.lru_cache(maxsize=16)
+def _diag_truth(init, N, dt, L, method):
+    import statespace as ss
+
+    h = ss.dplr(init, N)
+    lam = np.concatenate([h.Lambda, np.conj(h.Lambda)])
+    B = np.concatenate([h.B, np.conj(h.B)])
+    c = _chalf(N)
+    C = np.concatenate([c, np.conj(c)])
+    engine = _engine()
+    r = ref.converged(_diag_kernel_pipeline, lam.tolist(), B.tolist(), C.tolist(), dt, L, method,
+                      dps=_DPS, extra=_EXTRA, norm="max", engine=engine)
+    t = _from_reference(r, f"{engine} kernel of diag(Lambda) by explicit powers")
+    t.value = np.real(t.value) if np.iscomplexobj(t.value) else t.value
+    return t
+
+
+def kernel_diag_init(init, N, Ls, dt, dtypes, backend, method="zoh"):
+    """``kernel_diag`` of an S4D initialisation (halved) against ground truth.
+
+    Parameters
+    ----------
+    init : str
+        One of :data:`statespace.decomp.S4D_INITS`.
+    N : int
+        Full state size (``N // 2`` modes).
+    Ls : sequence of int
+        Kernel lengths (the reference is computed once at the largest).
+    dt : float
+        Step.
+    dtypes : sequence of str
+        Working dtypes.
+    backend : str
+        Backend.
+    method : {"zoh", "bilinear"}, optional
+        Discretization of the diagonal system.
+
+    Returns
+    -------
+    rows : list of Row
+
+    Examples
+    --------
+    >>> from verification.suite import kernel_diag_init
+    >>> rows = kernel_diag_init("diag-lin", 8, [32], 0.01, ["float64"], "numpy")
+    >>> rows[0].params["path"], rows[0].passed
+    ('kernel_diag', True)
+    """
+    import statespace as ss
+
+    xp = _xp(backend)
+    Ls = sorted(Ls)
+
+    def truth_for(L, dtype):
+        # the arb kernel where it is cheap (N^2 L <= 16^2 65536), else kernel_dense in
+        # float64 for float32 rows
+        if N * N * max(Ls) <= 16 * 16 * 65536:
+            return _diag_truth(init, N, dt, max(Ls), method).head(L)
+        if L <= _CACHED_L:
+            return _diag_truth(init, N, dt, min(max(Ls), _CACHED_L), method).head(L)
+        if dtype == "float32":
+            return _diag_dense64(init, N, dt, L, method)
+        return None
+
+    h64 = ss.dplr(init, N)
+    xmax = float(np.max(np.abs(dt * np.asarray(h64.Lambda))))
+    rows = []
+    for dtype in dtypes:
+        eps = _eps(dtype)
+        try:
+            h = ss.dplr(init, N, dtype=getattr(xp, dtype), xp=xp)
+            Cx = xp.asarray(_chalf(N).astype(_cdt(dtype)), dtype=getattr(xp, _cdt(dtype)))
+        except Exception as exc:  # noqa: BLE001
+            rows.append(_error_row(EXP_KERNEL, "kernel_diag inputs", {"system": init, "N": N},
+                                   dtype, exc))
+            continue
+        for L in Ls:
+            t = truth_for(L, dtype)
+            if t is None:
+                continue  # float64 beyond the mpmath reference: no independent reference
+            params = _kernel_params("kernel_diag", init, N, L, dt, method, backend, t.source)
+            tol = (N + L * xmax) * eps
+            try:
+                K = _np(ss.kernels.kernel_diag(h.Lambda, h.B, Cx, dt, L, method=method,
+                                               halved=True))
+            except Exception as exc:  # noqa: BLE001
+                rows.append(_error_row(EXP_KERNEL, "kernel_diag vs ground truth", params, dtype,
+                                       exc, t.note))
+                continue
+            rows.append(_row(EXP_KERNEL, f"kernel_diag ({method}) vs ground truth, rel. max error",
+                             params, dtype, K, t, tol,
+                             note=f"tol = (N + L max|dt lambda_n|) eps, max|dt lambda_n| = "
+                             f"{xmax:.3g}"))
+    return rows
+
+
+@functools.lru_cache(maxsize=8)
+def _diag_dense64(init, N, dt, L, method):
+    """Reference for float32 diagonal kernels beyond mpmath: float64 ``kernel_dense``."""
+    import statespace as ss
+
+    h = ss.dplr(init, N)
+    lam = np.concatenate([h.Lambda, np.conj(h.Lambda)])
+    B = np.concatenate([h.B, np.conj(h.B)])
+    c = _chalf(N)
+    C = np.concatenate([c, np.conj(c)])
+    K = np.real(np.asarray(ss.kernels.kernel_dense(np.diag(lam), B, C, dt, L, method)))
+    note = (f"reference: kernel_dense in float64 (mpmath too slow at N={N}, L={L}); its own "
+            f"error ~ N L eps64 = {N * L * _eps('float64'):.1e}")
+    return _Truth(K, True, note, "kernel_dense float64")
+
+
+# --------------------------------------------------------------------------- recurrence
+
+
+def recurrence_vs_conv(kind, N, L, dt, dtypes, backend):
+    r"""Recurrence (:func:`statespace.scan`) against FFT convolution with the matching kernel.
+
+    Parameters
+    ----------
+    kind : {"dense", "diag", "dplr"}
+        ``"dense"``: LegS, bilinear, ``kernel_dense``; ``"diag"``: S4D-Lin, ZOH,
+        ``kernel_diag``; ``"dplr"``: LegS halved DPLR, bilinear, ``kernel_dplr``.
+    N : int
+        State size.
+    L : int
+        Sequence length.
+    dt : float
+        Step.
+    dtypes : sequence of str
+        Working dtypes.
+    backend : str
+        Backend.
+
+    Returns
+    -------
+    rows : list of Row
+
+    Examples
+    --------
+    >>> from verification.suite import recurrence_vs_conv
+    >>> rows = recurrence_vs_conv("diag", 8, 128, 0.01, ["float64"], "numpy")
+    >>> rows[0].passed
+    True
+    """
+    import statespace as ss
+    from statespace import discretize as sd
+
+    xp = _xp(backend)
+    rng = np.random.default_rng(3000 + N + L)
+    u64 = rng.standard_normal(L).astype(np.float32).astype(np.float64)
+    rows = []
+    for dtype in dtypes:
+        eps = _eps(dtype)
+        fdt, cdt = getattr(xp, dtype), getattr(xp, _cdt(dtype))
+        u = xp.asarray(u64.astype(dtype), dtype=fdt)
+        system = {"dense": "legs", "diag": "diag-lin", "dplr": "legs"}[kind]
+        params = {"kind": kind, "system": system, "N": N, "L": L, "dt": dt, "backend": backend}
+        try:
+            if kind == "dense":
+                A, B = ss.hippo.transition("legs", N, dtype=fdt, xp=xp)
+                C = xp.asarray(_cvec(N).astype(dtype), dtype=fdt)
+                y_rec, _ = ss.recurrence.scan(sd.bilinear(A, B, dt), u, C=C)
+                K = ss.kernels.kernel_dense(A, B, C, dt, L)
+            elif kind == "diag":
+                h = ss.dplr("diag-lin", N, dtype=fdt, xp=xp)
+                C = xp.asarray(_chalf(N).astype(_cdt(dtype)), dtype=cdt)
+                y_rec, _ = ss.recurrence.scan(sd.zoh_diag(h.Lambda, h.B, dt), u, C=C, halved=True)
+                K = ss.kernels.kernel_diag(h.Lambda, h.B, C, dt, L, method="zoh", halved=True)
+            else:
+                h = ss.dplr("legs", N, dtype=fdt, xp=xp)
+                Cx = xp.asarray(_cvec(N).astype(dtype), dtype=fdt)
+                C = xp.sum(xp.astype(Cx, cdt)[:, None] * h.V, axis=0)
+                sys_ = sd.bilinear_dplr(h.Lambda, h.P, h.B, dt, halved=True)
+                y_rec, _ = ss.recurrence.scan(sys_, u, C=C, halved=True)
+                K = ss.kernels.kernel_dplr(h.Lambda, h.P, h.B, C, dt, L, halved=True)
+            y_conv = ss.conv.causal_conv(u, K)
+            y_rec, y_conv, Kn = _np(y_rec), _np(y_conv), _np(K)
+        except Exception as exc:  # noqa: BLE001
+            rows.append(_error_row(EXP_RECUR, f"scan vs causal_conv ({kind})", params, dtype, exc))
+            continue
+        ymax = float(np.max(np.abs(y_conv))) if y_conv.size else 0.0
+        amp = float(np.sum(np.abs(Kn)) * np.max(np.abs(u64)) / ymax) if ymax > 0 else math.inf
+        tol = (N * L + math.log2(L) * amp) * eps
+        rows.append(_row(EXP_RECUR, f"scan ({kind}) vs causal_conv (matching kernel), rel. max "
+                         "error", dict(params, amplification=amp), dtype, y_rec, y_conv, tol,
+                         note="tol = (N L + log2(L) |K|_1 |u|_inf / |y|_inf) eps; the two paths "
+                         "judge each other (no mpmath)"))
+    return rows
+
+
+# --------------------------------------------------------------------------- stability
+
+
+def _mapped_radius(lamA, dt, method):
+    z = dt * np.asarray(lamA, dtype=np.complex128)
+    if method == "zoh":
+        return float(np.max(np.abs(np.exp(z))))
+    return float(np.max(np.abs((1 + z / 2) / (1 - z / 2))))
+
+
+_TRIANGULAR = ("legs", "lagt", "tlagt", "glagt")
+_MARGINAL = ("fout", "fourier_decay")
+
+
+def stability(measure, N, dts, dtypes, backend):
+    """Spectral radius of the dense bilinear and ZOH discretizations of one measure.
+
+    Parameters
+    ----------
+    measure : str
+        A name of :data:`statespace.hippo.MEASURES`.
+    N : int
+        State size.
+    dts : sequence of float
+        Steps.
+    dtypes : sequence of str
+        Dtype of the discretized matrix (its eigenvalues are computed in float64).
+    backend : str
+        Backend of the discretization.
+
+    Returns
+    -------
+    rows : list of Row
+
+    Examples
+    --------
+    >>> from verification.suite import stability
+    >>> rows = stability("legt", 8, [0.1, 10.0], ["float64"], "numpy")
+    >>> len(rows), all(r.passed for r in rows)
+    (4, True)
+    """
+    import statespace as ss
+    from statespace import discretize as sd
+
+    xp = _xp(backend)
+    A64, _ = ss.hippo.transition(measure, N)
+    lamA = np.linalg.eigvals(A64)
+    maxre = float(np.max(lamA.real))
+    strict = float(np.nextafter(1.0, 0.0))
+    rows = []
+    if measure == "random":
+        _, W = np.linalg.eig(A64)
+        kW = float(np.linalg.cond(W))
+        kdisc = {(dt, m): (_gbt_kappa(A64, dt, 0.5) if m == "bilinear" else _expm_kappa(A64, dt))
+                 for dt in dts for m in ("bilinear", "zoh")}
+    for dt in dts:
+        for method in ("bilinear", "zoh"):
+            exact = None
+            if measure in _TRIANGULAR:
+                exact = _mapped_radius(np.diag(A64), dt, method)
+            for dtype in dtypes:
+                params = {"measure": measure, "N": N, "dt": dt, "method": method,
+                          "backend": backend}
+                if exact is not None:
+                    params["rho_exact"] = exact
+                try:
+                    A, B = ss.hippo.transition(measure, N, dtype=getattr(xp, dtype), xp=xp)
+                    out = sd.bilinear(A, B, dt) if method == "bilinear" else sd.zoh(A, B, dt)
+                    Ad = _np(out[0]).astype(np.float64)
+                    bad = int(np.count_nonzero(~np.isfinite(Ad)))
+                    if bad:
+                        rows.append(Row(EXP_STAB, f"spectral radius of {method} Ad", params,
+                                        dtype, math.inf, 1.0, note=f"discretize.{method} "
+                                        f"returned {bad} non-finite entries of Ad"))
+                        continue
+                    ev = np.linalg.eigvals(Ad)
+                    rho = float(np.max(np.abs(ev)))
+                except Exception as exc:  # noqa: BLE001
+                    rows.append(_error_row(EXP_STAB, f"spectral radius ({method})", params, dtype,
+                                           exc))
+                    continue
+                q = f"spectral radius of {method} Ad (eigvals of the dense {dtype} matrix)"
+                if measure == "random":
+                    mapped = _mapped_radius(lamA, dt, method)
+                    # Bauer-Fike: |d rho| <= kappa(W) |E|_2 with the backward error of the
+                    # computed Ad, |E| ~ N eps kappa_disc |Ad|; 4 for the mapped reference
+                    tol = 4 * N * _eps(dtype) * kW * kdisc[(dt, method)] * \
+                        float(np.linalg.norm(Ad, 2)) / mapped
+                    rows.append(Row(EXP_STAB, "random ablation (unstable by construction): |rho "
+                                    "- rho(mapped eig A)| / rho(mapped)",
+                                    dict(params, rho=rho, max_re_eig_A=maxre), dtype,
+                                    abs(rho - mapped) / mapped, tol,
+                                    note=f"max Re eig(A) = {maxre:.3g} > 0, so rho > 1 is "
+                                    "expected; tol = 4 N eps kappa(W) kappa_disc |Ad| / rho "
+                                    "(Bauer-Fike)"))
+                    continue
+                note = ("strictly stable: must be < 1 (tolerance: the largest float64 below 1)")
+                if measure in ("legt", "lagt"):
+                    note += "; the normal part has purely imaginary eigenvalues but A is stable"
+                if exact is not None and abs(rho - exact) > 1e-6 * exact:
+                    note += (f"; eigvals of the non-normal Ad are inaccurate: exact rho = "
+                             f"{exact:.6g}")
+                if measure in _MARGINAL:
+                    rows.append(Row(EXP_STAB, q, params, dtype, rho, 1.0,
+                                    note="marginally stable: the frequency-0 sine coordinate is "
+                                    "decoupled (zero row and column of A), an exact eigenvalue 0,"
+                                    " so rho = 1 exactly; the normal part is skew"))
+                    keep = [i for i in range(N) if i != 1]
+                    ev2 = np.linalg.eigvals(Ad[np.ix_(keep, keep)])
+                    rows.append(Row(EXP_STAB, f"spectral radius of {method} Ad without the "
+                                    "decoupled coordinate", params, dtype,
+                                    float(np.max(np.abs(ev2))), strict, note=note))
+                else:
+                    rows.append(Row(EXP_STAB, q, params, dtype, rho, strict, note=note))
+    return rows
+
+
+# =========================================================================== the suite
+
+
+def experiments(quick=True, dtypes=("float32", "float64"), backend="numpy"):
+    """The experiments of ``statespace verify``.
+
+    Parameters
+    ----------
+    quick : bool, optional
+        Small sizes (``--quick``, well under a minute on 2 cores); ``False``:
+        all sizes (``--full``, several minutes).
+    dtypes : sequence of str, optional
+        ``"float32"`` and/or ``"float64"``.
+    backend : str, optional
+        ``"numpy"``, ``"torch"`` or ``"array_api_strict"``: the namespace the
+        core computations run on (comparisons are made in NumPy).
+
+    Returns
+    -------
+    experiments : list of verification.report.Experiment
+        Picklable, for :func:`verification.report.run_suite` and any executor.
+        Heaviest first, so a process pool finishes early.
+
+    Examples
+    --------
+    >>> from verification.suite import experiments
+    >>> names = [e.name for e in experiments(quick=True, dtypes=("float64",))]
+    >>> "legs_N64" in names
+    True
+    """
+    dtypes = tuple(dtypes)
+    bad = [d for d in dtypes if d not in ("float32", "float64")]
+    if bad or not dtypes:
+        raise ValueError(f"dtypes must be float32 and/or float64, got {dtypes!r}")
+    from statespace import hippo
+
+    kw = {"dtypes": dtypes, "backend": backend}
+    out = []
+
+    def add(name, func, **kwargs):
+        out.append(Experiment(name, func, dict(kwargs, **kw)))
+
+    # LegS instability table
+    Ns = (4, 8, 16, 32, 48, 64) if quick else (4, 8, 12, 16, 20, 24, 32, 40, 48, 56, 64, 96, 128,
+                                                192, 256)
+    for N in sorted(Ns, reverse=True):
+        add(f"legs_N{N}", legs_instability, N=N)
+
+    # kernels
+    Ls = (256, 1024, 4096) if quick else (256, 1024, 4096, 16384, 65536)
+    kN = (16,) if quick else (16, 64, 256)
+    for N in kN:
+        for m in _KERNEL_MEASURES:
+            dt = 0.005 if N == 256 else 0.01
+            add(f"kernel_{m}_N{N}", kernel_hippo, measure=m, N=N, Ls=Ls, dt=dt)
+    for m in (_KERNEL_MEASURES if not quick else ("legs",)):
+        add(f"kernel_{m}_N16_zoh", kernel_hippo, measure=m, N=16, Ls=(256, 4096), dt=0.01,
+            method="zoh")
+    if not quick:
+        for dt in (0.001, 0.1):
+            for m in _KERNEL_MEASURES:
+                add(f"kernel_{m}_N16_dt{dt:g}", kernel_hippo, measure=m, N=16,
+                    Ls=(256, 1024, 4096), dt=dt)
+    dN = (16,) if quick else (16, 64)
+    inits = ("diag-lin", "diag-inv") if quick else ("diag-lin", "diag-inv", "diag-legs")
+    for N in dN:
+        for init in inits:
+            for method in ("zoh", "bilinear"):
+                dLs = Ls if (N == 16 or quick) else (256, 1024, 4096, 16384, 65536)
+                add(f"kernel_diag_{init}_N{N}_{method}", kernel_diag_init, init=init, N=N,
+                    Ls=dLs, dt=0.01, method=method)
+    if not quick:
+        for dt in (0.001, 0.1):
+            add(f"kernel_diag_diag-lin_N16_dt{dt:g}", kernel_diag_init, init="diag-lin", N=16,
+                Ls=(256, 1024, 4096), dt=dt, method="zoh")
+    # growth with L: slowly decaying kernels (dt = LSCAN_DT), so that the max-norm error
+    # is not set by the first lags alone; arb references at N = 16 up to L = 65536
+    for m in LSCAN_SYSTEMS:
+        if m.startswith("diag-"):
+            add(f"lscan_{m}_N16", kernel_diag_init, init=m, N=16, Ls=Ls, dt=LSCAN_DT,
+                method="zoh")
+        else:
+            add(f"lscan_{m}_N16", kernel_hippo, measure=m, N=16, Ls=Ls, dt=LSCAN_DT)
+
+    # recurrence vs convolution
+    rL = 4096 if quick else 65536
+    for kind, N in (("dense", 16), ("diag", 16), ("dplr", 16)) if quick else \
+            (("dense", 64), ("diag", 64), ("dplr", 64), ("dense", 16), ("dplr", 256)):
+        add(f"recurrence_{kind}_N{N}_L{rL}", recurrence_vs_conv, kind=kind, N=N, L=rL, dt=0.01)
+
+    # discretization
+    dts = (1e-4, 1e-2, 1.0, 10.0) if quick else (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
+    dmeas = (("legs", 8),) if quick else tuple((m, N) for m in _KERNEL_MEASURES for N in (8, 32))
+    for m, N in dmeas:
+        add(f"disc_{m}_N{N}", discretization_dense, measure=m, N=N, dts=dts)
+    for init, N in ((("diag-inv", 16),) if quick else
+                    (("diag-lin", 16), ("diag-inv", 16), ("diag-legs", 16), ("diag-inv", 64))):
+        add(f"disc_{init}_N{N}", discretization_diag, init=init, N=N, dts=dts)
+
+    # stability and HiPPO entries
+    sN = (16,) if quick else (16, 64, 256)
+    for m in hippo.MEASURES:
+        for N in sN:
+            add(f"stability_{m}_N{N}", stability, measure=m, N=N, dts=dts)
+    hN = (16,) if quick else (16, 64, 256)
+    for m in hippo.MEASURES:
+        for N in hN:
+            if m in ("fout", "fourier_decay", "foud") and N % 2:
+                continue
+            add(f"hippo_{m}_N{N}", hippo_entries, measure=m, N=N)
+    # the HiPPO rows first in the list the user sees is not needed: the report groups
+    # rows by experiment name; keep the expensive ones first for load balancing
+    hippo_first = [e for e in out if e.name.startswith("hippo_")]
+    rest = [e for e in out if not e.name.startswith("hippo_")]
+    return hippo_first[:1] + rest + hippo_first[1:]
+
+
+# =========================================================================== summary
+
+
+def fit_exponent(L, err):
+    r"""Least-squares slope of :math:`\log(\text{err})` against :math:`\log L`.
+
+    Parameters
+    ----------
+    L : sequence of float
+        Lengths.
+    err : sequence of float
+        Errors (non-positive and non-finite points are dropped).
+
+    Returns
+    -------
+    p : float
+        The exponent in :math:`\text{err} \propto L^p`; NaN with fewer than two
+        usable points.
+
+    Examples
+    --------
+    >>> from verification.suite import fit_exponent
+    >>> round(fit_exponent([256, 1024, 4096], [1e-12, 4e-12, 1.6e-11]), 6)
+    1.0
+    """
+    x = np.asarray(L, dtype=np.float64)
+    y = np.asarray(err, dtype=np.float64)
+    keep = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+    if np.count_nonzero(keep) < 2 or np.unique(x[keep]).size < 2:
+        return math.nan
+    p = np.polyfit(np.log(x[keep]), np.log(y[keep]), 1)
+    return float(p[0])
+
+
+def _fmt(x):
+    if x is None:
+        return "-"
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "inf"
+    return f"{x:.2e}"
+
+
+def _cell(s):
+    return str(s).replace("|", "\\|")
+
+
+def _legs_table(rows):
+    by_n = {}
+    for r in rows:
+        if r.experiment != EXP_LEGS:
+            continue
+        N = r.params.get("N")
+        if N is None:
+            continue
+        e = by_n.setdefault(N, {})
+        q = r.quantity
+        if q.startswith("cond(V)"):
+            e["cond"] = r.params.get("measured")
+        elif q.startswith("max|V| of numpy"):
+            e["maxV"] = r.params.get("measured")
+        elif q.startswith("max|V| exact"):
+            e["maxVe"] = r.params.get("measured")
+        elif q.startswith("naive reconstruction"):
+            e["rec_naive"] = r.params.get("measured")
+        elif q.startswith("naive kernel"):
+            e["k_naive"] = r.params.get("measured")
+            e["dt"] = r.params.get("dt")
+            e["L"] = r.params.get("L")
+        elif q.startswith("NPLR reconstruction"):
+            e[f"rec_nplr_{r.dtype}"] = r.error
+        elif q.startswith("NPLR kernel"):
+            e[f"k_nplr_{r.dtype}"] = r.error
+            e.setdefault("dt", r.params.get("dt"))
+            e.setdefault("L", r.params.get("L"))
+    return dict(sorted(by_n.items()))
+
+
+def _kernel_series(rows):
+    """{(path, system, N, dt, method, dtype): [(L, err), ...]} of the kernel rows."""
+    out = {}
+    for r in rows:
+        if r.experiment != EXP_KERNEL or "path" not in r.params:
+            continue
+        p = r.params
+        key = (p["path"], p["system"], p["N"], p["dt"], p["method"], r.dtype)
+        out.setdefault(key, []).append((p["L"], r.error))
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def postprocess(rows):
+    """Cross-experiment plots and the summary section of the report.
+
+    Parameters
+    ----------
+    rows : list of Row
+        All rows of a run.
+
+    Returns
+    -------
+    plots : list of dict
+        Plot specs (see :mod:`verification.report`): kernel error against ``L``
+        (with fitted exponents), kernel error against ``N``, and ``cond(V)`` /
+        ``max|V|`` / naive and NPLR errors of LegS against ``N`` with the law
+        :math:`2^{4N/3}`.
+    markdown : str
+        A ``## Summary`` section: worst error per path and dtype, the LegS
+        table and the fitted exponents.
+
+    Examples
+    --------
+    >>> from verification.suite import postprocess
+    >>> plots, md = postprocess([])
+    >>> md.startswith("## Summary")
+    True
+    """
+    plots = []
+    md = ["## Summary", ""]
+
+    # worst error per path and dtype (errors relative to tolerance)
+    groups = {}
+    for r in rows:
+        p = r.params
+        if r.experiment == EXP_KERNEL:
+            key = (r.experiment, p.get("path", "?"))
+        elif r.experiment == EXP_LEGS:
+            if r.quantity.startswith("NPLR kernel"):
+                key = (r.experiment, "NPLR kernel (kernel_dplr)")
+            elif r.quantity.startswith("NPLR reconstruction"):
+                key = (r.experiment, "NPLR reconstruction")
+            else:
+                continue
+        elif r.experiment == EXP_DISC:
+            key = (r.experiment, f"{p.get('form')} {p.get('method')}")
+        elif r.experiment == EXP_RECUR:
+            key = (r.experiment, f"scan {p.get('kind')}")
+        elif r.experiment == EXP_HIPPO:
+            key = (r.experiment, "entries [ulps]")
+        else:
+            continue
+        g = groups.setdefault((key, r.dtype), [])
+        g.append(r)
+    if groups:
+        md += ["### Worst error per path and dtype", "",
+               "| experiment | path | dtype | rows | worst error | its tolerance | max "
+               "error/tolerance | at (worst error) |", "|---|---|---|---|---|---|---|---|"]
+        for (key, dtype), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+            worst = max(rs, key=lambda r: r.error if math.isfinite(r.error) else math.inf)
+            ratio = max((r.error / r.tolerance if r.tolerance > 0 and math.isfinite(r.error)
+                         else math.inf) for r in rs)
+            at = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                           for k, v in worst.params.items()
+                           if k in ("measure", "system", "N", "L", "dt", "method"))
+            md.append(f"| {key[0]} | {_cell(key[1])} | {dtype} | {len(rs)} | "
+                      f"{_fmt(worst.error)} | "
+                      f"{_fmt(worst.tolerance)} | {_fmt(ratio)} | {at} |")
+        md.append("")
+
+    # LegS table
+    table = _legs_table(rows)
+    if table:
+        md += ["### LegS: naive diagonalization vs NPLR (S4 Appendix B)", "",
+               "Naive: `numpy.linalg.eig(A)` of HiPPO-LegS, kernel "
+               "`sum_n (C V)_n lambda_d^l (V^-1 B)_n` by `kernel_diag` (bilinear), float64. "
+               "NPLR: `nplr` + `kernel_dplr`. Kernel errors are relative max-norm errors "
+               "against the mpmath (arb) kernel. The naive rows of the report *pass* when the "
+               "naive error is at least the growth-law lower bound eps 2^(4N/3)/64, i.e. when "
+               "the instability is reproduced.", "",
+               "| N | L | dt | 2^(4N/3) | cond(V) numpy | max\\|V\\| numpy (unit pivot) | "
+               "max\\|V\\| exact | naive recon. | NPLR recon. (f64) | naive kernel err | "
+               "NPLR kernel err (f64) | NPLR kernel err (f32) |",
+               "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for N, e in table.items():
+            md.append(
+                f"| {N} | {e.get('L', '-')} | {e.get('dt', '-')} | {_fmt(2.0 ** (4 * N / 3))} | "
+                f"{_fmt(e.get('cond'))} | {_fmt(e.get('maxV'))} | {_fmt(e.get('maxVe'))} | "
+                f"{_fmt(e.get('rec_naive'))} | {_fmt(e.get('rec_nplr_float64'))} | "
+                f"{_fmt(e.get('k_naive'))} | {_fmt(e.get('k_nplr_float64'))} | "
+                f"{_fmt(e.get('k_nplr_float32'))} |")
+        md.append("")
+        Ns = list(table)
+        fits_n = []
+        for key, label, nmin in (("k_naive", "naive kernel error", 8),
+                                 ("maxVe", "max|V| exact", 32),
+                                 ("maxV", "max|V| numpy (unit pivot)", 32)):
+            pts = [(N, table[N][key]) for N in Ns if N >= nmin and table[N].get(key)
+                   and math.isfinite(table[N][key]) and table[N][key] > 0]
+            if len(pts) >= 2:
+                s = np.polyfit([p[0] for p in pts], np.log2([p[1] for p in pts]), 1)[0]
+                fits_n.append(f"{_cell(label)} ~ 2^({s:.3f} N) (fit over N = {pts[0][0]}.."
+                              f"{pts[-1][0]})")
+        if fits_n:
+            md += ["Fitted growth (least squares of log2 against N): " + "; ".join(fits_n)
+                   + ". For comparison 4/3 = 1.333 (the law of S4 Appendix B, a lower bound) "
+                   "and log2(phi^2) = 1.388.", ""]
+        series = [{"label": "2^(4N/3)", "x": Ns, "y": [2.0 ** (4 * N / 3) for N in Ns],
+                   "style": "k--"}]
+        for key, label, style in (("cond", "cond(V), numpy eig", "C0-o"),
+                                  ("maxV", "max|V| numpy (unit pivot)", "C1-s"),
+                                  ("maxVe", "max|V| exact", "C2-^")):
+            ys = [table[N].get(key) for N in Ns]
+            if any(y is not None for y in ys):
+                series.append({"label": label, "x": Ns,
+                               "y": [math.nan if y is None else y for y in ys], "style": style})
+        plots.append({"name": "legs_condV_vs_N", "title": "LegS: eigenvector matrix of eig(A) "
+                      "against the 2^(4N/3) law", "xlabel": "N", "ylabel": "value",
+                      "logy": True, "series": series, "experiment": EXP_LEGS})
+        series = []
+        for key, label, style in (("k_naive", "naive kernel error (f64)", "C3-o"),
+                                  ("rec_naive", "naive reconstruction (f64)", "C3:"),
+                                  ("k_nplr_float64", "NPLR kernel error (f64)", "C0-s"),
+                                  ("k_nplr_float32", "NPLR kernel error (f32)", "C1-^"),
+                                  ("rec_nplr_float64", "NPLR reconstruction (f64)", "C0:")):
+            ys = [table[N].get(key) for N in Ns]
+            if any(y is not None for y in ys):
+                series.append({"label": label, "x": Ns,
+                               "y": [math.nan if y is None else y for y in ys], "style": style})
+        series.append({"label": "eps 2^(4N/3)/64", "x": Ns,
+                       "y": [growth_lower_bound(N) for N in Ns], "style": "k--"})
+        plots.append({"name": "legs_error_vs_N", "title": "LegS: naive diagonalization vs NPLR",
+                      "xlabel": "N", "ylabel": "relative error", "logy": True,
+                      "series": series, "experiment": EXP_LEGS})
+
+    # kernel error vs L with fitted exponents
+    ks = _kernel_series(rows)
+    fits = []
+    series = []
+    color = 0
+    for key, pts in ks.items():
+        path, system, N, dt, method, dtype = key
+        if len(pts) < 3:
+            continue
+        Lx = [p[0] for p in pts]
+        ey = [p[1] for p in pts]
+        expo = fit_exponent(Lx, ey)
+        fits.append((path, system, N, dt, method, dtype, Lx, ey, expo))
+        if N == 16 and dt == LSCAN_DT and system in LSCAN_SYSTEMS:
+            style = f"C{color % 10}{'-o' if dtype == 'float64' else '--s'}"
+            color += 1
+            series.append({"label": f"{path} {system} {method} {dtype} (p={expo:.2f})",
+                           "x": Lx, "y": ey, "style": style})
+    if series:
+        plots.append({"name": "kernel_error_vs_L", "title": f"Kernel error against L (N=16, "
+                      f"dt={LSCAN_DT:g}); p: fitted exponent of error ~ L^p", "xlabel": "L",
+                      "ylabel": "relative max error", "logx": True, "logy": True,
+                      "series": series, "experiment": EXP_KERNEL})
+    if fits:
+        md += ["### Kernel error growth with L (fit of log error against log L)", "",
+               "| path | system | N | dt | method | dtype | L range | errors | exponent p |",
+               "|---|---|---|---|---|---|---|---|---|"]
+        for path, system, N, dt, method, dtype, Lx, ey, expo in fits:
+            md.append(f"| {path} | {system} | {N} | {dt:g} | {method} | {dtype} | "
+                      f"{Lx[0]}..{Lx[-1]} | {', '.join(_fmt(e) for e in ey)} | {expo:.2f} |")
+        md.append("")
+
+    # kernel error vs N (L = 4096)
+    byN = {}
+    for r in rows:
+        p = r.params
+        if r.experiment == EXP_KERNEL and p.get("L") == 4096 and p.get("method") == "bilinear" \
+                and p.get("system") in _KERNEL_MEASURES and p.get("dt") in (0.01, 0.005):
+            byN.setdefault((p["path"], p["system"], r.dtype), []).append((p["N"], r.error))
+    series = []
+    for i, ((path, system, dtype), pts) in enumerate(sorted(byN.items())):
+        pts = sorted(pts)
+        if len(pts) >= 2:
+            series.append({"label": f"{path} {system} {dtype}", "x": [p[0] for p in pts],
+                           "y": [p[1] for p in pts],
+                           "style": f"C{i % 10}{'-o' if dtype == 'float64' else '--s'}"})
+    if series:
+        plots.append({"name": "kernel_error_vs_N", "title": "Kernel error against N (L=4096, "
+                      "bilinear)", "xlabel": "N", "ylabel": "relative max error", "logx": True,
+                      "logy": True, "series": series, "experiment": EXP_KERNEL})
+    if len(md) == 2:
+        md.append("No rows.")
+        md.append("")
+    return plots, "\n".join(md)
