@@ -251,16 +251,23 @@ def _normal_eig(xp, S, b, scale):
     # N * eps * scale as equal.
     tol = N * eps * scale
 
-    mu, W = xp.linalg.eigh(xp.astype(skew, xp.complex128) * (-1j))
     half = N // 2
-    # symmetrised magnitudes of the +-mu pairs; decreasing, so the positive modes
-    # are the last h eigenvectors and the (numerical) kernel of K is the middle.
-    sep = (xp.flip(mu)[:half] - mu[:half]) / 2
-    h = int(xp.sum(xp.astype(sep > tol, xp.int64))) if half else 0
+    if half and bool(xp.any(skew != 0)):
+        mu, W = xp.linalg.eigh(xp.astype(skew, xp.complex128) * (-1j))
+        # symmetrised magnitudes of the +-mu pairs; decreasing, so the positive
+        # modes are the last h eigenvectors and the (numerical) kernel of K is
+        # the middle block.
+        sep = (xp.flip(mu)[:half] - mu[:half]) / 2
+        h = int(xp.sum(xp.astype(sep > tol, xp.int64)))
+    else:  # K == 0 (e.g. 'diagonal'): the whole space is the real kernel
+        h = 0
     z = N - 2 * h
 
     # modes with mu > 0, ascending; diagonalise Sym inside clusters of equal mu
-    Vpos = _rotate_clusters(xp, W[:, N - h :], mu[N - h :], sym, tol)
+    if h:
+        Vpos = _rotate_clusters(xp, W[:, N - h :], mu[N - h :], sym, tol)
+    else:
+        Vpos = xp.zeros((N, 0), dtype=xp.complex128, device=dev)
 
     # real invariant subspace ker(K): real orthonormal basis, then Sym on it
     if z == N:

@@ -52,12 +52,17 @@ The nodes are computed from ``cos``/``sin`` of exact angles in float64.
 
 Two node sets are used:
 
-* ``tilde=False`` (``C`` given, the exact kernel): half-shifted nodes
-  :math:`\omega_k = e^{-i\pi(2k+1)/L}` (:math:`\rho = -1`), so
-  :math:`\tilde C = C(I + \bar A^L)` is computed here in float64/complex128 by
-  binary powering, and :math:`K_l = e^{i\pi l/L}\,\mathrm{ifft}(\hat K)_l`. These
-  nodes never include :math:`\omega = 1`, where a zero eigenvalue (the Fourier
-  measures) makes a denominator vanish.
+* ``tilde=False`` (``C`` given, the exact kernel): half-shifted nodes off the unit
+  circle, :math:`\omega_k = \rho\, e^{-i\pi(2k+1)/L}` with :math:`\rho = e^{-1/L}`
+  (so :math:`\omega^L = -\rho^L`). The correction
+  :math:`\tilde C = C(I + \rho^L \bar A^L)` is computed here in complex128 by binary
+  powering of :math:`\bar A - I` (formed through the Woodbury identity, so a
+  transition close to the identity loses no digits), and
+  :math:`K_l = \rho^{-l} e^{i\pi l/L}\,\mathrm{ifft}(\hat K)_l`. These nodes never
+  include :math:`\omega = 1`, where a zero eigenvalue (the Fourier measures) makes a
+  denominator vanish, and every node stays about :math:`1/L` away from the poles
+  on the unit circle of the purely oscillatory modes (LegT, LagT, FouT), at the
+  cost of a factor :math:`\le e` on the inverse transform's rounding.
 * ``tilde=True`` (``C`` holds :math:`\tilde C = C(I - \bar A^L)`, as trained S4
   parameterisations do): the roots of unity :math:`\omega_k = e^{-2\pi i k/L}`
   (:math:`\rho = 1`), :math:`K = \mathrm{ifft}(\hat K)`.

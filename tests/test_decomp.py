@@ -117,7 +117,7 @@ def test_nplr_conjugate_structure(measure, N):
     np.testing.assert_array_equal(d.V[:, h : 2 * h], d.V[:, :h].conj())
     np.testing.assert_array_equal(d.Lambda[h : 2 * h], d.Lambda[:h].conj())
     np.testing.assert_array_equal(d.P[:, h : 2 * h], d.P[:, :h].conj())
-    # the Rayleigh-quotient B is V^H B0 recomputed, so Im(B) is rounding only
+    # phase convention: each B_n = v_n^H B0 is real >= 0 (Im(B) is rounding only)
     assert np.all(np.abs(d.B.imag) <= 10 * N * EPS * np.linalg.norm(d.B))
     assert np.all(d.B.real >= 0)
     # representatives: Im(Lambda) >= 0, increasing
