@@ -221,13 +221,48 @@ def _vandermonde_generic(xp, vs, x, L, step):
 # it returns kept + (M, L) in the same namespace, device and dtype, and must agree with
 # the generic path to the tolerance of tests/test_reductions.py.
 def _cauchy_impl(xp):
-    """Implementation of the Cauchy reduction for namespace ``xp`` (generic for now)."""
-    return _cauchy_generic
+    """Implementation of the Cauchy reduction for namespace ``xp``.
+
+    torch: :mod:`statespace._torch_reductions` (a memory-lean autograd Function when a
+    gradient is needed, the generic path otherwise); every other namespace: generic.
+    Either is wrapped by the compiled fast paths (:func:`_fast_route`).
+    """
+    impl = _cauchy_generic
+    if _array.is_torch(xp):
+        from ._torch_reductions import cauchy_impl
+
+        impl = cauchy_impl
+    return _fast_route(xp, "cauchy", impl)
 
 
 def _vandermonde_impl(xp):
-    """Implementation of the Vandermonde reduction for namespace ``xp`` (generic for now)."""
-    return _vandermonde_generic
+    """Implementation of the Vandermonde reduction for namespace ``xp`` (see _cauchy_impl)."""
+    impl = _vandermonde_generic
+    if _array.is_torch(xp):
+        from ._torch_reductions import vandermonde_impl
+
+        impl = vandermonde_impl
+    return _fast_route(xp, "vandermonde", impl)
+
+
+def _fast_route(xp, kind, fallback):
+    """``fallback`` wrapped by the compiled fast paths that may apply to ``xp``.
+
+    NumPy and CPU torch tensors without a pending gradient: the fused numba kernels of
+    :mod:`statespace._fast_cpu` (when numba is installed); CuPy arrays and CUDA torch
+    tensors without a pending gradient: the CuPy kernels of
+    :mod:`statespace._fast_cupy`. The wrappers decide per call (device, gradient,
+    dtype, size) and call ``fallback`` for everything else.
+    """
+    if _array.is_numpy(xp) or _array.is_torch(xp):
+        from . import _fast_cpu
+
+        fallback = _fast_cpu.route(kind, fallback)
+    if _array.is_cupy(xp) or _array.is_torch(xp):
+        from . import _fast_cupy
+
+        fallback = _fast_cupy.route(kind, fallback)
+    return fallback
 
 
 # --------------------------------------------------------------------------------------

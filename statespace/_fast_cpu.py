@@ -1,0 +1,514 @@
+r"""Fused CPU kernels for the Cauchy and Vandermonde reductions (numba, optional).
+
+:mod:`statespace.reductions` routes NumPy arrays and CPU torch tensors that need no
+gradient here (see :func:`route`); everything else, and everything when numba is not
+installed (``pip install statespace[fast]``), takes the generic array-API path.
+
+Cauchy kernel
+-------------
+One parallel task per (batch row, chunk of ``lc`` nodes): the chunk's accumulators
+(``M x lc`` numbers per real/imaginary part) stay in L1. For each pole ``w_n`` the
+reciprocals of the differences are formed once for the whole chunk, as
+
+.. math:: \frac{1}{d} = \frac{\bar d}{|d|^2}, \qquad d = z_l - w_n,
+
+(one real division per node and pole; with ``conj`` the mirrored pole
+:math:`\bar w_n` shares :math:`\mathrm{Re}\, d`), and then contracted with all ``M``
+numerators by multiply-adds over the chunk, a loop the compiler vectorises.
+For the conjugate-symmetric sum the two reciprocals :math:`r_1 = a_1 + i b_1` and
+:math:`r_2 = a_2 + i b_2` are folded first, so each numerator ``v = p + i q`` costs
+four real multiply-adds per node:
+
+.. math::
+
+    v r_1 + \bar v r_2 = p (a_1 + a_2) - q (b_1 - b_2)
+                        + i\,[\, p (b_1 + b_2) + q (a_1 - a_2) \,].
+
+Flops per (node, pole) pair, counting every add, multiply and divide executed:
+``cauchy``: 2 (difference) + 3 (``|d|^2``) + 1 (divide) + 2 (scale) = 8, plus 8 per
+numerator (a complex multiply-add); ``cauchy_conj``: 3 (differences) + 5 (both
+``|d|^2``, sharing ``(Re d)^2``) + 2 (divides) + 2 (scale) + 6 (fold) = 18, plus 8 per
+numerator. The compensated variants add 2 per difference (12 and 24). :data:`FLOPS`
+records these counts for the benchmarks. The kernels are compiled with
+``fastmath=False``: no reassociation and no contraction into FMAs, so the rounding is
+that of the written expressions.
+
+Compensated differences
+-----------------------
+With ``z_lo``/``w_lo`` given, the nodes and poles are the unevaluated sums
+``z + z_lo`` and ``w + w_lo`` (a "double-single" pair, the low part holding the
+rounding error of the high part), and the difference is formed as
+``(z - w) + (z_lo - w_lo)``. When a node nearly meets a pole, ``z - w`` is exact
+(Sterbenz), so the difference keeps full relative precision: this removes the
+dominant float32 error of the S4 kernel (see ``docs/float32.md``) for two extra
+additions per difference.
+
+Vandermonde kernel
+------------------
+Per task and mode, ``exp(x l)`` for the chunk ``l = l0 .. l0 + lc - 1`` is built in
+float64 as ``exp(x l0) * T_j`` with ``T_j = exp(x j)`` obtained by doubling from
+``exp(x 2^k)`` (exact arguments), so each value carries about ``log2(lc) + 1`` rounding
+errors of float64 plus the rounding of ``x * l0`` (the generic path has the same
+``eps |x| l`` term); then all numerators are accumulated in the input precision.
+
+Range: ``1/d`` through ``|d|^2`` is valid for ``1e-19 < |d| < 1e19`` in float32
+(``1e-154 .. 1e154`` in float64); :func:`route` sends inputs whose magnitudes could
+leave that range to the generic path, and a difference below it overflows to a
+non-finite value, which :mod:`statespace.reductions` reports as an error.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+__all__ = ["available", "route", "cauchy", "vandermonde", "FLOPS", "set_enabled"]
+
+#: Executed flops per (node, pole) pair: ``base + per_numerator * M``.
+FLOPS = {
+    "cauchy": (8, 8),
+    "cauchy_conj": (18, 8),
+    "cauchy_comp": (12, 8),
+    "cauchy_conj_comp": (24, 8),
+    "vandermonde": (12, 8),  # float64 table product (6) + cast, plus the MACs
+}
+
+# Work (batch * M * N * L) below which the generic path is used: the call overhead of
+# the compiled kernel (~30 us) is not worth it, and small cases keep exercising the
+# generic code.
+MIN_WORK = 1 << 14
+
+try:  # optional extra: pip install statespace[fast]
+    from numba import njit, prange
+
+    _HAVE_NUMBA = True
+except ImportError:  # the generic path is used; kernels below stay plain Python
+    _HAVE_NUMBA = False
+_enabled = os.environ.get("STATESPACE_FAST", "1") not in ("0", "false", "no")
+
+
+def available():
+    """Whether the compiled CPU kernels can be used (numba installed and enabled)."""
+    return _HAVE_NUMBA and _enabled
+
+
+def set_enabled(flag):
+    """Switch the fast CPU paths on or off (benchmarks and tests); returns the old value.
+
+    The environment variable ``STATESPACE_FAST=0`` disables them at import time.
+    """
+    global _enabled
+    old = _enabled
+    _enabled = bool(flag)
+    return old
+
+
+# --------------------------------------------------------------------------------------
+# compiled kernels (module level so that numba's on-disk cache applies; compiled on
+# first use, one specialisation per dtype: float32 and float64 parts)
+# --------------------------------------------------------------------------------------
+if not _HAVE_NUMBA:  # pragma: no cover - exercised by a subprocess test
+
+    def njit(**_opts):
+        return lambda f: f
+
+    prange = range
+
+_OUTER = dict(parallel=True, fastmath=False, cache=True, nogil=True, error_model="numpy")
+# error_model="numpy": a division by zero gives inf instead of raising, which keeps the
+# division branch-free so the loops vectorise (non-finite results are reported by the
+# caller)
+_INNER = dict(fastmath=False, cache=True, error_model="numpy")
+
+
+@njit(**_INNER)
+def _recip(zr, zi, n_l, a, b, one, ra, rb):
+    # ra + i rb = 1 / (z - w) over the chunk
+    for j in range(n_l):
+        dr = zr[j] - a
+        di = zi[j] - b
+        inv = one / (dr * dr + di * di)
+        ra[j] = dr * inv
+        rb[j] = -di * inv
+
+
+@njit(**_INNER)
+def _recip_comp(zr, zi, zlr, zli, n_l, a, al, b, bl, one, ra, rb):
+    # the same with compensated differences (z + z_lo) - (w + w_lo)
+    for j in range(n_l):
+        dr = (zr[j] - a) + (zlr[j] - al)
+        di = (zi[j] - b) + (zli[j] - bl)
+        inv = one / (dr * dr + di * di)
+        ra[j] = dr * inv
+        rb[j] = -di * inv
+
+
+@njit(**_INNER)
+def _recip_conj(zr, zi, n_l, a, b, one, sa, sb, da, db):
+    # r1 = 1/(z - w) = a1 + i b1, r2 = 1/(z - conj(w)) = a2 + i b2, folded into
+    # sa = a1 + a2, sb = b1 + b2, da = a1 - a2, db = b1 - b2
+    for j in range(n_l):
+        dr = zr[j] - a
+        d1 = zi[j] - b
+        d2 = zi[j] + b
+        s = dr * dr
+        i1 = one / (s + d1 * d1)
+        i2 = one / (s + d2 * d2)
+        e1 = d1 * i1
+        e2 = d2 * i2
+        sa[j] = dr * (i1 + i2)
+        da[j] = dr * (i1 - i2)
+        sb[j] = -(e1 + e2)
+        db[j] = e2 - e1
+
+
+@njit(**_INNER)
+def _recip_conj_comp(zr, zi, zlr, zli, n_l, a, al, b, bl, one, sa, sb, da, db):
+    # the same with compensated differences
+    for j in range(n_l):
+        dr = (zr[j] - a) + (zlr[j] - al)
+        d1 = (zi[j] - b) + (zli[j] - bl)
+        d2 = (zi[j] + b) + (zli[j] + bl)
+        s = dr * dr
+        i1 = one / (s + d1 * d1)
+        i2 = one / (s + d2 * d2)
+        e1 = d1 * i1
+        e2 = d2 * i2
+        sa[j] = dr * (i1 + i2)
+        da[j] = dr * (i1 - i2)
+        sb[j] = -(e1 + e2)
+        db[j] = e2 - e1
+
+
+@njit(**_INNER)
+def _mac(ar, ai, p, q, sa, sb, da, db, n_l):
+    # (ar + i ai) += p (sa + i sb) - q (db - i da): the folded conj pair, or, with
+    # da = sa and db = sb, the plain product (p + i q)(sa + i sb)
+    for j in range(n_l):
+        ar[j] += p * sa[j] - q * db[j]
+        ai[j] += p * sb[j] + q * da[j]
+
+
+@njit(**_OUTER)
+def cauchy_kernel(vr, vi, iv, zr, zi, zlr, zli, iz, wr, wi, wlr, wli, iw,
+                  conj, comp, lc, unit, out):
+    nb = iv.shape[0]
+    M = vr.shape[1]
+    N = vr.shape[2]
+    L = zr.shape[1]
+    nchunk = (L + lc - 1) // lc
+    one = unit[0]
+    for t in prange(nb * nchunk):
+        b = t // nchunk
+        l0 = (t - b * nchunk) * lc
+        n_l = min(L, l0 + lc) - l0
+        jv = iv[b]
+        jz = iz[b]
+        jw = iw[b]
+        accr = np.zeros((M, lc), dtype=vr.dtype)
+        acci = np.zeros((M, lc), dtype=vr.dtype)
+        sa = np.empty(lc, dtype=vr.dtype)
+        sb = np.empty(lc, dtype=vr.dtype)
+        da = np.empty(lc, dtype=vr.dtype)
+        db = np.empty(lc, dtype=vr.dtype)
+        # chunk views indexed from 0 (an offset index would defeat vectorisation:
+        # numba cannot rule out negative indices and emits gathers)
+        zr_b = zr[jz, l0:l0 + n_l]
+        zi_b = zi[jz, l0:l0 + n_l]
+        zlr_b = zlr[jz, l0:l0 + n_l]
+        zli_b = zli[jz, l0:l0 + n_l]
+        for n in range(N):
+            a = wr[jw, n]
+            b_ = wi[jw, n]
+            if conj:
+                if comp:
+                    _recip_conj_comp(zr_b, zi_b, zlr_b, zli_b, n_l, a, wlr[jw, n],
+                                     b_, wli[jw, n], one, sa, sb, da, db)
+                else:
+                    _recip_conj(zr_b, zi_b, n_l, a, b_, one, sa, sb, da, db)
+                for k in range(M):
+                    _mac(accr[k], acci[k], vr[jv, k, n], vi[jv, k, n], sa, sb, da, db,
+                         n_l)
+            else:
+                if comp:
+                    _recip_comp(zr_b, zi_b, zlr_b, zli_b, n_l, a, wlr[jw, n], b_,
+                                wli[jw, n], one, sa, sb)
+                else:
+                    _recip(zr_b, zi_b, n_l, a, b_, one, sa, sb)
+                for k in range(M):
+                    _mac(accr[k], acci[k], vr[jv, k, n], vi[jv, k, n], sa, sb, sa, sb,
+                         n_l)
+        for k in range(M):
+            o = out[b, k, l0:l0 + n_l]
+            for j in range(n_l):
+                o[j, 0] = accr[k, j]
+                o[j, 1] = acci[k, j]
+
+
+@njit(**_OUTER)
+def vandermonde_kernel(vr, vi, iv, xr, xi, ix, L, lc, out):
+    nb = iv.shape[0]
+    M = vr.shape[1]
+    N = vr.shape[2]
+    nchunk = (L + lc - 1) // lc
+    for t in prange(nb * nchunk):
+        b = t // nchunk
+        l0 = (t - b * nchunk) * lc
+        n_l = min(L, l0 + lc) - l0
+        jv = iv[b]
+        jx = ix[b]
+        accr = np.zeros((M, lc), dtype=vr.dtype)
+        acci = np.zeros((M, lc), dtype=vr.dtype)
+        tr = np.empty(lc, dtype=np.float64)
+        ti = np.empty(lc, dtype=np.float64)
+        pr = np.empty(lc, dtype=vr.dtype)
+        pi = np.empty(lc, dtype=vr.dtype)
+        for n in range(N):
+            a = np.float64(xr[jx, n])
+            c = np.float64(xi[jx, n])
+            # T_j = exp(x j), j < n_l, by doubling from exp(x 2^k) (exact arguments)
+            tr[0] = 1.0
+            ti[0] = 0.0
+            h = 1
+            while h < n_l:
+                m = np.exp(a * h)
+                er = m * np.cos(c * h)
+                ei = m * np.sin(c * h)
+                top = min(h, n_l - h)
+                hr = tr[h:h + top]
+                hi = ti[h:h + top]
+                for j in range(top):
+                    hr[j] = tr[j] * er - ti[j] * ei
+                    hi[j] = tr[j] * ei + ti[j] * er
+                h *= 2
+            m = np.exp(a * l0)
+            br = m * np.cos(c * l0)
+            bi = m * np.sin(c * l0)
+            for j in range(n_l):
+                pr[j] = br * tr[j] - bi * ti[j]
+                pi[j] = br * ti[j] + bi * tr[j]
+            for k in range(M):
+                p = vr[jv, k, n]
+                q = vi[jv, k, n]
+                ar = accr[k]
+                ai = acci[k]
+                for j in range(n_l):
+                    ar[j] += p * pr[j] - q * pi[j]
+                    ai[j] += p * pi[j] + q * pr[j]
+        for k in range(M):
+            o = out[b, k, l0:l0 + n_l]
+            for j in range(n_l):
+                o[j, 0] = accr[k, j]
+                o[j, 1] = acci[k, j]
+
+
+# --------------------------------------------------------------------------------------
+# host-side preparation
+# --------------------------------------------------------------------------------------
+_REAL = {np.dtype(np.complex64): np.float32, np.dtype(np.complex128): np.float64}
+# |d|^2 must neither overflow nor underflow: magnitudes above this go generic
+_RANGE = {np.float32: 1e18, np.float64: 1e150}
+
+
+def _index_map(shape, batch):
+    """Flat row of an operand with batch ``shape`` for every row of ``batch``."""
+    shape = (1,) * (len(batch) - len(shape)) + tuple(shape)
+    idx = np.arange(int(np.prod(shape)), dtype=np.int64).reshape(shape)
+    return np.ascontiguousarray(np.broadcast_to(idx, batch)).reshape(-1)
+
+
+def _split(a, rdt, shape):
+    """Contiguous real and imaginary parts of ``a`` reshaped to ``shape``."""
+    a = np.reshape(a, shape)
+    return np.ascontiguousarray(a.real, dtype=rdt), np.ascontiguousarray(a.imag, dtype=rdt)
+
+
+def _chunk(M, L, rdt, nb):
+    """Nodes per task: the task's accumulators and temporaries stay within ~16 KiB."""
+    import numba
+
+    words = (16384 // np.dtype(rdt).itemsize) // (2 * M + 6)
+    lc = max(16, min(1024, words) // 16 * 16)
+    # enough tasks to keep every thread busy
+    while lc > 16 and nb * -(-L // lc) < 4 * numba.get_num_threads():
+        lc //= 2
+    return lc
+
+
+def _batch_of(*shapes):
+    return tuple(np.broadcast_shapes(*shapes))
+
+
+def _out(batch, M, L, cdt):
+    """Result array and its (rows, M, L, 2) real view written by the kernels."""
+    nb = int(np.prod(batch))
+    out = np.empty(batch + (M, L), dtype=cdt)
+    return out, out.reshape(nb, M, L).view(_REAL[np.dtype(cdt)]).reshape(nb, M, L, 2), nb
+
+
+def cauchy(vs, z, w, *, conj, z_lo=None, w_lo=None):
+    """Fused Cauchy reduction on NumPy arrays (contract of ``reductions._cauchy_generic``).
+
+    ``vs``: kept + (M, N); ``z``: kept' + (L,); ``w``: kept' + (N,), one complex dtype
+    (complex64 or complex128). ``z_lo``/``w_lo`` (same shapes and dtype as ``z``/``w``)
+    are the low parts of compensated nodes/poles. Returns kept + (M, L).
+    """
+    rdt = _REAL[np.dtype(vs.dtype)]
+    batch = _batch_of(vs.shape[:-2], z.shape[:-1], w.shape[:-1])
+    M, N, L = vs.shape[-2], vs.shape[-1], z.shape[-1]
+    out, out_f, nb = _out(batch, M, L, vs.dtype)
+    if nb == 0 or M == 0:
+        return out
+    vr, vi = _split(vs, rdt, (-1, M, N))
+    zr, zi = _split(z, rdt, (-1, L))
+    wr, wi = _split(w, rdt, (-1, N))
+    comp = z_lo is not None or w_lo is not None
+    if comp:
+        zlr, zli = _split(np.zeros_like(z) if z_lo is None else z_lo, rdt, zr.shape)
+        wlr, wli = _split(np.zeros_like(w) if w_lo is None else w_lo, rdt, wr.shape)
+    else:
+        zlr, zli, wlr, wli = zr, zi, wr, wi  # never read
+    iv = _index_map(vs.shape[:-2], batch)
+    iz = _index_map(z.shape[:-1], batch)
+    iw = _index_map(w.shape[:-1], batch)
+    cauchy_kernel(vr, vi, iv, zr, zi, zlr, zli, iz, wr, wi, wlr, wli, iw, bool(conj), comp,
+                  _chunk(M, L, rdt, nb), np.ones(1, rdt), out_f)
+    return out
+
+
+def vandermonde(vs, x, L):
+    """Fused Vandermonde reduction on NumPy arrays (contract of the generic path).
+
+    ``vs``: kept + (M, N); ``x``: kept' + (N,). Returns kept + (M, L).
+    """
+    rdt = _REAL[np.dtype(vs.dtype)]
+    batch = _batch_of(vs.shape[:-2], x.shape[:-1])
+    M, N = vs.shape[-2], vs.shape[-1]
+    out, out_f, nb = _out(batch, M, L, vs.dtype)
+    if nb == 0 or M == 0:
+        return out
+    vr, vi = _split(vs, rdt, (-1, M, N))
+    xr, xi = _split(x, rdt, (-1, N))
+    iv = _index_map(vs.shape[:-2], batch)
+    ix = _index_map(x.shape[:-1], batch)
+    vandermonde_kernel(vr, vi, iv, xr, xi, ix, L, _chunk(M, L, rdt, nb), out_f)
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# routing (called from the dispatch functions of statespace.reductions)
+# --------------------------------------------------------------------------------------
+def _torch_auto():
+    """False when the torch adapter forces its own path (``autograd_mode``)."""
+    try:
+        from . import _torch_reductions
+    except ImportError:  # pragma: no cover - torch missing
+        return True
+    return getattr(_torch_reductions, "_mode", "auto") == "auto"
+
+
+def _host_view(a):
+    """``(numpy array, is_torch)`` for a NumPy array or a CPU torch tensor that needs no
+    gradient (a zero-copy view), else None."""
+    if isinstance(a, np.ndarray):
+        return a, False
+    if type(a).__module__.startswith("torch"):
+        import torch
+
+        if a.device.type != "cpu" or (a.requires_grad and torch.is_grad_enabled()):
+            return None
+        try:
+            return a.detach().resolve_conj().resolve_neg().numpy(), True
+        except (RuntimeError, TypeError):  # tensor subclasses, functorch wrappers
+            return None
+    return None
+
+
+def _eligible(arrays, work):
+    """``(numpy arrays, is_torch)`` when the compiled kernel applies, else None."""
+    if not available() or work < MIN_WORK:
+        return None
+    hosts = []
+    for a in arrays:
+        h = _host_view(a)
+        if h is None:
+            return None
+        hosts.append(h)
+    arrs = [h[0] for h in hosts]
+    if arrs[0].dtype not in _REAL or any(a.dtype != arrs[0].dtype for a in arrs):
+        return None
+    is_torch = hosts[0][1]
+    if is_torch and not _torch_auto():
+        return None
+    return arrs, is_torch
+
+
+def _wrap(y, to_torch):
+    if to_torch:
+        import torch
+
+        return torch.from_numpy(y)
+    return y
+
+
+def _in_range(rdt, *arrays):
+    lim = _RANGE[rdt]
+    return all(float(np.max(np.abs(a))) < lim for a in arrays if a.size)
+
+
+def try_cauchy(vs, z, w, *, conj, z_lo=None, w_lo=None):
+    """Run the compiled Cauchy kernel when it applies; None when it does not.
+
+    Arguments as :func:`cauchy`, in NumPy or (CPU, no pending gradient) torch.
+    """
+    batch = _batch_of(vs.shape[:-2], z.shape[:-1], w.shape[:-1])
+    work = vs.shape[-2] * vs.shape[-1] * z.shape[-1] * int(np.prod(batch))
+    extra = [a for a in (z_lo, w_lo) if a is not None]
+    got = _eligible((vs, z, w, *extra), work)
+    if got is None:
+        return None
+    arrs, is_torch = got
+    v_, z_, w_ = arrs[:3]
+    if not _in_range(_REAL[np.dtype(v_.dtype)], z_, w_):
+        return None
+    lo = iter(arrs[3:])
+    zl = next(lo) if z_lo is not None else None
+    wl = next(lo) if w_lo is not None else None
+    return _wrap(cauchy(v_, z_, w_, conj=conj, z_lo=zl, w_lo=wl), is_torch)
+
+
+def try_vandermonde(vs, x, L):
+    """Run the compiled Vandermonde kernel when it applies; None when it does not."""
+    batch = _batch_of(vs.shape[:-2], x.shape[:-1])
+    work = vs.shape[-2] * vs.shape[-1] * L * int(np.prod(batch))
+    got = _eligible((vs, x), work)
+    if got is None:
+        return None
+    (v_, x_), is_torch = got
+    return _wrap(vandermonde(v_, x_, L), is_torch)
+
+
+def route(kind, fallback):
+    """Dispatch target for ``kind`` in {"cauchy", "vandermonde"} with a ``fallback``.
+
+    The returned callable has the contract of the generic implementation; it runs the
+    compiled kernel for NumPy arrays and CPU torch tensors without a pending gradient
+    (when numba is available and the work is large enough) and calls ``fallback``
+    otherwise.
+    """
+    if not available():
+        return fallback
+    if kind == "cauchy":
+
+        def cauchy_route(xp, vs, z, w, step, *, conj):
+            y = try_cauchy(vs, z, w, conj=conj)
+            return fallback(xp, vs, z, w, step, conj=conj) if y is None else y
+
+        return cauchy_route
+
+    def vandermonde_route(xp, vs, x, L, step):
+        y = try_vandermonde(vs, x, L)
+        return fallback(xp, vs, x, L, step) if y is None else y
+
+    return vandermonde_route

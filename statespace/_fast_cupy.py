@@ -1,0 +1,448 @@
+r"""CUDA kernels (CuPy ``RawKernel``) for the Cauchy and Vandermonde reductions.
+
+:mod:`statespace.reductions` routes CuPy arrays and CUDA torch tensors that need no
+gradient here (see :func:`route`). torch tensors travel through DLPack both ways
+(``cupy.from_dlpack`` / ``torch.from_dlpack``), so nothing is copied and nothing
+visits the host; the kernels run on torch's current stream.
+
+.. warning::
+   Written without access to a GPU: these kernels have not been compiled by NVRTC or
+   run on a device here (the GPU tests skip without a CUDA device). Their source and
+   the host code are exercised on the CPU by ``tests/test_fast.py``, which compiles
+   the same source with the host C++ compiler and runs it one thread per block.
+
+Layout and algorithm (both kernels)
+-----------------------------------
+One thread per (batch row, node ``l``); a block covers 128 consecutive nodes of one
+batch row and stages the row's poles and numerators in shared memory, ``TILE`` poles
+at a time. Each thread keeps its ``MM`` numerators' accumulators in registers (``MM``
+is a compile-time constant, at most :data:`MAX_M`; larger ``M`` is split into groups),
+so each denominator is formed once per (node, pole) for all numerators, exactly as on
+the CPU (:mod:`statespace._fast_cpu`), including the folded conjugate pair and the
+optional compensated differences ``(z - w) + (z_lo - w_lo)``.
+
+The Vandermonde kernel evaluates ``exp(x l)`` directly; the products ``x * l`` are
+formed in double precision and the phase reduced modulo ``2 pi`` before the
+single-precision ``sincosf``, so complex64 results carry one rounding of the
+exponential instead of ``eps * |x| l``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+
+__all__ = ["available", "route", "try_cauchy", "try_vandermonde", "MAX_M"]
+
+#: Numerators handled per launch (register accumulators per thread).
+MAX_M = 16
+_TILE = 64
+_BLOCK = 128
+_GRID_Y = 65535  # blocks along the batch axis; the kernels loop over further rows
+
+_HAVE_CUPY = importlib.util.find_spec("cupy") is not None
+
+_CAUCHY_SRC = r"""
+#define MM {MM}
+#define TILE {TILE}
+typedef {T} T;
+
+extern "C" __global__ void cauchy_kernel(
+    const T* __restrict__ vr, const T* __restrict__ vi, const long long* __restrict__ iv,
+    const T* __restrict__ zr, const T* __restrict__ zi,
+    const T* __restrict__ zlr, const T* __restrict__ zli, const long long* __restrict__ iz,
+    const T* __restrict__ wr, const T* __restrict__ wi,
+    const T* __restrict__ wlr, const T* __restrict__ wli, const long long* __restrict__ iw,
+    const long long nb, const int N, const int L, const int Mtot, const int k0,
+    const int conj, const int comp, T* __restrict__ out)
+{{
+    __shared__ T s_wr[TILE], s_wi[TILE], s_wlr[TILE], s_wli[TILE];
+    __shared__ T s_vr[MM * TILE], s_vi[MM * TILE];
+    const int l = blockIdx.x * blockDim.x + threadIdx.x;
+    for (long long b = blockIdx.y; b < nb; b += gridDim.y) {{
+        const long long jv = iv[b], jz = iz[b], jw = iw[b];
+        T x = 0, y = 0, xl = 0, yl = 0;
+        if (l < L) {{
+            x = zr[jz * L + l];
+            y = zi[jz * L + l];
+            if (comp) {{
+                xl = zlr[jz * L + l];
+                yl = zli[jz * L + l];
+            }}
+        }}
+        T accr[MM], acci[MM];
+#pragma unroll
+        for (int k = 0; k < MM; ++k) {{
+            accr[k] = 0;
+            acci[k] = 0;
+        }}
+        for (int n0 = 0; n0 < N; n0 += TILE) {{
+            const int nt = min(TILE, N - n0);
+            __syncthreads();
+            for (int i = threadIdx.x; i < nt; i += blockDim.x) {{
+                s_wr[i] = wr[jw * N + n0 + i];
+                s_wi[i] = wi[jw * N + n0 + i];
+                s_wlr[i] = comp ? wlr[jw * N + n0 + i] : T(0);
+                s_wli[i] = comp ? wli[jw * N + n0 + i] : T(0);
+            }}
+            for (int i = threadIdx.x; i < MM * nt; i += blockDim.x) {{
+                const int k = i / nt, n = i - k * nt;
+                const long long src = (jv * Mtot + k0 + k) * (long long)N + n0 + n;
+                s_vr[k * TILE + n] = vr[src];
+                s_vi[k * TILE + n] = vi[src];
+            }}
+            __syncthreads();
+            if (l < L) {{
+                for (int n = 0; n < nt; ++n) {{
+                    const T c = s_wi[n];
+                    // (z + z_lo) - (w + w_lo): z - w first (exact when close), then the lows
+                    T dr = x - s_wr[n];
+                    T d1 = y - c;
+                    if (comp) {{
+                        dr += xl - s_wlr[n];
+                        d1 += yl - s_wli[n];
+                    }}
+                    const T i1 = T(1) / (dr * dr + d1 * d1);
+                    const T a1 = dr * i1, b1 = -d1 * i1;
+                    if (conj) {{
+                        T d2 = y + c;
+                        if (comp) d2 += yl + s_wli[n];
+                        const T i2 = T(1) / (dr * dr + d2 * d2);
+                        const T a2 = dr * i2, b2 = -d2 * i2;
+                        const T sa = a1 + a2, sb = b1 + b2, da = a1 - a2, db = b1 - b2;
+#pragma unroll
+                        for (int k = 0; k < MM; ++k) {{
+                            const T p = s_vr[k * TILE + n], q = s_vi[k * TILE + n];
+                            accr[k] += p * sa - q * db;
+                            acci[k] += p * sb + q * da;
+                        }}
+                    }} else {{
+#pragma unroll
+                        for (int k = 0; k < MM; ++k) {{
+                            const T p = s_vr[k * TILE + n], q = s_vi[k * TILE + n];
+                            accr[k] += p * a1 - q * b1;
+                            acci[k] += p * b1 + q * a1;
+                        }}
+                    }}
+                }}
+            }}
+        }}
+        if (l < L) {{
+#pragma unroll
+            for (int k = 0; k < MM; ++k) {{
+                const long long dst = ((b * Mtot + k0 + k) * (long long)L + l) * 2;
+                out[dst] = accr[k];
+                out[dst + 1] = acci[k];
+            }}
+        }}
+    }}
+}}
+"""
+
+_VANDERMONDE_SRC = r"""
+#define MM {MM}
+#define TILE {TILE}
+#define IS_DOUBLE {IS_DOUBLE}
+typedef {T} T;
+
+extern "C" __global__ void vandermonde_kernel(
+    const T* __restrict__ vr, const T* __restrict__ vi, const long long* __restrict__ iv,
+    const T* __restrict__ xr, const T* __restrict__ xi, const long long* __restrict__ ix,
+    const long long nb, const int N, const int L, const int Mtot, const int k0,
+    T* __restrict__ out)
+{{
+    __shared__ double s_xr[TILE], s_xi[TILE];
+    __shared__ T s_vr[MM * TILE], s_vi[MM * TILE];
+    const int l = blockIdx.x * blockDim.x + threadIdx.x;
+    const double two_pi = 6.283185307179586476925286766559;
+    for (long long b = blockIdx.y; b < nb; b += gridDim.y) {{
+        const long long jv = iv[b], jx = ix[b];
+        T accr[MM], acci[MM];
+#pragma unroll
+        for (int k = 0; k < MM; ++k) {{
+            accr[k] = 0;
+            acci[k] = 0;
+        }}
+        for (int n0 = 0; n0 < N; n0 += TILE) {{
+            const int nt = min(TILE, N - n0);
+            __syncthreads();
+            for (int i = threadIdx.x; i < nt; i += blockDim.x) {{
+                s_xr[i] = (double)xr[jx * N + n0 + i];
+                s_xi[i] = (double)xi[jx * N + n0 + i];
+            }}
+            for (int i = threadIdx.x; i < MM * nt; i += blockDim.x) {{
+                const int k = i / nt, n = i - k * nt;
+                const long long src = (jv * Mtot + k0 + k) * (long long)N + n0 + n;
+                s_vr[k * TILE + n] = vr[src];
+                s_vi[k * TILE + n] = vi[src];
+            }}
+            __syncthreads();
+            if (l < L) {{
+                for (int n = 0; n < nt; ++n) {{
+                    const double ar = s_xr[n] * l;
+                    const double th = s_xi[n] * l;
+#if IS_DOUBLE
+                    const double m = exp(ar);
+                    double sn, cs;
+                    sincos(th, &sn, &cs);
+                    const T er = m * cs, ei = m * sn;
+#else
+                    const float m = expf((float)ar);
+                    float sn, cs;
+                    sincosf((float)remainder(th, two_pi), &sn, &cs);
+                    const T er = m * cs, ei = m * sn;
+#endif
+#pragma unroll
+                    for (int k = 0; k < MM; ++k) {{
+                        const T p = s_vr[k * TILE + n], q = s_vi[k * TILE + n];
+                        accr[k] += p * er - q * ei;
+                        acci[k] += p * ei + q * er;
+                    }}
+                }}
+            }}
+        }}
+        if (l < L) {{
+#pragma unroll
+            for (int k = 0; k < MM; ++k) {{
+                const long long dst = ((b * Mtot + k0 + k) * (long long)L + l) * 2;
+                out[dst] = accr[k];
+                out[dst + 1] = acci[k];
+            }}
+        }}
+    }}
+}}
+"""
+
+_compiled = {}
+
+
+def available():
+    """Whether CuPy is importable (a CUDA device is checked per call)."""
+    return _HAVE_CUPY
+
+
+def _kernel(kind, single, MM):
+    key = (kind, single, MM)
+    k = _compiled.get(key)
+    if k is None:
+        import cupy
+
+        T = "float" if single else "double"
+        if kind == "cauchy":
+            src = _CAUCHY_SRC.format(MM=MM, TILE=_TILE, T=T)
+        else:
+            src = _VANDERMONDE_SRC.format(MM=MM, TILE=_TILE, T=T, IS_DOUBLE=int(not single))
+        k = cupy.RawKernel(src, f"{kind}_kernel")
+        _compiled[key] = k
+    return k
+
+
+# --------------------------------------------------------------------------------------
+# host side (CuPy arrays only; nothing here moves data to the host)
+# --------------------------------------------------------------------------------------
+def _index_map(cp, shape, batch):
+    shape = (1,) * (len(batch) - len(shape)) + tuple(shape)
+    idx = cp.arange(math.prod(shape), dtype=cp.int64).reshape(shape)
+    return cp.ascontiguousarray(cp.broadcast_to(idx, batch)).reshape(-1)
+
+
+def _split(cp, a, rdt):
+    return (cp.ascontiguousarray(a.real, dtype=rdt), cp.ascontiguousarray(a.imag, dtype=rdt))
+
+
+def cauchy(vs, z, w, *, conj, z_lo=None, w_lo=None):
+    """Cauchy reduction on CuPy arrays (contract of ``reductions._cauchy_generic``)."""
+    import cupy as cp
+
+    single = vs.dtype == cp.complex64
+    rdt = cp.float32 if single else cp.float64
+    batch = tuple(cp.broadcast_shapes(vs.shape[:-2], z.shape[:-1], w.shape[:-1]))
+    M, N, L = vs.shape[-2], vs.shape[-1], z.shape[-1]
+    nb = math.prod(batch)
+    out = cp.empty(batch + (M, L), dtype=vs.dtype)
+    if nb == 0 or M == 0:
+        return out
+    comp = z_lo is not None or w_lo is not None
+    vr, vi = _split(cp, vs, rdt)
+    zr, zi = _split(cp, z, rdt)
+    wr, wi = _split(cp, w, rdt)
+    if comp:
+        zlr, zli = _split(cp, cp.zeros_like(z) if z_lo is None else z_lo, rdt)
+        wlr, wli = _split(cp, cp.zeros_like(w) if w_lo is None else w_lo, rdt)
+    else:
+        zlr, zli, wlr, wli = zr, zi, wr, wi  # never read
+    iv = _index_map(cp, vs.shape[:-2], batch)
+    iz = _index_map(cp, z.shape[:-1], batch)
+    iw = _index_map(cp, w.shape[:-1], batch)
+    grid = ((L + _BLOCK - 1) // _BLOCK, min(nb, _GRID_Y))
+    out_f = out.view(rdt)
+    for k0 in range(0, M, MAX_M):
+        MM = min(MAX_M, M - k0)
+        _kernel("cauchy", single, MM)(
+            grid, (_BLOCK,),
+            (vr, vi, iv, zr, zi, zlr, zli, iz, wr, wi, wlr, wli, iw, cp.int64(nb),
+             cp.int32(N), cp.int32(L), cp.int32(M), cp.int32(k0), cp.int32(bool(conj)),
+             cp.int32(comp), out_f),
+        )
+    return out
+
+
+def vandermonde(vs, x, L):
+    """Vandermonde reduction on CuPy arrays (contract of the generic path)."""
+    import cupy as cp
+
+    single = vs.dtype == cp.complex64
+    rdt = cp.float32 if single else cp.float64
+    batch = tuple(cp.broadcast_shapes(vs.shape[:-2], x.shape[:-1]))
+    M, N = vs.shape[-2], vs.shape[-1]
+    nb = math.prod(batch)
+    out = cp.empty(batch + (M, L), dtype=vs.dtype)
+    if nb == 0 or M == 0:
+        return out
+    vr, vi = _split(cp, vs, rdt)
+    xr, xi = _split(cp, x, rdt)
+    iv = _index_map(cp, vs.shape[:-2], batch)
+    ix = _index_map(cp, x.shape[:-1], batch)
+    grid = ((L + _BLOCK - 1) // _BLOCK, min(nb, _GRID_Y))
+    out_f = out.view(rdt)
+    for k0 in range(0, M, MAX_M):
+        MM = min(MAX_M, M - k0)
+        _kernel("vandermonde", single, MM)(
+            grid, (_BLOCK,),
+            (vr, vi, iv, xr, xi, ix, cp.int64(nb), cp.int32(N), cp.int32(L), cp.int32(M),
+             cp.int32(k0), out_f),
+        )
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# routing: CuPy arrays as they are, CUDA torch tensors through DLPack
+# --------------------------------------------------------------------------------------
+class _Ctx:
+    """Device and stream context for a call (torch's current stream for torch inputs)."""
+
+    def __init__(self, cp, torch_device):
+        self.cp = cp
+        self.torch_device = torch_device
+        self._stack = []
+
+    def __enter__(self):
+        cp = self.cp
+        if self.torch_device is not None:
+            import torch
+
+            dev = cp.cuda.Device(self.torch_device.index or 0)
+            stream = cp.cuda.ExternalStream(
+                torch.cuda.current_stream(self.torch_device).cuda_stream
+            )
+            for c in (dev, stream):
+                c.__enter__()
+                self._stack.append(c)
+        return self
+
+    def __exit__(self, *exc):
+        while self._stack:
+            self._stack.pop().__exit__(*exc)
+        return False
+
+
+def _eligible(arrays):
+    """``(arrays, torch device or None)`` when every input is eligible, else None.
+
+    Eligible: all CuPy arrays, or all CUDA torch tensors without a pending gradient
+    (and the torch adapter in its automatic mode), of one complex dtype.
+    """
+    if not _HAVE_CUPY:
+        return None
+    mods = {type(a).__module__.split(".")[0] for a in arrays}
+    if mods == {"cupy"}:
+        import cupy as cp
+
+        if arrays[0].dtype not in (cp.complex64, cp.complex128):
+            return None
+        return (list(arrays), None) if all(a.dtype == arrays[0].dtype for a in arrays) else None
+    if mods != {"torch"}:
+        return None
+    import torch
+
+    dev = arrays[0].device
+    if dev.type != "cuda":
+        return None
+    for a in arrays:
+        if a.device != dev or a.dtype != arrays[0].dtype:
+            return None
+        if a.requires_grad and torch.is_grad_enabled():
+            return None
+    if arrays[0].dtype not in (torch.complex64, torch.complex128):
+        return None
+    try:
+        from . import _torch_reductions
+
+        if getattr(_torch_reductions, "_mode", "auto") != "auto":
+            return None
+    except ImportError:  # pragma: no cover
+        pass
+    return [a.detach().resolve_conj().resolve_neg() for a in arrays], dev
+
+
+def _to_cupy(cp, arrays, tdev):
+    # inside the stream context, so DLPack orders the hand-over on torch's stream
+    return arrays if tdev is None else [cp.from_dlpack(a) for a in arrays]
+
+
+def _back(y, tdev):
+    if tdev is None:
+        return y
+    import torch
+
+    return torch.from_dlpack(y)
+
+
+def try_cauchy(vs, z, w, *, conj, z_lo=None, w_lo=None):
+    """Run the CUDA Cauchy kernel when it applies; None when it does not."""
+    extra = [a for a in (z_lo, w_lo) if a is not None]
+    got = _eligible((vs, z, w, *extra))
+    if got is None:
+        return None
+    arrs, tdev = got
+    import cupy as cp
+
+    with _Ctx(cp, tdev):
+        arrs = _to_cupy(cp, arrs, tdev)
+        lo = iter(arrs[3:])
+        zl = next(lo) if z_lo is not None else None
+        wl = next(lo) if w_lo is not None else None
+        y = cauchy(arrs[0], arrs[1], arrs[2], conj=conj, z_lo=zl, w_lo=wl)
+        return _back(y, tdev)
+
+
+def try_vandermonde(vs, x, L):
+    """Run the CUDA Vandermonde kernel when it applies; None when it does not."""
+    got = _eligible((vs, x))
+    if got is None:
+        return None
+    arrs, tdev = got
+    import cupy as cp
+
+    with _Ctx(cp, tdev):
+        v_, x_ = _to_cupy(cp, arrs, tdev)
+        return _back(vandermonde(v_, x_, L), tdev)
+
+
+def route(kind, fallback):
+    """Dispatch target for ``kind`` in {"cauchy", "vandermonde"} with a ``fallback``."""
+    if not _HAVE_CUPY:
+        return fallback
+    if kind == "cauchy":
+
+        def cauchy_route(xp, vs, z, w, step, *, conj):
+            y = try_cauchy(vs, z, w, conj=conj)
+            return fallback(xp, vs, z, w, step, conj=conj) if y is None else y
+
+        return cauchy_route
+
+    def vandermonde_route(xp, vs, x, L, step):
+        y = try_vandermonde(vs, x, L)
+        return fallback(xp, vs, x, L, step) if y is None else y
+
+    return vandermonde_route

@@ -1,0 +1,433 @@
+"""Fast paths of :mod:`statespace.reductions`: fused numba kernels and CUDA kernels.
+
+Oracle: an explicit complex128 broadcast of the full ``(batch, L, N)`` term block
+(independent of both the generic chunked path and the fused kernels), plus the
+generic path itself for agreement checks.
+
+Tolerances follow the error model of ``tests/test_reductions.py``: a computed sum of
+``N`` terms ``t_n`` satisfies ``|y_hat - y| <= c * N * eps * sum_n |t_n|`` with
+``c = 8`` (a few rounding errors per term for the difference, the reciprocal and the
+product, and at most ``N`` for the summation). For the Vandermonde sums the generic
+path adds ``eps * |x| l`` per term (the rounded product ``x * l``); the fused kernel
+builds ``exp(x l)`` in float64, so the same bound holds with room to spare.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from util import eps_of, to_numpy
+
+import statespace as ss
+from statespace import _compensated, _fast_cpu, _fast_cupy, reductions
+
+C_ERR = 8
+
+needs_numba = pytest.mark.skipif(not _fast_cpu.available(), reason="numba is not installed")
+
+
+def _rand_c(rng, shape, dtype=np.complex128):
+    return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dtype)
+
+
+def _poles(rng, shape, dtype=np.complex128):
+    """Stable discrete-time poles inside the unit disk (as kernel_dplr produces)."""
+    r = rng.uniform(0.3, 0.995, shape)
+    th = rng.uniform(-np.pi, np.pi, shape)
+    return (r * np.exp(1j * th)).astype(dtype)
+
+
+def _nodes(L, dtype=np.complex128):
+    return np.exp(2j * np.pi * np.arange(L) / L).astype(dtype)
+
+
+def _naive_cauchy(v, z, w, conj):
+    v, z, w = (np.asarray(a, dtype=np.complex128) for a in (v, z, w))
+    t = v[..., None, :] / (z[..., :, None] - w[..., None, :])
+    y, s = t.sum(-1), np.abs(t).sum(-1)
+    if conj:
+        t = v.conj()[..., None, :] / (z[..., :, None] - w.conj()[..., None, :])
+        y, s = y + t.sum(-1), s + np.abs(t).sum(-1)
+    return y, s
+
+
+def _naive_vandermonde(v, x, L):
+    v, x = (np.asarray(a, dtype=np.complex128) for a in (v, x))
+    t = v[..., None, :] * np.exp(x[..., None, :] * np.arange(L)[:, None])
+    return t.sum(-1), np.abs(t).sum(-1)
+
+
+def _check(y, ref, scale, n_terms, dtype):
+    """``|y - ref| <= C_ERR * n_terms * eps * scale`` elementwise (n_terms may vary in l)."""
+    err = np.abs(to_numpy(y) - ref) / scale
+    tol = C_ERR * np.asarray(n_terms, dtype=float) * eps_of(dtype)
+    assert np.all(np.isfinite(err))
+    assert np.all(err <= tol), f"max err/(scale eps) {np.max(err / eps_of(dtype)):.1f}"
+    return err.max()
+
+
+@pytest.fixture
+def force_fast(monkeypatch):
+    """Route every size to the fused kernels and record their use."""
+    monkeypatch.setattr(_fast_cpu, "MIN_WORK", 0)
+    calls = []
+    for name in ("cauchy", "vandermonde"):
+        orig = getattr(_fast_cpu, name)
+
+        def spy(*a, _orig=orig, _name=name, **k):
+            calls.append(_name)
+            return _orig(*a, **k)
+
+        monkeypatch.setattr(_fast_cpu, name, spy)
+    return calls
+
+
+# ----------------------------------------------------------------------------------
+# CPU kernels against the naive oracle
+# ----------------------------------------------------------------------------------
+CAUCHY_LAYOUTS = {
+    # name: (v shape, z shape, w shape), N = 12, L = 300 (not a multiple of any chunk)
+    "woodbury": ((5, 4, 12), (300,), (5, 1, 12)),
+    "per-row": ((6, 12), (6, 300), (6, 12)),
+    "shared-v": ((12,), (300,), (3, 12)),
+    "numerator-axes": ((2, 3, 1, 5, 12), (300,), (4, 1, 12)),
+    "nine": ((2, 9, 12), (1, 300), (2, 1, 12)),
+}
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+@pytest.mark.parametrize("conj", [False, True])
+@pytest.mark.parametrize("layout", sorted(CAUCHY_LAYOUTS))
+def test_fused_cauchy_matches_oracle(force_fast, dtype, conj, layout, rng):
+    sv, sz, sw = CAUCHY_LAYOUTS[layout]
+    v, z, w = _rand_c(rng, sv, dtype), _nodes(sz[-1], dtype), _poles(rng, sw, dtype)
+    z = np.broadcast_to(z, sz).copy()
+    f = ss.cauchy_conj if conj else ss.cauchy
+    y = f(v, z, w)
+    assert force_fast == ["cauchy"]
+    assert y.dtype == dtype and y.shape == np.broadcast_shapes(sv[:-1], sz[:-1], sw[:-1]) + (300,)
+    ref, scale = _naive_cauchy(v, z, w, conj)
+    _check(y, ref, scale, 2 * 12 if conj else 12, dtype)
+    # and against the generic path (both within the bound of the oracle)
+    reductions_off = _fast_cpu.set_enabled(False)
+    try:
+        y_gen = f(v, z, w)
+    finally:
+        _fast_cpu.set_enabled(reductions_off)
+    _check(y_gen, ref, scale, 2 * 12 if conj else 12, dtype)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+@pytest.mark.parametrize("L", [1, 17, 1000])
+def test_fused_vandermonde_matches_oracle(force_fast, dtype, L, rng):
+    H, M, N = 3, 2, 9
+    v = _rand_c(rng, (H, M, N), dtype)
+    x = (-rng.uniform(0, 0.01, (H, 1, N)) + 1j * rng.uniform(-1, 1, (H, 1, N))).astype(dtype)
+    y = ss.vandermonde(v, x, L)
+    assert force_fast == ["vandermonde"]
+    assert y.dtype == dtype and y.shape == (H, M, L)
+    ref, scale = _naive_vandermonde(v, x, L)
+    # complex128: exp(x l0) inherits the rounding of the product x * l0 (as the generic
+    # path does), eps * |x| * l; complex64: the float64 table makes that negligible
+    extra = np.abs(x).max() * np.arange(L) if dtype == np.complex128 else 0
+    _check(y, ref, scale, N + extra, dtype)
+
+
+@needs_numba
+def test_fused_vandermonde_long_sequence_is_accurate(rng):
+    """exp(x l) built in float64: complex64 error stays O(eps) even for |x| l ~ 1e3."""
+    N, L = 8, 4096
+    v = _rand_c(rng, (4, N), np.complex64)
+    x = (-rng.uniform(0, 1e-3, (4, N)) + 1j * rng.uniform(-0.5, 0.5, (4, N))).astype(np.complex64)
+    y = _fast_cpu.vandermonde(v[:, None, :], x, L)[:, 0]
+    ref, scale = _naive_vandermonde(v, x, L)
+    # no eps * |x| * l term: the float64 table loses ~log2(chunk) float64 ulps only
+    _check(y, ref, scale, N, np.complex64)
+
+
+@needs_numba
+@pytest.mark.parametrize("conj", [False, True])
+def test_compensated_cauchy_near_collisions(conj, rng):
+    """Poles 1e-7..1e-5 inside the unit circle next to the nodes (long-memory S4 modes).
+
+    Rounding z and w to complex64 makes a relative error eps32 / |z - w| ~ 1 in the
+    nearest terms; the compensated difference keeps it at a few eps32 per term. The
+    oracle takes the complex128 z and w as exact.
+    """
+    L, N = 512, 16
+    z = _nodes(L)
+    k = rng.integers(0, L, N)
+    w = z[k] * (1 - 10.0 ** rng.uniform(-7, -5, N)) * np.exp(1j * rng.uniform(-1, 1, N) / L)
+    v = _rand_c(rng, (3, N), np.complex64)
+    ref, scale = _naive_cauchy(v, z, w, conj)
+    n_terms = 2 * N if conj else N
+    # compensated: numpy fused kernel, and the generic array-API version
+    y = _compensated.cauchy_compensated(v, z, w, conj=conj)
+    assert y.dtype == np.complex64
+    _check(y, ref, scale, n_terms, np.complex64)
+    hi_lo = [_compensated.split(np, a, np.complex64) for a in (z, w)]
+    lay = reductions._Layout(v.shape[:-1], ((), ()), ("v", "z", "w"))
+    vs = lay.numerators(np, v)
+    y_gen = _compensated._generic(np, vs, hi_lo[0][0][None], hi_lo[0][1][None],
+                                  hi_lo[1][0][None], hi_lo[1][1][None], 100, conj)
+    _check(lay.finish(np, y_gen), ref, scale, n_terms, np.complex64)
+    # rounding z and w first is far worse, which is the point of the compensation
+    y_plain = (ss.cauchy_conj if conj else ss.cauchy)(v, z.astype(np.complex64),
+                                                      w.astype(np.complex64))
+    assert np.max(np.abs(y_plain - ref) / scale) > 1e3 * np.max(np.abs(y - ref) / scale)
+
+
+def test_compensated_double_is_plain(rng):
+    v, w, z = _rand_c(rng, (2, 5)), _poles(rng, (2, 5)), _nodes(7)
+    np.testing.assert_array_equal(_compensated.cauchy_compensated(v, z, w, conj=True),
+                                  ss.cauchy_conj(v, z, w))
+
+
+# ----------------------------------------------------------------------------------
+# dispatch
+# ----------------------------------------------------------------------------------
+@needs_numba
+def test_dispatch_numpy(monkeypatch, rng):
+    calls = []
+    orig = _fast_cpu.cauchy
+    monkeypatch.setattr(_fast_cpu, "cauchy", lambda *a, **k: calls.append(1) or orig(*a, **k))
+    v, w = _rand_c(rng, (8, 64)), _poles(rng, (8, 64))
+    ss.cauchy(v, _nodes(512), w)  # 8 * 64 * 512 >= MIN_WORK: fused
+    assert len(calls) == 1
+    ss.cauchy(v[:1, :4], _nodes(8), w[:1, :4])  # tiny: generic
+    assert len(calls) == 1
+    old = _fast_cpu.set_enabled(False)
+    try:
+        ss.cauchy(v, _nodes(512), w)
+    finally:
+        _fast_cpu.set_enabled(old)
+    assert len(calls) == 1
+
+
+@needs_numba
+def test_dispatch_torch_cpu(monkeypatch, rng):
+    torch = pytest.importorskip("torch")
+    calls = []
+    orig = _fast_cpu.cauchy
+    monkeypatch.setattr(_fast_cpu, "cauchy", lambda *a, **k: calls.append(1) or orig(*a, **k))
+    v, w, z = _rand_c(rng, (8, 64)), _poles(rng, (8, 64)), _nodes(512)
+    ref, scale = _naive_cauchy(v, z, w, True)
+    V, W, Z = (torch.from_numpy(a) for a in (v, w, z))
+    y = ss.cauchy_conj(V.conj(), Z, W.conj())  # lazily conjugated views are resolved
+    assert isinstance(y, torch.Tensor) and y.dtype == torch.complex128 and y.device.type == "cpu"
+    assert len(calls) == 1
+    # the conjugate-symmetric sum is invariant under (v, w) -> (conj v, conj w)
+    _check(y, ref, scale, 128, np.complex128)
+    # a tensor that needs a gradient goes to the autograd path, not the compiled kernel
+    Vg = V.clone().requires_grad_(True)
+    yg = ss.cauchy_conj(Vg, Z, W)
+    assert yg.requires_grad and len(calls) == 1
+    with torch.no_grad():
+        ss.cauchy_conj(Vg, Z, W)
+    assert len(calls) == 2
+
+
+@needs_numba
+def test_out_of_range_inputs_use_generic(monkeypatch, rng):
+    calls = []
+    orig = _fast_cpu.cauchy
+    monkeypatch.setattr(_fast_cpu, "cauchy", lambda *a, **k: calls.append(1) or orig(*a, **k))
+    v = _rand_c(rng, (4, 64), np.complex64)
+    w = (_poles(rng, (4, 64)) * 1e20).astype(np.complex64)  # |z - w|^2 overflows float32
+    z = (_nodes(512) * 1e20).astype(np.complex64)
+    y = ss.cauchy(v, z, w)
+    assert not calls and np.all(np.isfinite(y))
+
+
+@needs_numba
+@pytest.mark.parametrize("conj", [False, True])
+def test_coinciding_node_raises(force_fast, conj, rng):
+    v, w = _rand_c(rng, (2, 8)), _poles(rng, (2, 8))
+    z = _nodes(64)
+    w[1, 3] = z[10]
+    with pytest.raises(ValueError, match="non-finite|coincides"):
+        (ss.cauchy_conj if conj else ss.cauchy)(v, z, w)
+
+
+def test_without_numba_everything_runs():
+    """The package works (generic path) when numba cannot be imported."""
+    code = textwrap.dedent(
+        """
+        import sys
+        sys.modules["numba"] = None  # makes `import numba` raise ImportError
+        import numpy as np
+        import statespace as ss
+        from statespace import _fast_cpu
+        assert not _fast_cpu.available()
+        rng = np.random.default_rng(0)
+        v = rng.standard_normal((4, 64)) + 0j
+        w = -rng.uniform(0.5, 1.0, (4, 64)) + 0j
+        z = np.exp(2j * np.pi * np.arange(512) / 512)
+        y = ss.cauchy(v, z, w)
+        ref = (v[:, None, :] / (z[:, None] - w[:, None, :])).sum(-1)
+        assert np.allclose(y, ref, rtol=1e-12, atol=0)
+        print("ok")
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+
+
+# ----------------------------------------------------------------------------------
+# GPU kernels (CuPy RawKernel; torch CUDA through DLPack). Skipped without a GPU.
+# ----------------------------------------------------------------------------------
+def _gpu_reason():
+    try:
+        import cupy
+
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            return "no CUDA device"
+    except Exception:
+        return "CuPy with a CUDA device is not available"
+    return None
+
+
+_GPU_REASON = _gpu_reason()
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+@pytest.mark.parametrize("conj", [False, True])
+@pytest.mark.parametrize("backend", ["cupy", "torch_cuda"])
+@pytest.mark.gpu
+@pytest.mark.skipif(_GPU_REASON is not None, reason=str(_GPU_REASON))
+def test_gpu_cauchy_and_vandermonde(dtype, conj, backend, rng):  # pragma: no cover - GPU
+    import cupy
+
+    if backend == "cupy":
+        conv = cupy.asarray
+    else:
+        torch = pytest.importorskip("torch")
+
+        def conv(a):
+            return torch.from_numpy(np.ascontiguousarray(a)).cuda()
+
+    v, w, z = _rand_c(rng, (5, 4, 40), dtype), _poles(rng, (5, 1, 40), dtype), _nodes(700, dtype)
+    y = (ss.cauchy_conj if conj else ss.cauchy)(conv(v), conv(z), conv(w))
+    assert type(y) is type(conv(v)) and str(y.dtype).endswith(np.dtype(dtype).name)
+    ref, scale = _naive_cauchy(v, z, w, conj)
+    _check(y, ref, scale, 80 if conj else 40, dtype)
+    # the kernel is what ran
+    got = _fast_cupy.try_cauchy(conv(v[:, 0, :])[:, None, :], conv(z)[None], conv(w[:, 0, :]),
+                                conj=conj)
+    assert got is not None
+    x = (-rng.uniform(0, 0.01, (5, 1, 40)) + 1j * rng.uniform(-1, 1, (5, 1, 40))).astype(dtype)
+    yv = ss.vandermonde(conv(v), conv(x), 700)
+    ref, scale = _naive_vandermonde(v, x, 700)
+    _check(yv, ref, scale, 40 + 700, dtype)
+    # compensated differences on the device
+    zc = _nodes(700)
+    wc = zc[:40] * (1 - 1e-6)
+    yc = _compensated.cauchy_compensated(conv(v[0]), conv(zc), conv(wc), conj=conj)
+    ref, scale = _naive_cauchy(v[0], zc, wc, conj)
+    if dtype == np.complex64:
+        _check(yc, ref, scale, 80 if conj else 40, dtype)
+
+
+# ----------------------------------------------------------------------------------
+# The CUDA sources, compiled as C++ and run in a one-thread-per-block emulation
+# ----------------------------------------------------------------------------------
+_CUDA_STUB = r"""
+#include <math.h>
+#include <algorithm>
+struct dim3_ { unsigned x, y, z; };
+static dim3_ blockIdx, threadIdx, blockDim, gridDim;
+#define __global__
+#define __shared__ static
+#define __restrict__
+#define __syncthreads() do {} while (0)
+using std::min;
+"""
+
+
+class _EmulatedRawKernel:
+    """Stand-in for ``cupy.RawKernel``: the same source compiled by the host C++ compiler.
+
+    With one thread per block (``blockDim.x == 1``, the grid widened to cover the same
+    node range) running the blocks one after another is exact: that thread does the
+    shared-memory staging and ``__syncthreads`` has nothing to wait for. What this does
+    not cover: NVRTC itself, warps, and device math (libm stands in for CUDA's).
+    """
+
+    def __init__(self, src, name, tmpdir):
+        import ctypes
+        import re
+
+        sig = re.search(name + r"\((.*?)\)\s*\{", src, re.S).group(1)
+        params = [p.strip() for p in sig.split(",")]
+        names = [re.findall(r"\w+", p)[-1] for p in params]
+        driver = (
+            f'extern "C" void run(unsigned gx, unsigned gy, {", ".join(params)}) {{\n'
+            "  blockDim.x = 1; threadIdx.x = 0; gridDim.x = gx; gridDim.y = gy;\n"
+            "  for (unsigned by = 0; by < gy; ++by) for (unsigned bx = 0; bx < gx; ++bx) {\n"
+            f"    blockIdx.x = bx; blockIdx.y = by; {name}({', '.join(names)}); }}\n}}\n"
+        )
+        cpp = tmpdir / f"k{abs(hash(src))}.cpp"
+        cpp.write_text(_CUDA_STUB + src + driver)
+        so = cpp.with_suffix(".so")
+        subprocess.run(["g++", "-O1", "-shared", "-fPIC", "-o", str(so), str(cpp)], check=True,
+                       capture_output=True)
+        self.lib = ctypes.CDLL(str(so))
+        self.params = params
+
+    def __call__(self, grid, block, args):
+        import ctypes
+
+        conv = []
+        for p, a in zip(self.params, args, strict=True):
+            if isinstance(a, np.ndarray):
+                conv.append(ctypes.c_void_p(a.ctypes.data))
+            elif "long long" in p:
+                conv.append(ctypes.c_longlong(int(a)))
+            else:
+                conv.append(ctypes.c_int(int(a)))
+        self.lib.run(ctypes.c_uint(grid[0] * block[0]), ctypes.c_uint(grid[1]), *conv)
+
+
+@pytest.mark.skipif(subprocess.run(["which", "g++"], capture_output=True).returncode != 0,
+                    reason="needs a host C++ compiler")
+def test_cuda_sources_in_cpu_emulation(monkeypatch, tmp_path, rng):
+    """The CuPy kernels' source and host glue, on NumPy with the emulated RawKernel."""
+    import types
+
+    fake = types.SimpleNamespace(**{k: getattr(np, k) for k in (
+        "complex64", "complex128", "float32", "float64", "int64", "int32", "empty",
+        "arange", "ascontiguousarray", "broadcast_to", "broadcast_shapes", "zeros_like")})
+    fake.RawKernel = lambda src, name: _EmulatedRawKernel(src, name, tmp_path)
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    monkeypatch.setattr(_fast_cupy, "_compiled", {})
+    monkeypatch.setattr(_fast_cupy, "MAX_M", 2)  # M = 4 then takes two launches (k0)
+    # a grid-stride loop over batch rows: fewer y-blocks than rows
+    monkeypatch.setattr(_fast_cupy, "_GRID_Y", 2)
+    for dtype, conj in ((np.complex64, True), (np.complex128, False)):
+        # N = 70 poles > TILE = 64: two shared-memory tiles
+        v, w = _rand_c(rng, (3, 4, 70), dtype), _poles(rng, (3, 1, 70), dtype)
+        z = _nodes(150, dtype)
+        y = _fast_cupy.cauchy(v, z[None], w[:, 0], conj=conj)
+        ref, scale = _naive_cauchy(v, z, w, conj)
+        _check(y, ref, scale, 140 if conj else 70, dtype)
+        x = (-rng.uniform(0, 0.01, (3, 70)) + 1j * rng.uniform(-1, 1, (3, 70))).astype(dtype)
+        yv = _fast_cupy.vandermonde(v, x, 150)
+        ref, scale = _naive_vandermonde(v, x[:, None, :], 150)
+        _check(yv, ref, scale, 70, dtype)
+    # compensated differences
+    zc = _nodes(64)
+    wc = zc[:5] * (1 - 1e-7)
+    vc = _rand_c(rng, (2, 5), np.complex64)
+    zh, zl = _compensated.split(np, zc, np.complex64)
+    wh, wl = _compensated.split(np, wc, np.complex64)
+    y = _fast_cupy.cauchy(vc[None], zh[None], wh[None], conj=True, z_lo=zl[None], w_lo=wl[None])
+    ref, scale = _naive_cauchy(vc, zc, wc, True)
+    _check(y[0], ref, scale, 10, np.complex64)

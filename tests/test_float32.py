@@ -1,0 +1,116 @@
+"""float32 accuracy of the S4 (DPLR) kernel.
+
+Targets (issue): ``kernel_dplr`` on float32 inputs stays within ``1e-5`` relative
+(max-norm, per channel) of the float64 kernel of the same LegS system at ``N = 256``,
+``L = 4096``, and within ``1e-4`` at ``L = 65536``, for step sizes in
+``[1e-3, 1e-1]``, with ``tilde=True`` and ``tilde=False``; the O(N L) work is done in
+float32 (complex64) arrays.
+
+Oracle: the float64 kernel of the float64 system (``ss.dplr(..., dtype=float64)``),
+itself checked against ``kernel_dense`` and mpmath in ``tests/test_kernels.py``; its
+own error (~1e-13) is negligible here. The measured errors and where they come from
+are in ``docs/float32.md``; the bounds below are the issue's targets, not fitted.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import statespace as ss
+from statespace import _compensated, _fast_cpu, kernels
+
+N = 256
+
+
+def _channel_errors(N, L, tilde, H=6, seed=0):
+    """Per-channel max-norm relative error of the float32 kernel, dt log-spaced."""
+    h64 = ss.dplr("legs", N)
+    h32 = ss.dplr("legs", N, dtype=np.float32)
+    rng = np.random.default_rng(seed)
+    C = rng.standard_normal((H, N // 2)) + 1j * rng.standard_normal((H, N // 2))
+    dt = np.geomspace(1e-3, 1e-1, H)
+    K64 = ss.kernel_dplr(h64.Lambda, h64.P, h64.B, C, dt, L, halved=True, tilde=tilde)
+    K32 = ss.kernel_dplr(h32.Lambda, h32.P, h32.B, C.astype(np.complex64),
+                         dt.astype(np.float32), L, halved=True, tilde=tilde)
+    assert K32.dtype == np.float32 and K32.shape == (H, L)
+    return np.max(np.abs(K32 - K64), axis=-1) / np.max(np.abs(K64), axis=-1)
+
+
+@pytest.mark.parametrize("tilde", [True, False])
+def test_float32_kernel_N256_L4096(tilde):
+    err = _channel_errors(N, 4096, tilde)
+    assert err.max() <= 1e-5, err
+
+
+@pytest.mark.parametrize("tilde", [True, False])
+def test_float32_kernel_N256_L65536(tilde):  # ~1 s: kept in the default run
+    err = _channel_errors(N, 65536, tilde, H=4)
+    assert err.max() <= 1e-4, err
+
+
+@pytest.mark.skipif(not _fast_cpu.available(), reason="numba is not installed")
+def test_float32_kernel_works_in_single_precision(monkeypatch):
+    """The O(N L) Cauchy sums run on complex64 arrays (higher precision is setup only)."""
+    seen = []
+    orig = _fast_cpu.cauchy
+
+    def spy(vs, z, w, **kw):
+        seen.append({vs.dtype, z.dtype, w.dtype}
+                    | {a.dtype for a in (kw.get("z_lo"), kw.get("w_lo")) if a is not None})
+        return orig(vs, z, w, **kw)
+
+    monkeypatch.setattr(_fast_cpu, "cauchy", spy)
+    h = ss.dplr("legs", 64, dtype=np.float32)
+    C = np.ones((4, 32), dtype=np.complex64)
+    ss.kernel_dplr(h.Lambda, h.P, h.B, C, np.float32(0.01), 1024, halved=True, tilde=True)
+    assert seen and all(s == {np.dtype(np.complex64)} for s in seen)
+
+
+def test_compensated_cauchy_on_s4_nodes_and_poles():
+    """The dominant float32 error source, isolated: LegS N = 256 poles at dt = 0.1.
+
+    Long-memory modes sit 4.6e-8..5e-2 inside the unit circle, where the roots of
+    unity are; rounding nodes and poles to complex64 first costs ~1e-2 relative in
+    the worst terms, the compensated difference keeps every term at a few eps32.
+    Error model as in tests/test_reductions.py: ``8 * (2 N) * eps * sum |terms|``.
+    """
+    h = ss.dplr("legs", N)
+    dt, L = 0.1, 4096
+    w = (1 + dt / 2 * h.Lambda) / (1 - dt / 2 * h.Lambda)
+    z = np.exp(2j * np.pi * np.arange(L // 2 + 1) / L)
+    v = (h.B * np.conj(h.P[0]) / (1 - dt / 2 * h.Lambda)).astype(np.complex64)
+    t1 = v[None, :] / (z[:, None] - w[None, :])
+    t2 = np.conj(v)[None, :] / (z[:, None] - np.conj(w)[None, :])
+    ref = (t1 + t2).sum(-1)
+    scale = (np.abs(t1) + np.abs(t2)).sum(-1)
+    eps = float(np.finfo(np.float32).eps)
+    y = _compensated.cauchy_compensated(v, z, w, conj=True)
+    err = np.abs(y - ref) / scale
+    assert err.max() <= 8 * N * eps
+    y_plain = ss.cauchy_conj(v, z.astype(np.complex64), w.astype(np.complex64))
+    err_plain = np.abs(y_plain - ref) / scale
+    assert err_plain.max() > 100 * err.max()
+
+
+@pytest.mark.skipif(not hasattr(kernels, "cauchy_compensated"),
+                    reason="kernels.kernel_dplr does not use the compensated reduction yet")
+@pytest.mark.parametrize("tilde", [True, False])
+def test_float32_algorithmic_error(tilde):
+    """Against the float64 evaluation of the *same* float32 inputs (no input rounding).
+
+    What is left after the compensation: the Woodbury combination (~2e-7), the FFT
+    (~1e-7) and the numerators' rounding; measured <= 1.1e-6 at N = 256, L = 4096.
+    """
+    h32 = ss.dplr("legs", N, dtype=np.float32)
+    H, L = 6, 4096
+    rng = np.random.default_rng(1)
+    C = (rng.standard_normal((H, N // 2)) + 1j * rng.standard_normal((H, N // 2)))
+    C = C.astype(np.complex64)
+    dt = np.geomspace(1e-3, 1e-1, H).astype(np.float32)
+    args = (h32.Lambda, h32.P, h32.B, C)
+    K32 = ss.kernel_dplr(*args, dt, L, halved=True, tilde=tilde)
+    K64 = ss.kernel_dplr(*(a.astype(np.complex128) for a in args), dt.astype(np.float64), L,
+                         halved=True, tilde=tilde)
+    err = np.max(np.abs(K32 - K64), axis=-1) / np.max(np.abs(K64), axis=-1)
+    assert err.max() <= 3e-6, err
