@@ -41,6 +41,7 @@ __all__ = [
     "check_finite",
     "check_dt",
     "check_length",
+    "broadcast_shapes",
     "real",
     "expm1",
     "matmul",
@@ -200,6 +201,30 @@ def check_length(L, name="L"):
     if L < 1:
         raise ValueError(f"{name} must be >= 1, got {L}")
     return int(L)
+
+
+def broadcast_shapes(shapes, names):
+    """Broadcast of the batch ``shapes`` (NumPy rules).
+
+    Raises
+    ------
+    ValueError
+        Naming every argument (``names``) and its shape when they do not broadcast.
+    """
+    nd = max((len(s) for s in shapes), default=0)
+    out = []
+    for i in range(nd):
+        size = 1
+        for s in shapes:
+            j = i - (nd - len(s))
+            if j < 0 or s[j] == 1:
+                continue
+            if size not in (1, s[j]):
+                desc = ", ".join(f"{n} {tuple(s)}" for n, s in zip(names, shapes, strict=True))
+                raise ValueError(f"batch shapes of {desc} do not broadcast together")
+            size = s[j]
+        out.append(size)
+    return tuple(out)
 
 
 def real(xp, x):

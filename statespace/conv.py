@@ -20,7 +20,6 @@ from __future__ import annotations
 import numbers
 
 from . import _array
-from .reductions import _broadcast_shapes
 
 __all__ = ["causal_conv", "bidirectional_conv", "fft_length"]
 
@@ -113,7 +112,7 @@ def _setup(u, kernels, knames, D):
     shapes = [tuple(u.shape[:-1])] + [tuple(k.shape[:-1]) for k in kernels]
     if len(arrays) > 1 + len(kernels):
         shapes.append(tuple(D.shape))
-    _broadcast_shapes(shapes, names)
+    _array.broadcast_shapes(shapes, names)
     for a, name in zip(arrays, names, strict=True):
         _array.check_finite(xp, a, name)
     complex_out = any(_array.is_complex(xp, a) for a in arrays) or isinstance(D, complex)
@@ -251,7 +250,9 @@ def bidirectional_conv(u, K_fwd, K_bwd, D=None):
     lf = min(kf.shape[-1], Lu)
     lb = min(kb.shape[-1], Lu - 1)
     n = fft_length(Lu + max(lf - 1, lb))
-    batch = _broadcast_shapes([tuple(kf.shape[:-1]), tuple(kb.shape[:-1])], ["K_fwd", "K_bwd"])
+    batch = _array.broadcast_shapes(
+        [tuple(kf.shape[:-1]), tuple(kb.shape[:-1])], ["K_fwd", "K_bwd"]
+    )
     kf = xp.broadcast_to(kf[..., :lf], batch + (lf,))
     parts = [kf]
     gap = n - lf - lb

@@ -220,23 +220,8 @@ class DPLRDiscrete(NamedTuple):
 # validation helpers
 # ----------------------------------------------------------------------------------
 def _broadcast_shapes(named):
-    """Broadcast ``[(name, shape), ...]``; ``ValueError`` naming the culprit."""
-    out: tuple = ()
-    for name, shape in named:
-        n = max(len(out), len(shape))
-        a = (1,) * (n - len(out)) + tuple(out)
-        b = (1,) * (n - len(shape)) + tuple(shape)
-        res = []
-        for p, q in zip(a, b, strict=True):
-            if p != q and p != 1 and q != 1:
-                others = ", ".join(nm for nm, _ in named if nm != name)
-                raise ValueError(
-                    f"batch shape {tuple(shape)} of {name} does not broadcast with "
-                    f"the batch shape {tuple(out)} of {others}"
-                )
-            res.append(q if p == 1 else p)
-        out = tuple(res)
-    return out
+    """Broadcast ``[(name, shape), ...]``; ``ValueError`` naming every argument."""
+    return _array.broadcast_shapes([tuple(s) for _, s in named], [n for n, _ in named])
 
 
 def _as_array(xp, a, name, device=None):

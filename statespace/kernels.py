@@ -105,32 +105,6 @@ def _nodes(xp, L, count, shifted, cdtype, device, growth=0.0):
     return xp.astype(z, cdtype)
 
 
-def _broadcast_batch(shapes, names):
-    try:
-        out = ()
-        for s in shapes:
-            out = _broadcast_shapes(out, s)
-        return out
-    except ValueError:
-        desc = ", ".join(f"{n} {s}" for n, s in zip(names, shapes, strict=True))
-        raise ValueError(f"batch shapes do not broadcast: {desc}") from None
-
-
-def _broadcast_shapes(a, b):
-    n = max(len(a), len(b))
-    a = (1,) * (n - len(a)) + tuple(a)
-    b = (1,) * (n - len(b)) + tuple(b)
-    out = []
-    for x, y in zip(a, b, strict=True):
-        if x == y or y == 1:
-            out.append(x)
-        elif x == 1:
-            out.append(y)
-        else:
-            raise ValueError
-    return tuple(out)
-
-
 def _to(xp, x, dtype, device, name):
     """Array of ``xp`` with ``dtype`` (complex promotion allowed), no copy when possible."""
     if x is None:
@@ -384,12 +358,12 @@ def kernel_dplr(Lambda, P, B, C, dt, L, *, halved=False, tilde=False):
         _array.check_finite(xp, x, n)
     real_out = halved or not any(_array.is_complex(xp, x) for x in (Lambda, P, B, C))
     N, r = Lambda.shape[-1], P.shape[-2]
-    batch = _broadcast_batch(
+    batch = _array.broadcast_shapes(
         [Lambda.shape[:-1], P.shape[:-2], B.shape[:-1], C.shape[:-1]],
         ["Lambda", "P", "B", "C"],
     )
     dt = _dt_array(xp, dt, len(batch) if batch else 0, xp.float64, dev)
-    batch = _broadcast_batch([batch, tuple(dt.shape)], ["inputs", "dt"])
+    batch = _array.broadcast_shapes([batch, tuple(dt.shape)], ["inputs", "dt"])
     # Re(Lambda) = 0 up to rounding (the skew normal parts of LegT, LagT, FouT) is stable
     lam_tol = 64 * _array.eps(xp, real_dt) * max(1.0, float(xp.max(xp.abs(Lambda))))
     if bool(xp.any(_array.real(xp, Lambda) > lam_tol)):
@@ -594,7 +568,7 @@ def kernel_diag(Lambda, B, C, dt, L, method="zoh", *, halved=False):
     for x, n in ((Lambda, "Lambda"), (B, "B"), (C, "C")):
         _array.check_finite(xp, x, n)
     real_out = halved or not any(_array.is_complex(xp, x) for x in (Lambda, B, C))
-    batch = _broadcast_batch(
+    batch = _array.broadcast_shapes(
         [Lambda.shape[:-1], B.shape[:-1], C.shape[:-1]], ["Lambda", "B", "C"]
     )
     dt = _dt_array(xp, dt, len(batch), real_dt, dev)

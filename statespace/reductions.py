@@ -45,25 +45,7 @@ CHUNK_ELEMENTS = 2**21
 # --------------------------------------------------------------------------------------
 # shape helpers
 # --------------------------------------------------------------------------------------
-def _broadcast_shapes(shapes, names):
-    """NumPy broadcast of ``shapes``; ``ValueError`` naming ``names`` when impossible."""
-    nd = max((len(s) for s in shapes), default=0)
-    out = []
-    for i in range(nd):
-        size = 1
-        for s in shapes:
-            j = i - (nd - len(s))
-            if j < 0:
-                continue
-            d = s[j]
-            if d == 1:
-                continue
-            if size not in (1, d):
-                desc = ", ".join(f"{n} {tuple(s)}" for n, s in zip(names, shapes, strict=True))
-                raise ValueError(f"batch shapes of {desc} do not broadcast together")
-            size = d
-        out.append(size)
-    return tuple(out)
+_broadcast_shapes = _array.broadcast_shapes
 
 
 def _pad(shape, nd):
