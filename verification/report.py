@@ -78,6 +78,7 @@ import re
 import sys
 import time
 import traceback
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -979,6 +980,8 @@ def write_report(rows, out_dir, *, plots=None, meta=None):
         )
     if plot_problems:
         meta_all["plot_problems"] = plot_problems
+        warnings.warn("plots not written: " + "; ".join(plot_problems), RuntimeWarning,
+                      stacklevel=2)
 
     npass = sum(r.passed for r in rows)
     ok = bool(rows) and npass == len(rows)
