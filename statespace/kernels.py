@@ -365,8 +365,9 @@ def kernel_dplr(Lambda, P, B, C, dt, L, *, halved=False, tilde=False):
     dt = _dt_array(xp, dt, len(batch) if batch else 0, xp.float64, dev)
     batch = _array.broadcast_shapes([batch, tuple(dt.shape)], ["inputs", "dt"])
     # Re(Lambda) = 0 up to rounding (the skew normal parts of LegT, LagT, FouT) is stable
-    lam_tol = 64 * _array.eps(xp, real_dt) * max(1.0, float(xp.max(xp.abs(Lambda))))
-    if bool(xp.any(_array.real(xp, Lambda) > lam_tol)):
+    lam_abs = xp.abs(Lambda)
+    lam_tol = 64 * _array.eps(xp, real_dt) * xp.where(lam_abs > 1, lam_abs, 1.0)
+    if bool(xp.any(_array.real(xp, Lambda) > xp.max(lam_tol))):
         warnings.warn(
             "some Re(Lambda) > 0: the system may be unstable and the truncation "
             "correction of kernel_dplr is ill-posed; use kernel_dense for unstable systems",
