@@ -587,6 +587,11 @@ def _markdown(res):
                  f"{g['recompute_last_token'] * 1e3:.1f} ms (last) |")
         L.append(f"\nSpeed-up of the recurrence: **{g['speedup']:.0f}x** (from CPU time: "
                  f"{g['speedup_cpu']:.0f}x).\n")
+    if res.get("errors"):
+        L.append("## Sections that failed\n")
+        for k, v in res["errors"].items():
+            L.append(f"* {k}: `{v}`")
+        L.append("")
     if res.get("plots"):
         L.append("## Plots\n")
         for p in res["plots"]:
@@ -703,7 +708,7 @@ def main(argv=None):
     Returns
     -------
     int
-        0 on success.
+        0 when every section ran, 1 when one failed (the others are still reported).
     """
     args = build_parser().parse_args(argv)
     quick = args.quick
@@ -715,16 +720,26 @@ def main(argv=None):
     t0 = time.perf_counter()
     res = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "quick": quick, "repeat": repeat,
            "load_start": _loadavg(), "environment": _environment()}
-    if "machine" in sections or "cauchy" in sections:
-        _log("machine roofline")
-        res["machine"] = bench_machine(quick, repeat)
+    jobs = {
+        "machine": lambda: bench_machine(quick, repeat),
+        "cauchy": lambda: bench_cauchy(res["machine"], quick, repeat),
+        "kernels": lambda: bench_kernels(grid_N, grid_L, args.H, quick, repeat,
+                                         args.mem_budget * 2**30, with_generic=True),
+        "generation": lambda: bench_generation(args.generation_L, quick, repeat),
+    }
     if "cauchy" in sections:
-        res["cauchy"] = bench_cauchy(res["machine"], quick, repeat)
-    if "kernels" in sections:
-        res["kernels"] = bench_kernels(grid_N, grid_L, args.H, quick, repeat,
-                                       args.mem_budget * 2**30, with_generic=True)
-    if "generation" in sections:
-        res["generation"] = bench_generation(args.generation_L, quick, repeat)
+        sections.add("machine")
+    errors = {}
+    for name, job in jobs.items():
+        if name not in sections or (name == "cauchy" and "machine" not in res):
+            continue
+        _log(name)
+        try:
+            res[name] = job()
+        except Exception as exc:  # keep the other sections' figures
+            errors[name] = f"{type(exc).__name__}: {exc}"
+            _log(f"{name} failed: {errors[name]}")
+    res["errors"] = errors
     res["load_end"] = _loadavg()
     res["elapsed_seconds"] = time.perf_counter() - t0
     res["targets"] = _targets(res)
@@ -734,7 +749,7 @@ def main(argv=None):
     with open(os.path.join(args.out, "report.md"), "w") as f:
         f.write(_markdown(res))
     _log(f"wrote {args.out}/report.md, report.json and {len(res['plots'])} plots")
-    return 0
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -322,7 +322,7 @@ def _expm_pade13(xp, a):
     norm = xp.max(xp.sum(xp.abs(a), axis=-2), axis=-1)  # (...,) 1-norms
     ratio = xp.where(norm > 0, norm / _THETA13, xp.ones_like(norm))
     s = xp.maximum(xp.ceil(xp.log2(ratio)), xp.zeros_like(ratio))
-    s_max = int(float(xp.max(s))) if s.ndim else int(float(s))
+    s_max = int(host_float(xp.max(s) if s.ndim else s))
     scale = xp.astype(2.0 ** (-s), a.dtype) if is_complex(xp, a) else 2.0 ** (-s)
     a = a * scale[..., None, None]
     b = _PADE13
@@ -337,6 +337,13 @@ def _expm_pade13(xp, a):
     for k in range(s_max):
         r = xp.where((s > k)[..., None, None], r @ r, r)
     return r
+
+
+def host_float(x):
+    """Python ``float`` of a 0-d array, detached from any autograd graph."""
+    if hasattr(x, "detach"):
+        x = x.detach()
+    return float(x)
 
 
 def to_numpy(x):

@@ -21,14 +21,6 @@ from statespace.torch import S4Kernel  # noqa: E402
 
 C128 = torch.complex128
 
-# Core-side warnings outside this file's scope (reported): torch.asarray's requires_grad
-# default, and float() of a tensor that requires grad in kernel_dplr's tolerance.
-pytestmark = [
-    pytest.mark.filterwarnings("ignore:torch.asarray:UserWarning"),
-    pytest.mark.filterwarnings("ignore:Converting a tensor with requires_grad:UserWarning"),
-]
-
-
 @pytest.fixture(autouse=True, scope="module")
 def _one_thread():
     """Small tensors: one intra-op thread avoids OpenMP contention on shared CPUs."""

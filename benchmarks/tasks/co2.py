@@ -100,7 +100,7 @@ def main(argv=None):
         opt.step()
         sched.step()
         bar.update()
-        bar.set_postfix(loss=f"{float(loss):.4f}")
+        bar.set_postfix(loss=f"{loss.item():.4f}")
     bar.close()
     train_time = time.perf_counter() - t_train
     model.eval()

@@ -39,13 +39,26 @@ def batch(n, T, gen):
 
 
 class S4Copy(nn.Module):
-    def __init__(self, d_model, n_layers, d_state, L):
+    """S4 (LegS init) on one-hot tokens; the step sizes scale with the lag (~1/(10 L))."""
+
+    def __init__(self, d_model, n_layers, d_state, L, kernel_dtype):
         super().__init__()
+        dt_max = min(0.1, 10.0 / L)
         self.net = S4Model(VOCAB, VOCAB, d_model=d_model, n_layers=n_layers, d_state=d_state,
-                           mode="s4", pool=None, l_max=L, dt_min=1e-4, dt_max=1e-1)
+                           mode="s4", pool=None, l_max=L, dt_min=dt_max / 100, dt_max=dt_max,
+                           kernel_dtype=kernel_dtype)
 
     def forward(self, x):
         return self.net(nn.functional.one_hot(x, VOCAB).float())[:, -N_COPY:]
+
+
+def lstm_hidden(target_params, layers=2):
+    """Hidden size whose LSTM (+ linear read-out) has about ``target_params`` parameters."""
+    def count(h):
+        first = 4 * h * (VOCAB + h) + 8 * h
+        rest = (layers - 1) * (4 * h * 2 * h + 8 * h)
+        return first + rest + h * VOCAB + VOCAB
+    return min(range(4, 2048), key=lambda h: abs(count(h) - target_params))
 
 
 class LSTMCopy(nn.Module):
@@ -91,9 +104,9 @@ def train(name, model, groups, args, T, steps, budget, seed):
         done = step + 1
         bar.update()
         acc = float((logits.argmax(-1) == y).float().mean())
-        bar.set_postfix(loss=f"{float(loss):.3f}", acc=f"{acc:.3f}")
+        bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{acc:.3f}")
         if done % max(1, steps // 20) == 0:
-            history.append({"step": done, "loss": round(float(loss), 4),
+            history.append({"step": done, "loss": round(loss.item(), 4),
                             "batch_acc": round(acc, 4),
                             "time_s": round(time.perf_counter() - t0, 1)})
         if time.perf_counter() - t0 > budget:
@@ -117,28 +130,33 @@ def main(argv=None):
     args = p.parse_args(argv)
     t0 = _common.setup(args)
     if args.quick:
-        T, steps, budget, d, layers, hidden = 100, 200, 45.0, 32, 2, 32
-        args.eval_samples = 128
+        T, steps, budget, d, layers, N = 100, 200, 45.0, 64, 2, 64
+        args.eval_samples = 256
     else:
-        T, steps, budget, d, layers, hidden = 1004, 1500, 900.0, 64, 2, 64
+        T, steps, budget, d, layers, N = 1004, 200, 600.0, 64, 2, 1024
     T = args.T or T
     steps = args.steps or steps
     budget = args.budget or budget
     L = T + 2 * N_COPY
     result = {"task": "copying", "T": T, "lag": T + N_COPY, "length": L,
-              "batch": args.batch, "chance": 1 / N_SYM, "target": 0.99}
-    s4 = S4Copy(d, layers, 64, L)
-    result["s4"] = train("S4", s4, param_groups(s4, lr=3e-3, ssm_lr=1e-3, weight_decay=0.0),
+              "batch": args.batch, "chance": 1 / N_SYM, "target": 0.99,
+              "loss": "cross-entropy on the 10 copied positions"}
+    # float32 kernels (kernel_dtype=None): ~4x cheaper than the float64 default at N=1024
+    s4 = S4Copy(d, layers, N, L, kernel_dtype=None)
+    result["s4"] = train("S4", s4, param_groups(s4, lr=1e-2, ssm_lr=1e-3, weight_decay=0.0),
                          args, T, steps, budget, args.seed)
-    result["s4"]["config"] = {"d_model": d, "n_layers": layers, "d_state": 64, "mode": "s4"}
+    result["s4"]["config"] = {"d_model": d, "n_layers": layers, "d_state": N, "mode": "s4",
+                              "init": "legs", "lr": 1e-2, "ssm_lr": 1e-3,
+                              "kernel_dtype": "float32"}
     result["meets_target"] = result["s4"]["test_accuracy"] >= 0.99
     if not args.skip_lstm:
         torch.manual_seed(args.seed)
+        hidden = lstm_hidden(result["s4"]["params"])
         lstm = LSTMCopy(hidden, 2)
         result["lstm"] = train("LSTM", lstm, [{"params": list(lstm.parameters()), "lr": 3e-3,
                                                "weight_decay": 0.0}],
                                args, T, steps, budget, args.seed)
-        result["lstm"]["config"] = {"hidden": hidden, "layers": 2}
+        result["lstm"]["config"] = {"hidden": hidden, "layers": 2, "lr": 3e-3}
     _common.finish(args, t0, result)
 
 

@@ -82,9 +82,9 @@ def main(argv=None):
             sched.step()
             step += 1
             bar.update()
-            bar.set_postfix(loss=f"{float(loss):.3f}", epoch=epoch)
+            bar.set_postfix(loss=f"{loss.item():.3f}", epoch=epoch)
         if (epoch + 1) % 5 == 0 or epoch + 1 == cfg["epochs"]:
-            history.append({"epoch": epoch + 1, "train_loss": float(loss),
+            history.append({"epoch": epoch + 1, "train_loss": loss.item(),
                             "test_acc": accuracy(model, Xte, yte),
                             "time_s": round(time.perf_counter() - t_train, 1)})
         if time.perf_counter() - t_train > args.budget:

@@ -135,9 +135,13 @@ class S4Kernel(nn.Module):
         the length of the first forward call.
     kernel_dtype : torch.dtype or None, default torch.float64
         Real dtype the kernel is computed in (then rounded to the parameters' dtype);
-        ``None``: the parameters' dtype. float64 costs little (the kernel is
-        ``O(H (N + L))`` data, computed once per batch) and keeps float32 kernels
-        accurate to rounding when poles approach the unit circle.
+        ``None``: the parameters' dtype. float64 keeps float32 kernels accurate to
+        rounding when poles approach the unit circle and keeps every admissible
+        parameter value finite; it costs about 4x the float32 Cauchy/Vandermonde work
+        (small next to the convolutions and projections unless ``N`` is large).
+        With ``None`` and float32 parameters, extreme values (a real mode with
+        ``dt * |Re Lambda|`` below about ``1e-7``) can round a pole onto a node, which
+        the core reports as ``ValueError``.
     dtype : torch.dtype, optional
         Real dtype of the parameters (default ``torch.get_default_dtype()``).
     device : torch.device, optional
