@@ -74,7 +74,8 @@ import math
 import warnings
 
 from . import _array
-from .reductions import cauchy, cauchy_conj, vandermonde
+from ._compensated import cauchy_compensated
+from .reductions import vandermonde
 
 __all__ = ["kernel_dense", "kernel_dplr", "kernel_diag"]
 
@@ -389,7 +390,10 @@ def kernel_dplr(Lambda, P, B, C, dt, L, *, halved=False, tilde=False):
     if not real_out:
         count = L
     growth = _RADIUS if shifted else 0.0
-    z = _nodes(xp, L, count, shifted, cdt, dev, growth)
+    # nodes and discrete poles stay complex128 until the reduction: in single precision
+    # their rounding, not the sums, dominates the error near the unit circle, and
+    # cauchy_compensated carries both as hi + lo complex64 pairs (docs/float32.md)
+    z = _nodes(xp, L, count, shifted, c128, dev, growth)
     twist = None
     if shifted:  # rho^{-l} exp(i pi l / L) with rho^{-L} = e^{growth}
         ell = xp.arange(L, dtype=xp.float64, device=dev)
@@ -412,12 +416,11 @@ def kernel_dplr(Lambda, P, B, C, dt, L, *, halved=False, tilde=False):
         W = xp.concat([bb[:, None, :], xp.conj(pp)], axis=1)  # (m, 1+r, N)
         v = U[:, :, None, :] * W[:, None, :, :] * s[:, None, None, :]  # (m, 1+r, 1+r, N)
         v = xp.astype(v, cdt)
-        poles = xp.astype(lam_d, cdt)[:, None, None, :]
-        red = cauchy_conj if halved else cauchy
-        kk = red(v, z, poles)  # (m, 1+r, 1+r, count)
-        sigma = xp.astype(dd, cdt)[:, None] / 2 * (1 + z)  # (m, count)
+        kk = cauchy_compensated(v, z, lam_d[:, None, None, :], conj=halved)
+        zc = xp.astype(z, cdt)
+        sigma = xp.astype(dd, cdt)[:, None] / 2 * (1 + zc)  # (m, count)
         G = _woodbury(xp, kk, sigma, r)
-        G = xp.astype(dd, cdt)[:, None] * z * G
+        G = xp.astype(dd, cdt)[:, None] * zc * G
         Kc = xp.astype(_inverse(xp, G, L, shifted, real_out, twist), out_dtype)
         if i0 == 0 and i1 == m:
             out = Kc
