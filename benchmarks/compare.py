@@ -40,6 +40,9 @@ __all__ = ["main", "build_parser", "PAPER_TABLE2"]
 PAPER_TABLE2 = {"N": [128, 256, 512], "speedup": [1.9, 6.7, 29.6],
                 "memory": [42.0, 133.0, 392.0]}
 
+#: Report sections, in the order they run.
+SECTIONS = ("machine", "cauchy", "kernels", "generation")
+
 #: Targets of the issue (benchmarks, not tests): reported as met / missed.
 TARGETS = {
     "naive_over_dplr_N64_L4096": 30.0,
@@ -716,6 +719,10 @@ def main(argv=None):
     grid_N = args.N or ([64, 128] if quick else [64, 128, 256, 512])
     grid_L = args.L or ([1024, 4096] if quick else [1024, 4096, 16384, 65536])
     sections = {s.strip() for s in args.sections.split(",") if s.strip()}
+    unknown = sections - set(SECTIONS)
+    if unknown or not sections:
+        build_parser().error(f"--sections: expected a comma-separated subset of "
+                             f"{','.join(SECTIONS)}, got {args.sections!r}")
     os.makedirs(args.out, exist_ok=True)
     t0 = time.perf_counter()
     res = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "quick": quick, "repeat": repeat,

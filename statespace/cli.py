@@ -1,4 +1,4 @@
-"""The ``statespace`` command line: ``statespace verify`` and ``statespace info``.
+"""The ``statespace`` command line: ``verify``, ``bench`` and ``info``.
 
 ``statespace verify`` runs the verification experiments and writes ``report.md``,
 ``report.json`` and PNG plots to ``--out`` (default ``report``); it exits 0 only
@@ -8,6 +8,10 @@ module a small built-in job runs instead: the LegS kernel of the
 bilinear-discretized system by explicit powers, against the mpmath reference);
 ``verification.suite.postprocess(rows)`` then adds the cross-experiment plots and
 a summary section, inserted into ``report.md`` after the failures.
+
+``statespace bench`` runs :func:`benchmarks.compare.main` (its options are listed by
+``statespace bench --help``): speed and memory of the kernels against baselines measured
+in the same run, written as ``report.md``, ``report.json`` and plots.
 
 ``statespace info`` prints the versions of statespace and its dependencies and the
 CPU count.
@@ -65,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     """
     parser = argparse.ArgumentParser(
         prog="statespace",
-        description="Structured state space models: verification and environment info.",
+        description="Structured state space models: verification, benchmarks, environment info.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -96,6 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
                    "a loaded machine)")
     v.add_argument("--no-progress", action="store_true", help="no progress bar")
     v.set_defaults(func=_cmd_verify)
+
+    b = sub.add_parser(
+        "bench",
+        help="speed/memory comparison against baselines in one run (Markdown, JSON, plots)",
+        add_help=False,
+    )
+    b.set_defaults(func=_cmd_bench)
 
     i = sub.add_parser("info", help="versions of statespace and its dependencies, CPU count")
     i.set_defaults(func=_cmd_info)
@@ -133,12 +144,29 @@ def main(argv=None) -> int:
     usage: statespace ...
     2
     """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:  # its options are benchmarks.compare's own
+        return _cmd_bench(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
     return int(args.func(args))
+
+
+# --------------------------------------------------------------------------- bench
+def _cmd_bench(argv) -> int:
+    """``statespace bench [options]``: :func:`benchmarks.compare.main` on ``argv``."""
+    try:
+        from benchmarks import compare
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("benchmarks", "benchmarks.compare"):
+            raise
+        print("statespace bench: the 'benchmarks' package is not importable; install "
+              "statespace from its source tree (pip install -e .)", file=sys.stderr)
+        return 2
+    return int(compare.main(argv if isinstance(argv, list) else []))
 
 
 # --------------------------------------------------------------------------- info

@@ -314,9 +314,20 @@ def test_cli_usage_errors(capsys):
     assert exc.value.code == 2
     with pytest.raises(SystemExit):
         cli.main(["verify", "--workers", "0"])
-    with pytest.raises(SystemExit):
-        cli.main(["bench"])  # not a command (yet)
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["bench", "--sections", "nope"])
+    assert exc.value.code == 2
     capsys.readouterr()
+
+
+def test_cli_bench_writes_a_report(tmp_path, capsys):
+    """``statespace bench`` runs benchmarks.compare (a tiny generation section here)."""
+    status = cli.main(["bench", "--quick", "--sections", "generation", "--generation-L", "64",
+                       "--repeat", "1", "--no-plots", "--out", str(tmp_path)])
+    assert status == 0
+    doc = json.loads((tmp_path / "report.json").read_text())
+    assert doc["generation"]["speedup"] > 0 and not doc["errors"]
+    assert "## Autoregressive generation" in (tmp_path / "report.md").read_text()
 
 
 def test_report_paths_are_relative(tmp_path):
