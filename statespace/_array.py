@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 
 import array_api_compat
 from array_api_compat import (
@@ -38,6 +39,7 @@ __all__ = [
     "result_float_dtype",
     "eps",
     "asarray",
+    "compiling",
     "check_finite",
     "check_dt",
     "check_length",
@@ -158,13 +160,31 @@ def asarray(x, xp, *, dtype=None, device=None, name="x"):
         raise TypeError(f"{name} must be array-like ({exc})") from None
 
 
+def compiling():
+    """Whether ``torch.compile`` is tracing the caller (False when torch is not loaded).
+
+    The core skips its data-dependent value checks (a host synchronisation each) and
+    its host-side fast-path routing while this is true.
+    """
+    torch = sys.modules.get("torch")
+    is_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", None)
+    return is_compiling is not None and is_compiling()  # torch >= 2.3 has it
+
+
 def check_finite(xp, x, name):
-    """Raise ``ValueError`` naming ``name`` if ``x`` has a NaN or infinite entry."""
+    """Raise ``ValueError`` naming ``name`` if ``x`` has a NaN or infinite entry.
+
+    Skipped for arrays while ``torch.compile`` traces the caller (:func:`compiling`):
+    the check needs a host synchronisation, so under compile NaN or infinite inputs
+    are not rejected; they propagate visibly to NaN outputs.
+    """
     if x is None:
         return
     if isinstance(x, numbers.Number):
         if not math.isfinite(abs(x)):
             raise ValueError(f"{name} must be finite, got {x!r}")
+        return
+    if compiling():
         return
     if not bool(xp.all(xp.isfinite(x))):
         raise ValueError(f"{name} contains NaN or infinite values")
@@ -176,7 +196,8 @@ def check_dt(xp, dt, *, dtype, device, name="dt"):
     Raises
     ------
     ValueError
-        If any entry is NaN, infinite or not strictly positive.
+        If any entry is NaN, infinite or not strictly positive. The array checks are
+        skipped while ``torch.compile`` traces the caller (see :func:`check_finite`).
     """
     if isinstance(dt, numbers.Number):
         if isinstance(dt, complex):
@@ -189,7 +210,7 @@ def check_dt(xp, dt, *, dtype, device, name="dt"):
     if xp.isdtype(dt.dtype, "complex floating"):
         raise TypeError(f"{name} must be real, got dtype {dt.dtype}")
     check_finite(xp, dt, name)
-    if not bool(xp.all(dt > 0)):
+    if not compiling() and not bool(xp.all(dt > 0)):
         raise ValueError(f"{name} must be strictly positive")
     return xp.astype(dt, dtype)
 
@@ -211,7 +232,7 @@ def broadcast_shapes(shapes, names):
     ValueError
         Naming every argument (``names``) and its shape when they do not broadcast.
     """
-    nd = max((len(s) for s in shapes), default=0)
+    nd = max([0, *(len(s) for s in shapes)])  # no default=: torch.compile traces this
     out = []
     for i in range(nd):
         size = 1

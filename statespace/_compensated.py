@@ -128,12 +128,13 @@ def cauchy_compensated(v, z, w, *, conj=False):
     zk, zlk = (lay.matrix_operand(xp, a) for a in (z_hi, z_lo))
     wk, wlk = (lay.matrix_operand(xp, a) for a in (w_hi, w_lo))
     y = None
-    if _array.is_numpy(xp) or _array.is_torch(xp):
+    fast = not _array.compiling()  # the fast paths inspect the arrays on the host
+    if fast and (_array.is_numpy(xp) or _array.is_torch(xp)):
         from . import _fast_cpu
 
         if _fast_cpu.available():
             y = _fast_cpu.try_cauchy(vs, zk, wk, conj=conj, z_lo=zlk, w_lo=wlk)
-    if y is None and (_array.is_cupy(xp) or _array.is_torch(xp)):
+    if y is None and fast and (_array.is_cupy(xp) or _array.is_torch(xp)):
         from . import _fast_cupy
 
         y = _fast_cupy.try_cauchy(vs, zk, wk, conj=conj, z_lo=zlk, w_lo=wlk)

@@ -317,7 +317,8 @@ def kernel_dplr(Lambda, P, B, C, dt, L, *, halved=False, tilde=False):
     RuntimeWarning
         When some ``Re(Lambda) > 0``: the system may be unstable and the truncation
         correction :math:`I \pm \bar A^L` is then ill-posed (use
-        :func:`kernel_dense` for unstable systems).
+        :func:`kernel_dense` for unstable systems). Not checked while
+        ``torch.compile`` traces the call (a host synchronisation).
 
     Notes
     -----
@@ -365,16 +366,19 @@ def kernel_dplr(Lambda, P, B, C, dt, L, *, halved=False, tilde=False):
     )
     dt = _dt_array(xp, dt, len(batch) if batch else 0, xp.float64, dev)
     batch = _array.broadcast_shapes([batch, tuple(dt.shape)], ["inputs", "dt"])
-    # Re(Lambda) = 0 up to rounding (the skew normal parts of LegT, LagT, FouT) is stable
-    lam_abs = xp.abs(Lambda)
-    lam_tol = 64 * _array.eps(xp, real_dt) * xp.where(lam_abs > 1, lam_abs, 1.0)
-    if bool(xp.any(_array.real(xp, Lambda) > xp.max(lam_tol))):
-        warnings.warn(
-            "some Re(Lambda) > 0: the system may be unstable and the truncation "
-            "correction of kernel_dplr is ill-posed; use kernel_dense for unstable systems",
-            RuntimeWarning,
-            stacklevel=2,
-        )
+    # Re(Lambda) = 0 up to rounding (the skew normal parts of LegT, LagT, FouT) is stable;
+    # a host sync, skipped under torch.compile like the other value checks
+    if not _array.compiling():
+        lam_abs = xp.abs(Lambda)
+        lam_tol = 64 * _array.eps(xp, real_dt) * xp.where(lam_abs > 1, lam_abs, 1.0)
+        if bool(xp.any(_array.real(xp, Lambda) > xp.max(lam_tol))):
+            warnings.warn(
+                "some Re(Lambda) > 0: the system may be unstable and the truncation "
+                "correction of kernel_dplr is ill-posed; use kernel_dense for unstable "
+                "systems",
+                RuntimeWarning,
+                stacklevel=2,
+            )
 
     # Flatten the broadcast batch; work in complex128 for setup quantities.
     c128 = xp.complex128
@@ -595,7 +599,9 @@ def kernel_diag(Lambda, B, C, dt, L, method="zoh", *, halved=False):
             z_gro = xp.where(grow, z, zero)
             # decaying modes: v / (e^{L z} - 1) * e^{z l}
             denom = _array.expm1(xp, L * z_dec)
-            if bool(xp.any(xp.logical_and(denom == 0, xp.logical_not(grow)))):
+            if not _array.compiling() and bool(
+                xp.any(xp.logical_and(denom == 0, xp.logical_not(grow)))
+            ):
                 raise ValueError("method='dss' needs exp(L dt Lambda) != 1 (Lambda = 0?)")
             denom = xp.where(grow, xp.ones_like(z), denom)
             v_dec = xp.where(grow, zero, v / denom)
@@ -609,7 +615,7 @@ def kernel_diag(Lambda, B, C, dt, L, method="zoh", *, halved=False):
         K = 2 * xp.real(K)
     elif real_out:
         K = xp.real(K)
-    if not bool(xp.all(xp.isfinite(K))):
+    if not _array.compiling() and not bool(xp.all(xp.isfinite(K))):
         raise ValueError(
             "kernel_diag overflowed (non-finite values): Re(dt * Lambda) * L is too large"
         )

@@ -63,7 +63,7 @@ class _Layout:
         mbs = [_pad(s, nb) for s in mat_batches]
         self.num = tuple(i for i in range(nb) if vb[i] > 1 and all(m[i] == 1 for m in mbs))
         self.keep = tuple(i for i in range(nb) if i not in self.num)
-        self.M = math.prod(vb[i] for i in self.num)
+        self.M = math.prod([vb[i] for i in self.num])  # a list: torch.compile traces it
         # batch of the structured matrix == output batch without the numerator axes
         self.mat_batch = tuple(self.batch[i] for i in self.keep)
 
@@ -134,6 +134,9 @@ def _prepare(xp, arrays, names):
 
 
 def _check_result(xp, y, what):
+    # value checks (host syncs) are skipped under torch.compile, see _array.check_finite
+    if _array.compiling():
+        return
     if not bool(xp.all(xp.isfinite(y))):
         cause = (
             "a node z nearly coincides with a pole w, or the inputs' scale overflows"
@@ -144,7 +147,7 @@ def _check_result(xp, y, what):
 
 
 def _no_coincidence(xp, d):
-    if bool(xp.any(d == 0)):
+    if not _array.compiling() and bool(xp.any(d == 0)):
         raise ValueError(
             "a node z coincides with a pole w (z[..., l] == w[..., n]): the Cauchy sum is "
             "infinite there"
@@ -234,8 +237,12 @@ def _fast_route(xp, kind, fallback):
     :mod:`statespace._fast_cpu` (when numba is installed); CuPy arrays and CUDA torch
     tensors without a pending gradient: the CuPy kernels of
     :mod:`statespace._fast_cupy`. The wrappers decide per call (device, gradient,
-    dtype, size) and call ``fallback`` for everything else.
+    dtype, size) and call ``fallback`` for everything else. While ``torch.compile``
+    traces the call, ``fallback`` is returned as is: the wrappers inspect the arrays
+    on the host, which the compiler cannot trace.
     """
+    if _array.compiling():
+        return fallback
     if _array.is_numpy(xp) or _array.is_torch(xp):
         from . import _fast_cpu
 
