@@ -74,7 +74,7 @@ def main(argv=None):
     if args.quick:
         cfg = dict(d_model=32, n_layers=2, d_state=32, steps=150, batch=16, window=96)
     else:
-        cfg = dict(d_model=64, n_layers=3, d_state=64, steps=2000, batch=32, window=144)
+        cfg = dict(d_model=32, n_layers=2, d_state=32, steps=600, batch=32, window=96)
     if args.steps is not None:
         cfg["steps"] = args.steps
     model = S4Model(1, H, d_model=cfg["d_model"], n_layers=cfg["n_layers"],
