@@ -116,6 +116,18 @@ def _loadavg():
         return None
 
 
+def _cpu_model():
+    """The processor's name (``model name`` of ``/proc/cpuinfo`` on Linux), or None."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
 def _environment():
     import numpy
 
@@ -125,6 +137,7 @@ def _environment():
     env = {
         "python": platform.python_version(),
         "platform": platform.platform(),
+        "cpu_model": _cpu_model(),
         "cpu_count": os.cpu_count(),
         "numpy": numpy.__version__,
         "statespace": statespace.__version__,
@@ -467,6 +480,8 @@ def _markdown(res):
              "in this run. Load average at start / end: "
              f"{res['load_start']} / {res['load_end']} on {env['cpu_count']} CPUs "
              "(timings on a shared machine are noisy).\n")
+    L.append(f"Machine: {env.get('cpu_model') or 'unknown CPU'}, {env['cpu_count']} CPUs, "
+             f"{env['platform']}, Python {env['python']}.\n")
     L.append(f"numpy {env['numpy']}, numba {env.get('numba')} "
              f"(threads {env.get('numba_threads')}), fused CPU path: {env['fast_cpu']}, "
              f"BLAS threads: {env.get('blas_threads')}.\n")

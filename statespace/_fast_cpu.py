@@ -59,7 +59,9 @@ non-finite value, which :mod:`statespace.reductions` reports as an error.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 
 import numpy as np
 
@@ -347,6 +349,23 @@ def _out(batch, M, L, cdt):
     return out, out.reshape(nb, M, L).view(_REAL[np.dtype(cdt)]).reshape(nb, M, L, 2), nb
 
 
+@contextlib.contextmanager
+def _torch_threads_kept():
+    """Restore torch's intra-op thread count after a numba parallel region.
+
+    numba's OpenMP threading layer and torch's CPU build share one OpenMP runtime, so
+    a parallel numba call resets the thread count a torch user chose (for instance
+    ``torch.set_num_threads(1)`` becomes the core count).
+    """
+    torch = sys.modules.get("torch")
+    n = torch.get_num_threads() if torch is not None else None
+    try:
+        yield
+    finally:
+        if n is not None and torch.get_num_threads() != n:
+            torch.set_num_threads(n)
+
+
 def cauchy(vs, z, w, *, conj, z_lo=None, w_lo=None):
     """Fused Cauchy reduction on NumPy arrays (contract of ``reductions._cauchy_generic``).
 
@@ -372,8 +391,9 @@ def cauchy(vs, z, w, *, conj, z_lo=None, w_lo=None):
     iv = _index_map(vs.shape[:-2], batch)
     iz = _index_map(z.shape[:-1], batch)
     iw = _index_map(w.shape[:-1], batch)
-    cauchy_kernel(vr, vi, iv, zr, zi, zlr, zli, iz, wr, wi, wlr, wli, iw, bool(conj), comp,
-                  _chunk(M, L, rdt, nb), np.ones(1, rdt), out_f)
+    with _torch_threads_kept():
+        cauchy_kernel(vr, vi, iv, zr, zi, zlr, zli, iz, wr, wi, wlr, wli, iw, bool(conj),
+                      comp, _chunk(M, L, rdt, nb), np.ones(1, rdt), out_f)
     return out
 
 
@@ -392,7 +412,8 @@ def vandermonde(vs, x, L):
     xr, xi = _split(x, rdt, (-1, N))
     iv = _index_map(vs.shape[:-2], batch)
     ix = _index_map(x.shape[:-1], batch)
-    vandermonde_kernel(vr, vi, iv, xr, xi, ix, L, _chunk(M, L, rdt, nb), out_f)
+    with _torch_threads_kept():
+        vandermonde_kernel(vr, vi, iv, xr, xi, ix, L, _chunk(M, L, rdt, nb), out_f)
     return out
 
 

@@ -431,3 +431,20 @@ def test_cuda_sources_in_cpu_emulation(monkeypatch, tmp_path, rng):
     y = _fast_cupy.cauchy(vc[None], zh[None], wh[None], conj=True, z_lo=zl[None], w_lo=wl[None])
     ref, scale = _naive_cauchy(vc, zc, wc, True)
     _check(y[0], ref, scale, 10, np.complex64)
+
+
+@pytest.mark.skipif(not _fast_cpu.available(), reason="numba is not installed")
+def test_fused_kernels_keep_torch_thread_count():
+    """numba's OpenMP layer shares torch's runtime; the user's thread count survives."""
+    torch = pytest.importorskip("torch")
+    old = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        v = np.ones((3, 2, 8), dtype=np.complex128)
+        z = np.exp(2j * np.pi * np.arange(64) / 64)
+        w = np.full(8, 0.5 + 0j)
+        _fast_cpu.cauchy(v, z, w, conj=False)
+        _fast_cpu.vandermonde(v, np.log(w), 64)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(old)
