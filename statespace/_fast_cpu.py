@@ -121,7 +121,7 @@ _OUTER = dict(parallel=True, fastmath=False, cache=True, nogil=True, error_model
 # error_model="numpy": a division by zero gives inf instead of raising, which keeps the
 # division branch-free so the loops vectorise (non-finite results are reported by the
 # caller)
-_INNER = dict(fastmath=False, cache=True, error_model="numpy")
+_INNER = dict(fastmath={"contract"}, cache=True, error_model="numpy")
 
 
 @njit(**_INNER)
@@ -155,8 +155,11 @@ def _recip_conj(zr, zi, n_l, a, b, one, sa, sb, da, db):
         d1 = zi[j] - b
         d2 = zi[j] + b
         s = dr * dr
-        i1 = one / (s + d1 * d1)
-        i2 = one / (s + d2 * d2)
+        q1 = s + d1 * d1
+        q2 = s + d2 * d2
+        inv = one / (q1 * q2)
+        i1 = q2 * inv
+        i2 = q1 * inv
         e1 = d1 * i1
         e2 = d2 * i2
         sa[j] = dr * (i1 + i2)
@@ -173,14 +176,55 @@ def _recip_conj_comp(zr, zi, zlr, zli, n_l, a, al, b, bl, one, sa, sb, da, db):
         d1 = (zi[j] - b) + (zli[j] - bl)
         d2 = (zi[j] + b) + (zli[j] + bl)
         s = dr * dr
-        i1 = one / (s + d1 * d1)
-        i2 = one / (s + d2 * d2)
+        q1 = s + d1 * d1
+        q2 = s + d2 * d2
+        inv = one / (q1 * q2)  # one division for both reciprocals
+        i1 = q2 * inv
+        i2 = q1 * inv
         e1 = d1 * i1
         e2 = d2 * i2
         sa[j] = dr * (i1 + i2)
         da[j] = dr * (i1 - i2)
         sb[j] = -(e1 + e2)
         db[j] = e2 - e1
+
+
+@njit(**_INNER)
+def _conj_mac4(zr, zi, zlr, zli, comp, n_l, a, al, b, bl, one, p, q, accr, acci):
+    # _recip_conj(_comp) and four _mac calls in one pass (rank-1 Woodbury: 4
+    # numerators): the folded reciprocals stay in registers and each accumulator is
+    # loaded and stored once per pole
+    p0, p1, p2, p3 = p[0], p[1], p[2], p[3]
+    q0, q1, q2, q3 = q[0], q[1], q[2], q[3]
+    for j in range(n_l):
+        if comp:
+            dr = (zr[j] - a) + (zlr[j] - al)
+            d1 = (zi[j] - b) + (zli[j] - bl)
+            d2 = (zi[j] + b) + (zli[j] + bl)
+        else:
+            dr = zr[j] - a
+            d1 = zi[j] - b
+            d2 = zi[j] + b
+        s = dr * dr
+        e1 = s + d1 * d1
+        e2 = s + d2 * d2
+        inv = one / (e1 * e2)
+        i1 = e2 * inv
+        i2 = e1 * inv
+        f1 = d1 * i1
+        f2 = d2 * i2
+        sa = dr * (i1 + i2)
+        da = dr * (i1 - i2)
+        sb = -(f1 + f2)
+        db = f2 - f1
+        accr[0, j] += p0 * sa - q0 * db
+        acci[0, j] += p0 * sb + q0 * da
+        accr[1, j] += p1 * sa - q1 * db
+        acci[1, j] += p1 * sb + q1 * da
+        accr[2, j] += p2 * sa - q2 * db
+        acci[2, j] += p2 * sb + q2 * da
+        accr[3, j] += p3 * sa - q3 * db
+        acci[3, j] += p3 * sb + q3 * da
 
 
 @njit(**_INNER)
@@ -223,7 +267,10 @@ def cauchy_kernel(vr, vi, iv, zr, zi, zlr, zli, iz, wr, wi, wlr, wli, iw,
         for n in range(N):
             a = wr[jw, n]
             b_ = wi[jw, n]
-            if conj:
+            if conj and M == 4:
+                _conj_mac4(zr_b, zi_b, zlr_b, zli_b, comp, n_l, a, wlr[jw, n], b_,
+                           wli[jw, n], one, vr[jv, :, n], vi[jv, :, n], accr, acci)
+            elif conj:
                 if comp:
                     _recip_conj_comp(zr_b, zi_b, zlr_b, zli_b, n_l, a, wlr[jw, n],
                                      b_, wli[jw, n], one, sa, sb, da, db)
