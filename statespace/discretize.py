@@ -1,4 +1,6 @@
-r"""Discretization of continuous-time linear systems :math:`x' = A x + B u`.
+r"""Discretization of continuous-time linear systems (bilinear, ZOH, GBT, Euler).
+
+The continuous system is :math:`x' = A x + B u`.
 
 Three structures are supported, each returning a small named tuple that
 :mod:`statespace.recurrence` consumes directly:

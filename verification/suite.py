@@ -134,7 +134,7 @@ Diagonal discretizations (entrywise relative error)
 Kernels against ground truth
     ``kernel_dense``: :math:`N L \varepsilon` (:math:`c = 1`; each doubling level
     of the Krylov sequence adds the error of one product, see
-    :doc:`precision`). ``kernel_dplr``: :math:`N (\log_2 L + M)\,\varepsilon` (as
+    :ref:`precision`). ``kernel_dplr``: :math:`N (\log_2 L + M)\,\varepsilon` (as
     above). ``kernel_diag``: :math:`(N + L \max_n |\Delta t\lambda_n|)\,\varepsilon`
     (:math:`c = 1`; the rounding of the exponent
     :math:`x_n = \log\bar\lambda_n \approx \Delta t\lambda_n` is multiplied by
