@@ -150,77 +150,49 @@ def _recip_comp(zr, zi, zlr, zli, n_l, a, al, b, bl, one, ra, rb):
         rb[j] = -di * inv
 
 
-@njit(**_INNER)
-def _recip_conj(zr, zi, n_l, a, b, one, sa, sb, da, db):
-    # r1 = 1/(z - w) = a1 + i b1, r2 = 1/(z - conj(w)) = a2 + i b2, folded into
-    # sa = a1 + a2, sb = b1 + b2, da = a1 - a2, db = b1 - b2
-    for j in range(n_l):
-        dr = zr[j] - a
-        d1 = zi[j] - b
-        d2 = zi[j] + b
-        s = dr * dr
-        q1 = s + d1 * d1
-        q2 = s + d2 * d2
-        inv = one / (q1 * q2)
-        i1 = q2 * inv
-        i2 = q1 * inv
-        e1 = d1 * i1
-        e2 = d2 * i2
-        sa[j] = dr * (i1 + i2)
-        da[j] = dr * (i1 - i2)
-        sb[j] = -(e1 + e2)
-        db[j] = e2 - e1
+@njit(inline="always", **_INNER)
+def _fold(dr, d1, d2, one):
+    # r1 = 1/d1c, r2 = 1/d2c for d1c = dr + i d1, d2c = dr + i d2 (the differences to a
+    # pole and to its conjugate), folded into (a1 + a2, b1 + b2, a1 - a2, b1 - b2) with
+    # r_k = a_k + i b_k; one division serves both reciprocals
+    s = dr * dr
+    q1 = s + d1 * d1
+    q2 = s + d2 * d2
+    inv = one / (q1 * q2)
+    i1 = q2 * inv
+    i2 = q1 * inv
+    e1 = d1 * i1
+    e2 = d2 * i2
+    return dr * (i1 + i2), -(e1 + e2), dr * (i1 - i2), e2 - e1
+
+
+@njit(inline="always", **_INNER)
+def _diffs(zr, zi, zlr, zli, j, comp, a, al, b, bl):
+    # Re and Im of z_j - w and Im of z_j - conj(w), compensated when comp
+    if comp:
+        return (zr[j] - a) + (zlr[j] - al), (zi[j] - b) + (zli[j] - bl), \
+            (zi[j] + b) + (zli[j] + bl)
+    return zr[j] - a, zi[j] - b, zi[j] + b
 
 
 @njit(**_INNER)
-def _recip_conj_comp(zr, zi, zlr, zli, n_l, a, al, b, bl, one, sa, sb, da, db):
-    # the same with compensated differences
+def _recip_conj(zr, zi, zlr, zli, comp, n_l, a, al, b, bl, one, sa, sb, da, db):
+    # folded reciprocals of the conjugate pair over the chunk (see _fold)
     for j in range(n_l):
-        dr = (zr[j] - a) + (zlr[j] - al)
-        d1 = (zi[j] - b) + (zli[j] - bl)
-        d2 = (zi[j] + b) + (zli[j] + bl)
-        s = dr * dr
-        q1 = s + d1 * d1
-        q2 = s + d2 * d2
-        inv = one / (q1 * q2)  # one division for both reciprocals
-        i1 = q2 * inv
-        i2 = q1 * inv
-        e1 = d1 * i1
-        e2 = d2 * i2
-        sa[j] = dr * (i1 + i2)
-        da[j] = dr * (i1 - i2)
-        sb[j] = -(e1 + e2)
-        db[j] = e2 - e1
+        dr, d1, d2 = _diffs(zr, zi, zlr, zli, j, comp, a, al, b, bl)
+        sa[j], sb[j], da[j], db[j] = _fold(dr, d1, d2, one)
 
 
 @njit(**_INNER)
 def _conj_mac4(zr, zi, zlr, zli, comp, n_l, a, al, b, bl, one, p, q, accr, acci):
-    # _recip_conj(_comp) and four _mac calls in one pass (rank-1 Woodbury: 4
+    # _recip_conj and four _mac calls in one pass (rank-1 Woodbury: 4
     # numerators): the folded reciprocals stay in registers and each accumulator is
     # loaded and stored once per pole
     p0, p1, p2, p3 = p[0], p[1], p[2], p[3]
     q0, q1, q2, q3 = q[0], q[1], q[2], q[3]
     for j in range(n_l):
-        if comp:
-            dr = (zr[j] - a) + (zlr[j] - al)
-            d1 = (zi[j] - b) + (zli[j] - bl)
-            d2 = (zi[j] + b) + (zli[j] + bl)
-        else:
-            dr = zr[j] - a
-            d1 = zi[j] - b
-            d2 = zi[j] + b
-        s = dr * dr
-        e1 = s + d1 * d1
-        e2 = s + d2 * d2
-        inv = one / (e1 * e2)
-        i1 = e2 * inv
-        i2 = e1 * inv
-        f1 = d1 * i1
-        f2 = d2 * i2
-        sa = dr * (i1 + i2)
-        da = dr * (i1 - i2)
-        sb = -(f1 + f2)
-        db = f2 - f1
+        dr, d1, d2 = _diffs(zr, zi, zlr, zli, j, comp, a, al, b, bl)
+        sa, sb, da, db = _fold(dr, d1, d2, one)
         accr[0, j] += p0 * sa - q0 * db
         acci[0, j] += p0 * sb + q0 * da
         accr[1, j] += p1 * sa - q1 * db
@@ -275,11 +247,8 @@ def cauchy_kernel(vr, vi, iv, zr, zi, zlr, zli, iz, wr, wi, wlr, wli, iw,
                 _conj_mac4(zr_b, zi_b, zlr_b, zli_b, comp, n_l, a, wlr[jw, n], b_,
                            wli[jw, n], one, vr[jv, :, n], vi[jv, :, n], accr, acci)
             elif conj:
-                if comp:
-                    _recip_conj_comp(zr_b, zi_b, zlr_b, zli_b, n_l, a, wlr[jw, n],
-                                     b_, wli[jw, n], one, sa, sb, da, db)
-                else:
-                    _recip_conj(zr_b, zi_b, n_l, a, b_, one, sa, sb, da, db)
+                _recip_conj(zr_b, zi_b, zlr_b, zli_b, comp, n_l, a, wlr[jw, n], b_,
+                            wli[jw, n], one, sa, sb, da, db)
                 for k in range(M):
                     _mac(accr[k], acci[k], vr[jv, k, n], vi[jv, k, n], sa, sb, da, db,
                          n_l)
