@@ -143,7 +143,8 @@ def test_all_passing_and_empty_reports(tmp_path):
 
 def test_bad_plot_does_not_lose_the_report(tmp_path):
     bad = {"name": "broken", "series": [{"x": [1, 2, 3], "y": [1, 2]}]}
-    out = write_report(_rows()[:1], tmp_path, plots=[bad, _plot()])
+    with pytest.warns(RuntimeWarning, match="plots not written: broken"):
+        out = write_report(_rows()[:1], tmp_path, plots=[bad, _plot()])
     assert len(out["plots"]) == 1
     doc = json.loads((tmp_path / "report.json").read_text())
     assert any("broken" in p for p in doc["meta"]["plot_problems"])
