@@ -364,7 +364,15 @@ def compare(
 
 @dataclass(frozen=True)
 class ExperimentResult:
-    """What an experiment returns: rows and optional plot specs."""
+    """What an experiment returns: rows and optional plot specs.
+
+    Parameters
+    ----------
+    rows : list of Row
+        The verified claims.
+    plots : list of dict, optional
+        Plot specifications for :func:`write_report` (default: none).
+    """
 
     rows: list
     plots: list = field(default_factory=list)
