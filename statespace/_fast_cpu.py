@@ -1,7 +1,7 @@
 r"""Fused CPU kernels for the Cauchy and Vandermonde reductions (numba, optional).
 
 :mod:`statespace.reductions` routes NumPy arrays and CPU torch tensors that need no
-gradient here (see :func:`route`); everything else, and everything when numba is not
+gradient here (see :func:`try_cauchy`); everything else, and everything when numba is not
 installed (``pip install statespace[fast]``), takes the generic array-API path.
 
 Cauchy kernel
@@ -27,10 +27,11 @@ four real multiply-adds per node:
 Flops per (node, pole) pair, counting every add, multiply and divide executed:
 ``cauchy``: 2 (difference) + 3 (``|d|^2``) + 1 (divide) + 2 (scale) = 8, plus 8 per
 numerator (a complex multiply-add); ``cauchy_conj``: 3 (differences) + 5 (both
-``|d|^2``, sharing ``(Re d)^2``) + 4 (one divide for both reciprocals,
-:math:`1/|d_1|^2 = |d_2|^2 / (|d_1|^2 |d_2|^2)` and vice versa: a divide costs several
-multiplies) + 2 (scale) + 6 (fold) = 20, plus 8 per numerator. The compensated
-variants add 2 per difference (12 and 26). With four numerators (rank-1 Woodbury)
+``|d|^2``, sharing ``(Re d)^2``) + 2 (divides) + 2 (scale) + 6 (fold) = 18, plus 8 per
+numerator. The compensated variants add 2 per difference (12 and 24). Each
+reciprocal keeps its own divide: one divide of ``|d_2|^2 / (|d_1|^2 |d_2|^2)`` would
+be cheaper but narrows the range to ``|d_1 d_2| > 1e-19`` in float32, which a real
+pole close to the node 1 (``d_1 = d_2``) can leave. With four numerators (rank-1 Woodbury)
 the reciprocals and the four multiply-adds run in one pass over the nodes, so the
 folded reciprocals never leave registers. :data:`FLOPS`
 records these counts for the benchmarks. The kernels are compiled with
@@ -56,7 +57,7 @@ errors of float64 plus the rounding of ``x * l0`` (the generic path has the same
 ``eps |x| l`` term); then all numerators are accumulated in the input precision.
 
 Range: ``1/d`` through ``|d|^2`` is valid for ``1e-19 < |d| < 1e19`` in float32
-(``1e-154 .. 1e154`` in float64); :func:`route` sends inputs whose magnitudes could
+(``1e-154 .. 1e154`` in float64); :func:`try_cauchy` sends inputs whose magnitudes could
 leave that range to the generic path, and a difference below it overflows to a
 non-finite value, which :mod:`statespace.reductions` reports as an error.
 """
@@ -69,14 +70,15 @@ import sys
 
 import numpy as np
 
-__all__ = ["available", "route", "cauchy", "vandermonde", "FLOPS", "set_enabled"]
+__all__ = ["available", "try_cauchy", "try_vandermonde", "cauchy", "vandermonde", "FLOPS",
+           "set_enabled"]
 
 #: Executed flops per (node, pole) pair: ``base + per_numerator * M``.
 FLOPS = {
     "cauchy": (8, 8),
-    "cauchy_conj": (20, 8),
+    "cauchy_conj": (18, 8),
     "cauchy_comp": (12, 8),
-    "cauchy_conj_comp": (26, 8),
+    "cauchy_conj_comp": (24, 8),
     "vandermonde": (12, 8),  # float64 table product (6) + cast, plus the MACs
 }
 
@@ -154,13 +156,10 @@ def _recip_comp(zr, zi, zlr, zli, n_l, a, al, b, bl, one, ra, rb):
 def _fold(dr, d1, d2, one):
     # r1 = 1/d1c, r2 = 1/d2c for d1c = dr + i d1, d2c = dr + i d2 (the differences to a
     # pole and to its conjugate), folded into (a1 + a2, b1 + b2, a1 - a2, b1 - b2) with
-    # r_k = a_k + i b_k; one division serves both reciprocals
+    # r_k = a_k + i b_k
     s = dr * dr
-    q1 = s + d1 * d1
-    q2 = s + d2 * d2
-    inv = one / (q1 * q2)
-    i1 = q2 * inv
-    i2 = q1 * inv
+    i1 = one / (s + d1 * d1)
+    i2 = one / (s + d2 * d2)
     e1 = d1 * i1
     e2 = d2 * i2
     return dr * (i1 + i2), -(e1 + e2), dr * (i1 - i2), e2 - e1
@@ -528,28 +527,3 @@ def try_vandermonde(vs, x, L):
         return None
     (v_, x_), is_torch = got
     return _wrap(vandermonde(v_, x_, L), is_torch)
-
-
-def route(kind, fallback):
-    """Dispatch target for ``kind`` in {"cauchy", "vandermonde"} with a ``fallback``.
-
-    The returned callable has the contract of the generic implementation; it runs the
-    compiled kernel for NumPy arrays and CPU torch tensors without a pending gradient
-    (when numba is available and the work is large enough) and calls ``fallback``
-    otherwise.
-    """
-    if not available():
-        return fallback
-    if kind == "cauchy":
-
-        def cauchy_route(xp, vs, z, w, step, *, conj):
-            y = try_cauchy(vs, z, w, conj=conj)
-            return fallback(xp, vs, z, w, step, conj=conj) if y is None else y
-
-        return cauchy_route
-
-    def vandermonde_route(xp, vs, x, L, step):
-        y = try_vandermonde(vs, x, L)
-        return fallback(xp, vs, x, L, step) if y is None else y
-
-    return vandermonde_route

@@ -1,7 +1,7 @@
 r"""CUDA kernels (CuPy ``RawKernel``) for the Cauchy and Vandermonde reductions.
 
 :mod:`statespace.reductions` routes CuPy arrays and CUDA torch tensors that need no
-gradient here (see :func:`route`). torch tensors travel through DLPack both ways
+gradient here (see :func:`try_cauchy`). torch tensors travel through DLPack both ways
 (``cupy.from_dlpack`` / ``torch.from_dlpack``), so nothing is copied and nothing
 visits the host; the kernels run on torch's current stream.
 
@@ -32,7 +32,7 @@ from __future__ import annotations
 import importlib.util
 import math
 
-__all__ = ["available", "route", "try_cauchy", "try_vandermonde", "MAX_M"]
+__all__ = ["available", "try_cauchy", "try_vandermonde", "MAX_M"]
 
 #: Numerators handled per launch (register accumulators per thread).
 MAX_M = 16
@@ -427,22 +427,3 @@ def try_vandermonde(vs, x, L):
     with _Ctx(cp, tdev):
         v_, x_ = _to_cupy(cp, arrs, tdev)
         return _back(vandermonde(v_, x_, L), tdev)
-
-
-def route(kind, fallback):
-    """Dispatch target for ``kind`` in {"cauchy", "vandermonde"} with a ``fallback``."""
-    if not _HAVE_CUPY:
-        return fallback
-    if kind == "cauchy":
-
-        def cauchy_route(xp, vs, z, w, step, *, conj):
-            y = try_cauchy(vs, z, w, conj=conj)
-            return fallback(xp, vs, z, w, step, conj=conj) if y is None else y
-
-        return cauchy_route
-
-    def vandermonde_route(xp, vs, x, L, step):
-        y = try_vandermonde(vs, x, L)
-        return fallback(xp, vs, x, L, step) if y is None else y
-
-    return vandermonde_route

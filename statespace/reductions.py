@@ -246,12 +246,35 @@ def _fast_route(xp, kind, fallback):
     if _array.is_numpy(xp) or _array.is_torch(xp):
         from . import _fast_cpu
 
-        fallback = _fast_cpu.route(kind, fallback)
+        fallback = _try_first(_fast_cpu, kind, fallback)
     if _array.is_cupy(xp) or _array.is_torch(xp):
         from . import _fast_cupy
 
-        fallback = _fast_cupy.route(kind, fallback)
+        fallback = _try_first(_fast_cupy, kind, fallback)
     return fallback
+
+
+def _try_first(fast, kind, fallback):
+    """``fallback``'s contract, running ``fast.try_<kind>`` first (``None``: not taken).
+
+    ``fast`` is :mod:`statespace._fast_cpu` or :mod:`statespace._fast_cupy`; each
+    ``try_*`` decides per call (device, gradient, dtype, size) whether it applies.
+    """
+    if not fast.available():
+        return fallback
+    if kind == "cauchy":
+
+        def cauchy_route(xp, vs, z, w, step, *, conj):
+            y = fast.try_cauchy(vs, z, w, conj=conj)
+            return fallback(xp, vs, z, w, step, conj=conj) if y is None else y
+
+        return cauchy_route
+
+    def vandermonde_route(xp, vs, x, L, step):
+        y = fast.try_vandermonde(vs, x, L)
+        return fallback(xp, vs, x, L, step) if y is None else y
+
+    return vandermonde_route
 
 
 # --------------------------------------------------------------------------------------

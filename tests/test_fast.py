@@ -448,3 +448,22 @@ def test_fused_kernels_keep_torch_thread_count():
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(old)
+
+
+@needs_numba
+@pytest.mark.parametrize("M", [1, 4])  # the chunk loop and the one-pass rank-1 loop
+def test_fused_conj_real_pole_next_to_a_node(force_fast, M):
+    """float32 range of the conjugate reciprocals: a real pole 1e-12 from the node 1.
+
+    Both differences are ``d = 1e-12`` (the pole equals its conjugate), so each
+    reciprocal is 1e12, well inside float32; a product ``|d_1|^2 |d_2|^2 = 1e-48`` would
+    underflow. Oracle: the float64 sum; each term is exact to a few float32 eps.
+    """
+    w = np.full((1, 1, 3), 1 - 1e-12 + 0j)
+    z = np.exp(2j * np.pi * np.arange(8) / 8)
+    v = np.ones((1, M, 3), dtype=np.complex64)
+    y = _compensated.cauchy_compensated(v, z, w, conj=True)
+    assert force_fast
+    ref = (2 / (z[None, :] - w[0, 0, :, None])).sum(0)  # v = 1, w real: v/d + v/d
+    rtol = 8 * 3 * float(np.finfo(np.float32).eps)  # 3 terms, a few roundings each
+    np.testing.assert_allclose(y[0], np.broadcast_to(ref, y[0].shape), rtol=rtol)
