@@ -269,6 +269,15 @@ def _chalf(N):
     return c.astype(np.complex64).astype(np.complex128)
 
 
+def _diag_full(init, N):
+    """``(Lambda, B, C)`` of the full (un-halved) diagonal system of ``dplr(init, N)``."""
+    import statespace as ss
+
+    h = ss.dplr(init, N)
+    c = _chalf(N)
+    return tuple(np.concatenate([x, np.conj(x)]) for x in (h.Lambda, h.B, c))
+
+
 class _Truth:
     """A ground-truth array with its provenance."""
 
@@ -1066,13 +1075,7 @@ def kernel_hippo(measure, N, Ls, dt, dtypes, backend, method="bilinear", paths=N
 
 @functools.lru_cache(maxsize=16)
 def _diag_truth(init, N, dt, L, method):
-    import statespace as ss
-
-    h = ss.dplr(init, N)
-    lam = np.concatenate([h.Lambda, np.conj(h.Lambda)])
-    B = np.concatenate([h.B, np.conj(h.B)])
-    c = _chalf(N)
-    C = np.concatenate([c, np.conj(c)])
+    lam, B, C = _diag_full(init, N)
     engine = _engine()
     r = ref.converged(_diag_kernel_pipeline, lam.tolist(), B.tolist(), C.tolist(), dt, L, method,
                       dps=_DPS, extra=_EXTRA, norm="max", engine=engine)
@@ -1165,11 +1168,7 @@ def _diag_dense64(init, N, dt, L, method):
     """Reference for float32 diagonal kernels beyond mpmath: float64 ``kernel_dense``."""
     import statespace as ss
 
-    h = ss.dplr(init, N)
-    lam = np.concatenate([h.Lambda, np.conj(h.Lambda)])
-    B = np.concatenate([h.B, np.conj(h.B)])
-    c = _chalf(N)
-    C = np.concatenate([c, np.conj(c)])
+    lam, B, C = _diag_full(init, N)
     K = np.real(np.asarray(ss.kernels.kernel_dense(np.diag(lam), B, C, dt, L, method)))
     note = (f"reference: kernel_dense in float64 (mpmath too slow at N={N}, L={L}); its own "
             f"error ~ N L eps64 = {N * L * _eps('float64'):.1e}")
