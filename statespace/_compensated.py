@@ -142,5 +142,5 @@ def cauchy_compensated(v, z, w, *, conj=False):
         L, N = z.shape[-1], w.shape[-1]
         step = _red._chunk_len(None, L, math.prod(lay.mat_batch) * N, 2 if conj else 1)
         y = _generic(xp, vs, zk, zlk, wk, wlk, step, conj)
-    _red._check_result(xp, y, "cauchy_conj" if conj else "cauchy")
-    return lay.finish(xp, y)
+        _red._check_result(xp, y, "cauchy_conj" if conj else "cauchy")
+    return lay.finish(xp, y)  # the fast paths check their results themselves

@@ -7,7 +7,8 @@ installed (``pip install statespace[fast]``), takes the generic array-API path.
 Cauchy kernel
 -------------
 One parallel task per (batch row, chunk of ``lc`` nodes): the chunk's accumulators
-(``M x lc`` numbers per real/imaginary part) stay in L1. For each pole ``w_n`` the
+(``M x lc`` numbers per real/imaginary part) and temporaries fill about 32 KiB, an L1
+data cache, and the chunks of a row have nearly equal lengths. For each pole ``w_n`` the
 reciprocals of the differences are formed once for the whole chunk, as
 
 .. math:: \frac{1}{d} = \frac{\bar d}{|d|^2}, \qquad d = z_l - w_n,
@@ -34,9 +35,21 @@ be cheaper but narrows the range to ``|d_1 d_2| > 1e-19`` in float32, which a re
 pole close to the node 1 (``d_1 = d_2``) can leave. With four numerators (rank-1 Woodbury)
 the reciprocals and the four multiply-adds run in one pass over the nodes, so the
 folded reciprocals never leave registers. :data:`FLOPS`
-records these counts for the benchmarks. The kernels are compiled with
-``fastmath=False``: no reassociation and no contraction into FMAs, so the rounding is
-that of the written expressions.
+records these counts for the benchmarks (a fused multiply-add counts as its multiply
+and its add).
+
+Rounding: the Cauchy kernels are compiled with ``fastmath={"contract"}`` and nothing
+else (the Vandermonde kernel with no fast-math flag at all, see ``_OUTER_EXACT``).
+A product followed by a sum may be fused into one FMA, rounded once instead of twice
+(the accumulations are written accumulator-first, ``(acc + p a) - q b``, so that each
+becomes two FMAs); nothing is reassociated, and NaN, infinity and signed zeros keep
+their IEEE meaning. Every error bound of the written expressions therefore still
+holds, and results may differ from the generic path in the last bits. The compensated
+differences below have no products and are evaluated exactly as written.
+
+Non-finite results: each task counts the non-finite sums as it stores them, and
+:func:`cauchy`/:func:`vandermonde` raise :class:`ValueError` when any is found, so the
+caller needs no second pass over the output.
 
 Compensated differences
 -----------------------
@@ -123,11 +136,18 @@ if not _HAVE_NUMBA:  # pragma: no cover - exercised by a subprocess test
 
     prange = range
 
-_OUTER = dict(parallel=True, fastmath=False, cache=True, nogil=True, error_model="numpy")
+# contraction of a * b + c into one fused multiply-add (one rounding instead of two),
+# nothing else: no reassociation, no assumptions about NaN, infinity or signed zeros
+_FASTMATH = {"contract"}
+_OUTER = dict(parallel=True, fastmath=_FASTMATH, cache=True, nogil=True, error_model="numpy")
 # error_model="numpy": a division by zero gives inf instead of raising, which keeps the
-# division branch-free so the loops vectorise (non-finite results are reported by the
-# caller)
-_INNER = dict(fastmath=False, cache=True, error_model="numpy")
+# division branch-free so the loops vectorise (non-finite results are counted as they
+# are stored, and reported as a ValueError)
+_INNER = dict(fastmath=_FASTMATH, cache=True, error_model="numpy")
+# the Vandermonde kernel is compiled without contraction: with it, the float64 power
+# table came out different in the last bit between a fresh compile and numba's cached
+# object code, so results depended on whether the cache existed
+_OUTER_EXACT = dict(_OUTER, fastmath=False)
 
 
 @njit(**_INNER)
@@ -166,20 +186,50 @@ def _fold(dr, d1, d2, one):
 
 
 @njit(inline="always", **_INNER)
-def _diffs(zr, zi, zlr, zli, j, comp, a, al, b, bl):
-    # Re and Im of z_j - w and Im of z_j - conj(w), compensated when comp
-    if comp:
-        return (zr[j] - a) + (zlr[j] - al), (zi[j] - b) + (zli[j] - bl), \
-            (zi[j] + b) + (zli[j] + bl)
+def _diffs(zr, zi, j, a, b):
+    # Re and Im of z_j - w and Im of z_j - conj(w)
     return zr[j] - a, zi[j] - b, zi[j] + b
+
+
+@njit(inline="always", **_INNER)
+def _diffs_comp(zr, zi, zlr, zli, j, a, al, b, bl):
+    # the same for the compensated pairs z + z_lo and w + w_lo
+    return (zr[j] - a) + (zlr[j] - al), (zi[j] - b) + (zli[j] - bl), \
+        (zi[j] + b) + (zli[j] + bl)
+
+
+@njit(inline="always", **_INNER)
+def _store_fold(j, dr, d1, d2, one, sa, sb, da, db):
+    sa[j], sb[j], da[j], db[j] = _fold(dr, d1, d2, one)
 
 
 @njit(**_INNER)
 def _recip_conj(zr, zi, zlr, zli, comp, n_l, a, al, b, bl, one, sa, sb, da, db):
-    # folded reciprocals of the conjugate pair over the chunk (see _fold)
-    for j in range(n_l):
-        dr, d1, d2 = _diffs(zr, zi, zlr, zli, j, comp, a, al, b, bl)
-        sa[j], sb[j], da[j], db[j] = _fold(dr, d1, d2, one)
+    # folded reciprocals of the conjugate pair over the chunk (see _fold); one loop per
+    # case, so that the loop body carries no branch
+    if comp:
+        for j in range(n_l):
+            dr, d1, d2 = _diffs_comp(zr, zi, zlr, zli, j, a, al, b, bl)
+            _store_fold(j, dr, d1, d2, one, sa, sb, da, db)
+    else:
+        for j in range(n_l):
+            dr, d1, d2 = _diffs(zr, zi, j, a, b)
+            _store_fold(j, dr, d1, d2, one, sa, sb, da, db)
+
+
+@njit(inline="always", **_INNER)
+def _acc4(accr, acci, j, dr, d1, d2, one, p0, p1, p2, p3, q0, q1, q2, q3):
+    # the four numerators' multiply-adds at node j; each line is two fused
+    # multiply-adds, accumulator first
+    sa, sb, da, db = _fold(dr, d1, d2, one)
+    accr[0, j] = (accr[0, j] + p0 * sa) - q0 * db
+    acci[0, j] = (acci[0, j] + p0 * sb) + q0 * da
+    accr[1, j] = (accr[1, j] + p1 * sa) - q1 * db
+    acci[1, j] = (acci[1, j] + p1 * sb) + q1 * da
+    accr[2, j] = (accr[2, j] + p2 * sa) - q2 * db
+    acci[2, j] = (acci[2, j] + p2 * sb) + q2 * da
+    accr[3, j] = (accr[3, j] + p3 * sa) - q3 * db
+    acci[3, j] = (acci[3, j] + p3 * sb) + q3 * da
 
 
 @njit(**_INNER)
@@ -189,17 +239,14 @@ def _conj_mac4(zr, zi, zlr, zli, comp, n_l, a, al, b, bl, one, p, q, accr, acci)
     # loaded and stored once per pole
     p0, p1, p2, p3 = p[0], p[1], p[2], p[3]
     q0, q1, q2, q3 = q[0], q[1], q[2], q[3]
-    for j in range(n_l):
-        dr, d1, d2 = _diffs(zr, zi, zlr, zli, j, comp, a, al, b, bl)
-        sa, sb, da, db = _fold(dr, d1, d2, one)
-        accr[0, j] += p0 * sa - q0 * db
-        acci[0, j] += p0 * sb + q0 * da
-        accr[1, j] += p1 * sa - q1 * db
-        acci[1, j] += p1 * sb + q1 * da
-        accr[2, j] += p2 * sa - q2 * db
-        acci[2, j] += p2 * sb + q2 * da
-        accr[3, j] += p3 * sa - q3 * db
-        acci[3, j] += p3 * sb + q3 * da
+    if comp:
+        for j in range(n_l):
+            dr, d1, d2 = _diffs_comp(zr, zi, zlr, zli, j, a, al, b, bl)
+            _acc4(accr, acci, j, dr, d1, d2, one, p0, p1, p2, p3, q0, q1, q2, q3)
+    else:
+        for j in range(n_l):
+            dr, d1, d2 = _diffs(zr, zi, j, a, b)
+            _acc4(accr, acci, j, dr, d1, d2, one, p0, p1, p2, p3, q0, q1, q2, q3)
 
 
 @njit(**_INNER)
@@ -207,13 +254,29 @@ def _mac(ar, ai, p, q, sa, sb, da, db, n_l):
     # (ar + i ai) += p (sa + i sb) - q (db - i da): the folded conj pair, or, with
     # da = sa and db = sb, the plain product (p + i q)(sa + i sb)
     for j in range(n_l):
-        ar[j] += p * sa[j] - q * db[j]
-        ai[j] += p * sb[j] + q * da[j]
+        ar[j] = (ar[j] + p * sa[j]) - q * db[j]
+        ai[j] = (ai[j] + p * sb[j]) + q * da[j]
+
+
+@njit(**_INNER)
+def _store(accr, acci, out, b, l0, n_l):
+    # write the chunk's sums to out[b, :, l0:l0 + n_l] (real, imag) and count the
+    # non-finite ones: x - x is 0 for a finite x and NaN otherwise
+    bad = 0
+    for k in range(accr.shape[0]):
+        o = out[b, k, l0:l0 + n_l]
+        for j in range(n_l):
+            x = accr[k, j]
+            y = acci[k, j]
+            o[j, 0] = x
+            o[j, 1] = y
+            bad += 0 if (x - x) + (y - y) == 0 else 1
+    return bad
 
 
 @njit(**_OUTER)
 def cauchy_kernel(vr, vi, iv, zr, zi, zlr, zli, iz, wr, wi, wlr, wli, iw,
-                  conj, comp, lc, unit, out):
+                  conj, comp, lc, unit, out, nonfinite):
     nb = iv.shape[0]
     M = vr.shape[1]
     N = vr.shape[2]
@@ -260,15 +323,11 @@ def cauchy_kernel(vr, vi, iv, zr, zi, zlr, zli, iz, wr, wi, wlr, wli, iw,
                 for k in range(M):
                     _mac(accr[k], acci[k], vr[jv, k, n], vi[jv, k, n], sa, sb, sa, sb,
                          n_l)
-        for k in range(M):
-            o = out[b, k, l0:l0 + n_l]
-            for j in range(n_l):
-                o[j, 0] = accr[k, j]
-                o[j, 1] = acci[k, j]
+        nonfinite[t] = _store(accr, acci, out, b, l0, n_l)
 
 
-@njit(**_OUTER)
-def vandermonde_kernel(vr, vi, iv, xr, xi, ix, L, lc, out):
+@njit(**_OUTER_EXACT)
+def vandermonde_kernel(vr, vi, iv, xr, xi, ix, L, lc, out, nonfinite):
     nb = iv.shape[0]
     M = vr.shape[1]
     N = vr.shape[2]
@@ -317,11 +376,7 @@ def vandermonde_kernel(vr, vi, iv, xr, xi, ix, L, lc, out):
                 for j in range(n_l):
                     ar[j] += p * pr[j] - q * pi[j]
                     ai[j] += p * pi[j] + q * pr[j]
-        for k in range(M):
-            o = out[b, k, l0:l0 + n_l]
-            for j in range(n_l):
-                o[j, 0] = accr[k, j]
-                o[j, 1] = acci[k, j]
+        nonfinite[t] = _store(accr, acci, out, b, l0, n_l)
 
 
 # --------------------------------------------------------------------------------------
@@ -346,15 +401,26 @@ def _split(a, rdt, shape):
 
 
 def _chunk(M, L, rdt, nb):
-    """Nodes per task: the task's accumulators and temporaries stay within ~16 KiB."""
+    """Nodes per task: the task's accumulators and temporaries fill about 32 KiB (an
+    L1 data cache), in chunks of nearly equal length (a multiple of 16)."""
     import numba
 
-    words = (16384 // np.dtype(rdt).itemsize) // (2 * M + 6)
+    words = (32768 // np.dtype(rdt).itemsize) // (2 * M + 6)
     lc = max(16, min(1024, words) // 16 * 16)
     # enough tasks to keep every thread busy
     while lc > 16 and nb * -(-L // lc) < 4 * numba.get_num_threads():
         lc //= 2
-    return lc
+    # the same number of chunks, evened out: 2049 nodes as 4 x 528 (the last 465), not
+    # 3 x 576 + 321
+    per = -(-L // -(-L // lc))
+    return min(lc, -(-per // 16) * 16)
+
+
+def _raise_if_nonfinite(nonfinite, what):
+    if nonfinite.any():
+        from .reductions import _nonfinite_error
+
+        raise _nonfinite_error(what)
 
 
 def _batch_of(*shapes):
@@ -410,9 +476,12 @@ def cauchy(vs, z, w, *, conj, z_lo=None, w_lo=None):
     iv = _index_map(vs.shape[:-2], batch)
     iz = _index_map(z.shape[:-1], batch)
     iw = _index_map(w.shape[:-1], batch)
+    lc = _chunk(M, L, rdt, nb)
+    nonfinite = np.zeros(nb * -(-L // lc), dtype=np.int64)
     with _torch_threads_kept():
         cauchy_kernel(vr, vi, iv, zr, zi, zlr, zli, iz, wr, wi, wlr, wli, iw, bool(conj),
-                      comp, _chunk(M, L, rdt, nb), np.ones(1, rdt), out_f)
+                      comp, lc, np.ones(1, rdt), out_f, nonfinite)
+    _raise_if_nonfinite(nonfinite, "cauchy_conj" if conj else "cauchy")
     return out
 
 
@@ -431,8 +500,11 @@ def vandermonde(vs, x, L):
     xr, xi = _split(x, rdt, (-1, N))
     iv = _index_map(vs.shape[:-2], batch)
     ix = _index_map(x.shape[:-1], batch)
+    lc = _chunk(M, L, rdt, nb)
+    nonfinite = np.zeros(nb * -(-L // lc), dtype=np.int64)
     with _torch_threads_kept():
-        vandermonde_kernel(vr, vi, iv, xr, xi, ix, L, _chunk(M, L, rdt, nb), out_f)
+        vandermonde_kernel(vr, vi, iv, xr, xi, ix, L, lc, out_f, nonfinite)
+    _raise_if_nonfinite(nonfinite, "vandermonde")
     return out
 
 
@@ -500,6 +572,7 @@ def _in_range(rdt, *arrays):
 def try_cauchy(vs, z, w, *, conj, z_lo=None, w_lo=None):
     """Run the compiled Cauchy kernel when it applies; None when it does not.
 
+    A non-finite result raises ValueError (counted by the kernel as it stores).
     Arguments as :func:`cauchy`, in NumPy or (CPU, no pending gradient) torch.
     """
     batch = _batch_of(vs.shape[:-2], z.shape[:-1], w.shape[:-1])
@@ -519,7 +592,8 @@ def try_cauchy(vs, z, w, *, conj, z_lo=None, w_lo=None):
 
 
 def try_vandermonde(vs, x, L):
-    """Run the compiled Vandermonde kernel when it applies; None when it does not."""
+    """Run the compiled Vandermonde kernel when it applies; None when it does not
+    (raises ValueError for a non-finite result)."""
     batch = _batch_of(vs.shape[:-2], x.shape[:-1])
     work = vs.shape[-2] * vs.shape[-1] * L * int(np.prod(batch))
     got = _eligible((vs, x), work)

@@ -398,8 +398,15 @@ def _back(y, tdev):
     return torch.from_dlpack(y)
 
 
+def _check_result(cp, y, what):
+    from .reductions import _check_result as check
+
+    check(cp, y, what)  # one device reduction and a host sync
+
+
 def try_cauchy(vs, z, w, *, conj, z_lo=None, w_lo=None):
-    """Run the CUDA Cauchy kernel when it applies; None when it does not."""
+    """Run the CUDA Cauchy kernel when it applies; None when it does not (raises
+    ValueError for a non-finite result)."""
     extra = [a for a in (z_lo, w_lo) if a is not None]
     got = _eligible((vs, z, w, *extra))
     if got is None:
@@ -413,11 +420,13 @@ def try_cauchy(vs, z, w, *, conj, z_lo=None, w_lo=None):
         zl = next(lo) if z_lo is not None else None
         wl = next(lo) if w_lo is not None else None
         y = cauchy(arrs[0], arrs[1], arrs[2], conj=conj, z_lo=zl, w_lo=wl)
+        _check_result(cp, y, "cauchy_conj" if conj else "cauchy")
         return _back(y, tdev)
 
 
 def try_vandermonde(vs, x, L):
-    """Run the CUDA Vandermonde kernel when it applies; None when it does not."""
+    """Run the CUDA Vandermonde kernel when it applies; None when it does not (raises
+    ValueError for a non-finite result)."""
     got = _eligible((vs, x))
     if got is None:
         return None
@@ -426,4 +435,6 @@ def try_vandermonde(vs, x, L):
 
     with _Ctx(cp, tdev):
         v_, x_ = _to_cupy(cp, arrs, tdev)
-        return _back(vandermonde(v_, x_, L), tdev)
+        y = vandermonde(v_, x_, L)
+        _check_result(cp, y, "vandermonde")
+        return _back(y, tdev)

@@ -133,17 +133,22 @@ def _prepare(xp, arrays, names):
     return res
 
 
+def _nonfinite_error(what):
+    """The error for a non-finite result of reduction ``what``."""
+    cause = (
+        "a node z nearly coincides with a pole w, or the inputs' scale overflows"
+        if what.startswith("cauchy")
+        else "exp(x * l) or the sum overflows (Re(x) * L too large?)"
+    )
+    return ValueError(f"{what} produced non-finite values: {cause}")
+
+
 def _check_result(xp, y, what):
     # value checks (host syncs) are skipped under torch.compile, see _array.check_finite
     if _array.compiling():
         return
     if not bool(xp.all(xp.isfinite(y))):
-        cause = (
-            "a node z nearly coincides with a pole w, or the inputs' scale overflows"
-            if what.startswith("cauchy")
-            else "exp(x * l) or the sum overflows (Re(x) * L too large?)"
-        )
-        raise ValueError(f"{what} produced non-finite values: {cause}")
+        raise _nonfinite_error(what)
 
 
 def _no_coincidence(xp, d):
@@ -204,7 +209,10 @@ def _vandermonde_generic(xp, vs, x, L, step):
 # inputs are validated, finite, of one complex dtype, with the numerator axes already
 # split off (``vs``: kept + (M, N); ``z``/``w``/``x``: broadcastable to kept + (core,));
 # it returns kept + (M, L) in the same namespace, device and dtype, and must agree with
-# the generic path to the tolerance of tests/test_reductions.py.
+# the generic path to the tolerance of tests/test_reductions.py. The routed
+# implementation returned by _cauchy_impl/_vandermonde_impl raises ValueError
+# (_nonfinite_error) for a non-finite result: the generic path checks its result
+# afterwards, the compiled kernels count non-finite values as they store them.
 def _cauchy_impl(xp):
     """Implementation of the Cauchy reduction for namespace ``xp``.
 
@@ -242,7 +250,8 @@ def _fast_route(xp, kind, fallback):
     on the host, which the compiler cannot trace.
     """
     if _array.compiling():
-        return fallback
+        return fallback  # value checks are skipped while tracing
+    fallback = _checked(kind, fallback)
     if _array.is_numpy(xp) or _array.is_torch(xp):
         from . import _fast_cpu
 
@@ -254,11 +263,31 @@ def _fast_route(xp, kind, fallback):
     return fallback
 
 
+def _checked(kind, impl):
+    """``impl`` followed by the finiteness check of its result."""
+    if kind == "cauchy":
+
+        def cauchy_checked(xp, vs, z, w, step, *, conj):
+            y = impl(xp, vs, z, w, step, conj=conj)
+            _check_result(xp, y, "cauchy_conj" if conj else "cauchy")
+            return y
+
+        return cauchy_checked
+
+    def vandermonde_checked(xp, vs, x, L, step):
+        y = impl(xp, vs, x, L, step)
+        _check_result(xp, y, "vandermonde")
+        return y
+
+    return vandermonde_checked
+
+
 def _try_first(fast, kind, fallback):
     """``fallback``'s contract, running ``fast.try_<kind>`` first (``None``: not taken).
 
     ``fast`` is :mod:`statespace._fast_cpu` or :mod:`statespace._fast_cupy`; each
-    ``try_*`` decides per call (device, gradient, dtype, size) whether it applies.
+    ``try_*`` decides per call (device, gradient, dtype, size) whether it applies, and
+    raises for a non-finite result itself.
     """
     if not fast.available():
         return fallback
@@ -295,8 +324,7 @@ def _cauchy_common(v, z, w, chunk, conj):
     wk = lay.matrix_operand(xp, w)
     L, N = z.shape[-1], w.shape[-1]
     step = _chunk_len(chunk, L, math.prod(lay.mat_batch) * N, 2 if conj else 1)
-    y = _cauchy_impl(xp)(xp, vs, zk, wk, step, conj=conj)
-    _check_result(xp, y, "cauchy_conj" if conj else "cauchy")
+    y = _cauchy_impl(xp)(xp, vs, zk, wk, step, conj=conj)  # checked: finite
     return lay.finish(xp, y)
 
 
@@ -481,6 +509,5 @@ def vandermonde(v, x, L, *, chunk=None):
     vs = lay.numerators(xp, v)
     xk = lay.matrix_operand(xp, x)
     step = _chunk_len(chunk, L, math.prod(lay.mat_batch) * x.shape[-1], 1)
-    y = _vandermonde_impl(xp)(xp, vs, xk, L, step)
-    _check_result(xp, y, "vandermonde")
+    y = _vandermonde_impl(xp)(xp, vs, xk, L, step)  # checked: finite
     return lay.finish(xp, y)

@@ -14,6 +14,7 @@ builds ``exp(x l)`` in float64, so the same bound holds with room to spare.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -247,12 +248,25 @@ def test_out_of_range_inputs_use_generic(monkeypatch, rng):
 
 @needs_numba
 @pytest.mark.parametrize("conj", [False, True])
-def test_coinciding_node_raises(force_fast, conj, rng):
+@pytest.mark.parametrize("node", [0, 10, 2048])
+def test_coinciding_node_raises(force_fast, conj, node, rng):
+    # the kernel counts non-finite sums as it stores them, in every chunk (the last
+    # node of 2049 sits alone past the even chunks)
     v, w = _rand_c(rng, (2, 8)), _poles(rng, (2, 8))
-    z = _nodes(64)
-    w[1, 3] = z[10]
-    with pytest.raises(ValueError, match="non-finite|coincides"):
+    z = _nodes(2049)
+    w[1, 3] = z[node]
+    with pytest.raises(ValueError, match="non-finite"):
         (ss.cauchy_conj if conj else ss.cauchy)(v, z, w)
+    assert force_fast == ["cauchy"]  # raised by the fused kernel, not the generic path
+
+
+@needs_numba
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_fused_vandermonde_overflow_raises(force_fast, rng):
+    v = _rand_c(rng, (2, 3))
+    with pytest.raises(ValueError, match="vandermonde produced non-finite"):
+        ss.vandermonde(v, np.array([-0.1, 0.0, 10.0]), 300)  # exp(10 * 299) overflows
+    assert force_fast == ["vandermonde"]
 
 
 def test_without_numba_everything_runs():
@@ -279,6 +293,49 @@ def test_without_numba_everything_runs():
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+_BITS_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    from statespace import _fast_cpu as f
+    rng = np.random.default_rng(0)
+    v = rng.standard_normal((8, 4, 16)) + 1j * rng.standard_normal((8, 4, 16))
+    x = -rng.uniform(1e-3, 0.1, (8, 16)) + 1j * rng.uniform(0, 3, (8, 16))
+    z = np.exp(2j * np.pi * np.arange(1025) / 2048)
+    w = 0.9 * np.exp(1j * rng.uniform(0, 3, (8, 16)))
+    out = {}
+    for dt in (np.complex64, np.complex128):
+        vd, zd, wd = v.astype(dt), z.astype(dt), w.astype(dt)
+        lo = {"z_lo": (z - zd).astype(dt), "w_lo": (w - wd).astype(dt)}
+        out["vandermonde" + dt.__name__] = f.vandermonde(vd, x.astype(dt), 4096)
+        for conj in (False, True):
+            key = f"{conj}{dt.__name__}"
+            out["cauchy" + key] = f.cauchy(vd, zd, wd, conj=conj)
+            out["comp" + key] = f.cauchy(vd, zd, wd, conj=conj, **lo)
+            out["M5" + key] = f.cauchy(np.concatenate([vd, vd[:, :1]], 1), zd, wd, conj=conj)
+    np.savez(sys.argv[1], **out)
+    """
+)
+
+
+@needs_numba
+@pytest.mark.slow
+def test_fused_results_do_not_depend_on_the_compile_cache(tmp_path):
+    """A fresh compile and numba's cached object code give the same bits (every
+    kernel variant, both precisions)."""
+    script = tmp_path / "bits.py"
+    script.write_text(_BITS_SCRIPT)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    for name in ("fresh", "cached"):
+        out = subprocess.run([sys.executable, str(script), str(tmp_path / name)],
+                             capture_output=True, text=True, env=env, timeout=600)
+        assert out.returncode == 0, out.stderr
+    fresh, cached = np.load(tmp_path / "fresh.npz"), np.load(tmp_path / "cached.npz")
+    assert sorted(fresh) == sorted(cached)
+    for key in fresh:
+        assert np.array_equal(fresh[key], cached[key]), key
 
 
 # ----------------------------------------------------------------------------------
