@@ -1,5 +1,8 @@
 r"""Error budget of the float32 S4 kernel, stage by stage (``python -m benchmarks.float32_budget``).
 
+With ``--library``: the error of ``statespace.kernel_dplr`` itself in float32, with and
+without the compensated differences (:func:`library_errors`).
+
 A NumPy replica of ``kernel_dplr(..., halved=True, tilde=True)`` (the discrete-pole
 form of Algorithm 1, see :mod:`statespace.kernels`) in which each stage can run in
 complex64 or complex128 on its own:
@@ -120,12 +123,60 @@ def pole_geometry(N, dts=(1e-3, 1e-2, 1e-1)):
     return out
 
 
+def library_errors(N, L, n_dt=None, seed=0):
+    """Largest per-channel error of ``statespace.kernel_dplr`` in float32 against the
+    float64 kernel of the float64 system: ``(plain differences, compensated)``.
+
+    ``n_dt`` step sizes log-uniform at random in ``[1e-3, 1e-1]`` (default 48, 16 at
+    ``L > 16384``), two random ``C~`` and both ``tilde=True`` and ``tilde=False``.
+    "Plain" runs the same kernel with the nodes and poles rounded to complex64 before
+    the Cauchy sums (the reduction without its low parts).
+    """
+    from statespace import kernels
+
+    n_dt = n_dt or (16 if L > 16384 else 48)
+    h64 = ss.dplr("legs", N)
+    h32 = ss.dplr("legs", N, dtype=np.float32)
+    rng = np.random.default_rng(seed)
+    dt = np.exp(rng.uniform(np.log(1e-3), np.log(1e-1), n_dt))
+    compensated = kernels.cauchy_compensated
+
+    def plain(v, z, w, *, conj=False):
+        return compensated(v, z.astype(v.dtype), w.astype(v.dtype), conj=conj)
+
+    worst = {"plain": 0.0, "compensated": 0.0}
+    for _ in range(2):
+        C = rng.standard_normal((n_dt, N // 2)) + 1j * rng.standard_normal((n_dt, N // 2))
+        for tilde in (True, False):
+            ref = ss.kernel_dplr(h64.Lambda, h64.P, h64.B, C, dt, L, halved=True,
+                                 tilde=tilde)
+            for name, cauchy in (("plain", plain), ("compensated", compensated)):
+                kernels.cauchy_compensated = cauchy
+                try:
+                    K = ss.kernel_dplr(h32.Lambda, h32.P, h32.B, C.astype(C64),
+                                       dt.astype(np.float32), L, halved=True, tilde=tilde)
+                finally:
+                    kernels.cauchy_compensated = compensated
+                worst[name] = max(worst[name], _err(K, ref))
+    return worst["plain"], worst["compensated"]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cases", default="64x1024,64x4096,256x4096",
                     help="comma-separated NxL (default 64x1024,64x4096,256x4096)")
+    ap.add_argument("--library", action="store_true",
+                    help="the library kernel's own error instead of the stage budget "
+                         "(table 'Result' of docs/float32.md)")
     args = ap.parse_args(argv)
     cases = [tuple(int(t) for t in c.split("x")) for c in args.cases.split(",")]
+    if args.library:
+        print("| case | plain differences (before) | compensated differences (after) |")
+        print("|---|---|---|")
+        for n, ell in cases:
+            before, after = library_errors(n, ell)
+            print(f"| N = {n}, L = {ell} | {before:.2g} | {after:.2g} |")
+        return 0
     results = {c: dict(budget(*c)) for c in cases}
     names = list(results[cases[0]])
     print("| stage | " + " | ".join(f"N={n}, L={ell}" for n, ell in cases) + " |")

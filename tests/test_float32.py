@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import statespace as ss
-from statespace import _compensated, _fast_cpu, kernels
+from statespace import _compensated, _fast_cpu
 
 N = 256
 
@@ -93,8 +93,6 @@ def test_compensated_cauchy_on_s4_nodes_and_poles():
     assert err_plain.max() > 100 * err.max()
 
 
-@pytest.mark.skipif(not hasattr(kernels, "cauchy_compensated"),
-                    reason="kernels.kernel_dplr does not use the compensated reduction yet")
 @pytest.mark.parametrize("tilde", [True, False])
 def test_float32_algorithmic_error(tilde):
     """Against the float64 evaluation of the *same* float32 inputs (no input rounding).
