@@ -11,6 +11,7 @@ every build (``autosummary_generate = True``).
 from __future__ import annotations
 
 import os
+import pathlib
 import sys
 from datetime import date
 
@@ -79,6 +80,14 @@ mathjax3_config = {
         }
     }
 }
+# MathJax 4 and its font load from the jsDelivr CDN. For a build read offline, set
+# STATESPACE_MATHJAX_MODULES to a node_modules folder made by `npm install mathjax@4`
+# (it holds mathjax/ and @mathjax/mathjax-newcm-font/).
+_mathjax_modules = os.environ.get("STATESPACE_MATHJAX_MODULES")
+if _mathjax_modules:
+    _mj = pathlib.Path(_mathjax_modules).resolve()
+    mathjax_path = (_mj / "mathjax" / "tex-mml-chtml.js").as_uri()
+    mathjax3_config["output"] = {"fontPath": (_mj / "@mathjax" / "mathjax-newcm-font").as_uri()}
 
 # -- HTML --------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
