@@ -83,6 +83,8 @@ import sys
 
 import numpy as np
 
+from .reductions import _nonfinite_error
+
 __all__ = ["available", "try_cauchy", "try_vandermonde", "cauchy", "vandermonde", "FLOPS",
            "set_enabled"]
 
@@ -418,8 +420,6 @@ def _chunk(M, L, rdt, nb):
 
 def _raise_if_nonfinite(nonfinite, what):
     if nonfinite.any():
-        from .reductions import _nonfinite_error
-
         raise _nonfinite_error(what)
 
 

@@ -32,6 +32,8 @@ from __future__ import annotations
 import importlib.util
 import math
 
+from .reductions import _check_result  # one device reduction and a host sync
+
 __all__ = ["available", "try_cauchy", "try_vandermonde", "MAX_M"]
 
 #: Numerators handled per launch (register accumulators per thread).
@@ -396,12 +398,6 @@ def _back(y, tdev):
     import torch
 
     return torch.from_dlpack(y)
-
-
-def _check_result(cp, y, what):
-    from .reductions import _check_result as check
-
-    check(cp, y, what)  # one device reduction and a host sync
 
 
 def try_cauchy(vs, z, w, *, conj, z_lo=None, w_lo=None):
