@@ -16,56 +16,23 @@ where the first difference is exact whenever the two are close (Sterbenz lemma),
 the pole. Everything of size ``O(N L)`` stays complex64.
 
 :func:`cauchy_compensated` is what :func:`statespace.kernels.kernel_dplr` calls for
-single-precision inputs. It runs the fused kernels of :mod:`statespace._fast_cpu` /
-:mod:`statespace._fast_cupy` when they apply, the array-API implementation below
-otherwise. Under torch autograd it hands the high parts to the ordinary reduction (the
-torch adapter's memory-lean autograd Function), giving up the compensation there.
+single-precision inputs. It splits the nodes and poles and hands them to the router
+(:mod:`statespace._router`), which runs the fused kernels of
+:mod:`statespace._fast_cpu` / :mod:`statespace._fast_cupy` when they apply and the
+array-API implementation (:mod:`statespace._reductions_generic`) otherwise. Under
+torch autograd the router hands the high parts to the ordinary reduction (the torch
+adapter's memory-lean autograd Function), giving up the compensation there.
 """
 
 from __future__ import annotations
 
 import math
 
-from . import _array
+from . import _array, _router
 from . import reductions as _red
+from ._reduction_contract import Layout, chunk_len, split
 
 __all__ = ["cauchy_compensated", "split"]
-
-
-def split(xp, a, dtype):
-    """``(hi, lo)`` in complex ``dtype`` with ``hi + lo == a`` to about ``eps(dtype)**2``."""
-    hi = xp.astype(a, dtype)
-    lo = xp.astype(a - xp.astype(hi, a.dtype), dtype)
-    return hi, lo
-
-
-def _generic(xp, vs, z, zl, w, wl, step, conj):
-    """Chunked compensated Cauchy contraction (array API); shapes as the generic one."""
-    L = z.shape[-1]
-    wc, wlc = xp.expand_dims(w, axis=-1), xp.expand_dims(wl, axis=-1)
-    outs = []
-    for lo in range(0, L, step):
-        hi = min(L, lo + step)
-        zc = xp.expand_dims(z[..., lo:hi], axis=-2)
-        zlc = xp.expand_dims(zl[..., lo:hi], axis=-2)
-        d = (zc - wc) + (zlc - wlc)
-        _red._no_coincidence(xp, d)
-        y = xp.matmul(vs, 1.0 / d)
-        if conj:
-            d = (zc - xp.conj(wc)) + (zlc - xp.conj(wlc))
-            _red._no_coincidence(xp, d)
-            y = y + xp.matmul(xp.conj(vs), 1.0 / d)
-        outs.append(y)
-    return outs[0] if len(outs) == 1 else xp.concat(outs, axis=-1)
-
-
-def _needs_grad(arrays):
-    for a in arrays:
-        if type(a).__module__.startswith("torch"):
-            import torch
-
-            return torch.is_grad_enabled() and any(t.requires_grad for t in arrays)
-    return False
 
 
 def cauchy_compensated(v, z, w, *, conj=False):
@@ -116,31 +83,15 @@ def cauchy_compensated(v, z, w, *, conj=False):
     cdt = v.dtype
     if cdt == xp.complex128 or (z.dtype == cdt and w.dtype == cdt):
         return (_red.cauchy_conj if conj else _red.cauchy)(v, z, w)
-    if _needs_grad((v, z, w)):
-        z_hi, w_hi = xp.astype(z, cdt), xp.astype(w, cdt)
-        return (_red.cauchy_conj if conj else _red.cauchy)(v, z_hi, w_hi)
     z_hi, z_lo = split(xp, z, cdt)
     w_hi, w_lo = split(xp, w, cdt)
     if v.shape[-1] != w.shape[-1]:
         raise ValueError(f"v and w must have the same last axis N, got {v.shape}, {w.shape}")
-    lay = _red._Layout(v.shape[:-1], (z.shape[:-1], w.shape[:-1]), ("v", "z", "w"))
+    lay = Layout(v.shape[:-1], (z.shape[:-1], w.shape[:-1]), ("v", "z", "w"))
     vs = lay.numerators(xp, v)
     zk, zlk = (lay.matrix_operand(xp, a) for a in (z_hi, z_lo))
     wk, wlk = (lay.matrix_operand(xp, a) for a in (w_hi, w_lo))
-    y = None
-    fast = not _array.compiling()  # the fast paths inspect the arrays on the host
-    if fast and (_array.is_numpy(xp) or _array.is_torch(xp)):
-        from . import _fast_cpu
-
-        if _fast_cpu.available():
-            y = _fast_cpu.try_cauchy(vs, zk, wk, conj=conj, z_lo=zlk, w_lo=wlk)
-    if y is None and fast and (_array.is_cupy(xp) or _array.is_torch(xp)):
-        from . import _fast_cupy
-
-        y = _fast_cupy.try_cauchy(vs, zk, wk, conj=conj, z_lo=zlk, w_lo=wlk)
-    if y is None:
-        L, N = z.shape[-1], w.shape[-1]
-        step = _red._chunk_len(None, L, math.prod(lay.mat_batch) * N, 2 if conj else 1)
-        y = _generic(xp, vs, zk, zlk, wk, wlk, step, conj)
-        _red._check_result(xp, y, "cauchy_conj" if conj else "cauchy")
-    return lay.finish(xp, y)  # the fast paths check their results themselves
+    L, N = z.shape[-1], w.shape[-1]
+    step = chunk_len(None, L, math.prod(lay.mat_batch) * N, 2 if conj else 1)
+    y = _router.cauchy_compensated(xp, vs, zk, zlk, wk, wlk, step, conj=conj)  # finite
+    return lay.finish(xp, y)

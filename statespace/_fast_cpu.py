@@ -1,8 +1,10 @@
 r"""Fused CPU kernels for the Cauchy and Vandermonde reductions (numba, optional).
 
-:mod:`statespace.reductions` routes NumPy arrays and CPU torch tensors that need no
-gradient here (see :func:`try_cauchy`); everything else, and everything when numba is not
-installed (``pip install statespace[fast]``), takes the generic array-API path.
+:mod:`statespace._router` routes NumPy arrays and CPU torch tensors that need no
+gradient here (see :func:`try_cauchy`) unless the switch
+:func:`statespace.reductions.fast_paths` (or ``STATESPACE_FAST``) says otherwise;
+everything else, and everything when numba is not installed (``pip install
+statespace[fast]``), takes the generic array-API path.
 
 Cauchy kernel
 -------------
@@ -72,21 +74,19 @@ errors of float64 plus the rounding of ``x * l0`` (the generic path has the same
 Range: ``1/d`` through ``|d|^2`` is valid for ``1e-19 < |d| < 1e19`` in float32
 (``1e-154 .. 1e154`` in float64); :func:`try_cauchy` sends inputs whose magnitudes could
 leave that range to the generic path, and a difference below it overflows to a
-non-finite value, which :mod:`statespace.reductions` reports as an error.
+non-finite value, which is reported as an error.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 
 import numpy as np
 
-from .reductions import _nonfinite_error
+from . import _reduction_contract as _contract
 
-__all__ = ["available", "try_cauchy", "try_vandermonde", "cauchy", "vandermonde", "FLOPS",
-           "set_enabled"]
+__all__ = ["available", "try_cauchy", "try_vandermonde", "cauchy", "vandermonde", "FLOPS"]
 
 #: Executed flops per (node, pole) pair: ``base + per_numerator * M``.
 FLOPS = {
@@ -108,23 +108,12 @@ try:  # optional extra: pip install statespace[fast]
     _HAVE_NUMBA = True
 except ImportError:  # the generic path is used; kernels below stay plain Python
     _HAVE_NUMBA = False
-_enabled = os.environ.get("STATESPACE_FAST", "1") not in ("0", "false", "no")
 
 
 def available():
-    """Whether the compiled CPU kernels can be used (numba installed and enabled)."""
-    return _HAVE_NUMBA and _enabled
-
-
-def set_enabled(flag):
-    """Switch the fast CPU paths on or off (benchmarks and tests); returns the old value.
-
-    The environment variable ``STATESPACE_FAST=0`` disables them at import time.
-    """
-    global _enabled
-    old = _enabled
-    _enabled = bool(flag)
-    return old
+    """Whether the compiled CPU kernels can be used: numba is installed and the switch
+    (:func:`statespace.reductions.fast_paths`, ``STATESPACE_FAST``) is not "generic"."""
+    return _HAVE_NUMBA and _contract.fast_mode != "generic"
 
 
 # --------------------------------------------------------------------------------------
@@ -420,7 +409,7 @@ def _chunk(M, L, rdt, nb):
 
 def _raise_if_nonfinite(nonfinite, what):
     if nonfinite.any():
-        raise _nonfinite_error(what)
+        raise _contract.nonfinite_error(what)
 
 
 def _batch_of(*shapes):
@@ -452,7 +441,7 @@ def _torch_threads_kept():
 
 
 def cauchy(vs, z, w, *, conj, z_lo=None, w_lo=None):
-    """Fused Cauchy reduction on NumPy arrays (contract of ``reductions._cauchy_generic``).
+    """Fused Cauchy reduction on NumPy arrays (contract of ``_reductions_generic.cauchy``).
 
     ``vs``: kept + (M, N); ``z``: kept' + (L,); ``w``: kept' + (N,), one complex dtype
     (complex64 or complex128). ``z_lo``/``w_lo`` (same shapes and dtype as ``z``/``w``)
@@ -509,17 +498,8 @@ def vandermonde(vs, x, L):
 
 
 # --------------------------------------------------------------------------------------
-# routing (called from the dispatch functions of statespace.reductions)
+# eligibility (called by statespace._router)
 # --------------------------------------------------------------------------------------
-def _torch_auto():
-    """False when the torch adapter forces its own path (``autograd_mode``)."""
-    try:
-        from . import _torch_reductions
-    except ImportError:  # pragma: no cover - torch missing
-        return True
-    return getattr(_torch_reductions, "_mode", "auto") == "auto"
-
-
 def _host_view(a):
     """``(numpy array, is_torch)`` for a NumPy array or a CPU torch tensor that needs no
     gradient (a zero-copy view), else None."""
@@ -550,10 +530,7 @@ def _eligible(arrays, work):
     arrs = [h[0] for h in hosts]
     if arrs[0].dtype not in _REAL or any(a.dtype != arrs[0].dtype for a in arrs):
         return None
-    is_torch = hosts[0][1]
-    if is_torch and not _torch_auto():
-        return None
-    return arrs, is_torch
+    return arrs, hosts[0][1]
 
 
 def _wrap(y, to_torch):

@@ -1,9 +1,11 @@
 r"""CUDA kernels (CuPy ``RawKernel``) for the Cauchy and Vandermonde reductions.
 
-:mod:`statespace.reductions` routes CuPy arrays and CUDA torch tensors that need no
-gradient here (see :func:`try_cauchy`). torch tensors travel through DLPack both ways
-(``cupy.from_dlpack`` / ``torch.from_dlpack``), so nothing is copied and nothing
-visits the host; the kernels run on torch's current stream.
+:mod:`statespace._router` routes CuPy arrays and CUDA torch tensors that need no
+gradient here (see :func:`try_cauchy`) unless the switch
+:func:`statespace.reductions.fast_paths` (or ``STATESPACE_FAST``) says otherwise.
+torch tensors travel through DLPack both ways (``cupy.from_dlpack`` /
+``torch.from_dlpack``), so nothing is copied and nothing visits the host; the kernels
+run on torch's current stream.
 
 .. warning::
    Written without access to a GPU: these kernels have not been compiled by NVRTC or
@@ -32,7 +34,7 @@ from __future__ import annotations
 import importlib.util
 import math
 
-from .reductions import _check_result  # one device reduction and a host sync
+from . import _reduction_contract as _contract
 
 __all__ = ["available", "try_cauchy", "try_vandermonde", "MAX_M"]
 
@@ -219,8 +221,10 @@ _compiled = {}
 
 
 def available():
-    """Whether CuPy is importable (a CUDA device is checked per call)."""
-    return _HAVE_CUPY
+    """Whether the CUDA kernels can be used: CuPy is importable (a CUDA device is checked
+    per call) and the switch (:func:`statespace.reductions.fast_paths`,
+    ``STATESPACE_FAST``) is not "generic"."""
+    return _HAVE_CUPY and _contract.fast_mode != "generic"
 
 
 def _kernel(kind, single, MM):
@@ -253,7 +257,7 @@ def _split(cp, a, rdt):
 
 
 def cauchy(vs, z, w, *, conj, z_lo=None, w_lo=None):
-    """Cauchy reduction on CuPy arrays (contract of ``reductions._cauchy_generic``)."""
+    """Cauchy reduction on CuPy arrays (contract of ``_reductions_generic.cauchy``)."""
     import cupy as cp
 
     single = vs.dtype == cp.complex64
@@ -351,8 +355,8 @@ class _Ctx:
 def _eligible(arrays):
     """``(arrays, torch device or None)`` when every input is eligible, else None.
 
-    Eligible: all CuPy arrays, or all CUDA torch tensors without a pending gradient
-    (and the torch adapter in its automatic mode), of one complex dtype.
+    Eligible: all CuPy arrays, or all CUDA torch tensors without a pending gradient,
+    of one complex dtype.
     """
     if not _HAVE_CUPY:
         return None
@@ -377,13 +381,6 @@ def _eligible(arrays):
             return None
     if arrays[0].dtype not in (torch.complex64, torch.complex128):
         return None
-    try:
-        from . import _torch_reductions
-
-        if getattr(_torch_reductions, "_mode", "auto") != "auto":
-            return None
-    except ImportError:  # pragma: no cover
-        pass
     return [a.detach().resolve_conj().resolve_neg() for a in arrays], dev
 
 
@@ -416,7 +413,7 @@ def try_cauchy(vs, z, w, *, conj, z_lo=None, w_lo=None):
         zl = next(lo) if z_lo is not None else None
         wl = next(lo) if w_lo is not None else None
         y = cauchy(arrs[0], arrs[1], arrs[2], conj=conj, z_lo=zl, w_lo=wl)
-        _check_result(cp, y, "cauchy_conj" if conj else "cauchy")
+        _contract.check_result(cp, y, "cauchy_conj" if conj else "cauchy")
         return _back(y, tdev)
 
 
@@ -432,5 +429,5 @@ def try_vandermonde(vs, x, L):
     with _Ctx(cp, tdev):
         v_, x_ = _to_cupy(cp, arrs, tdev)
         y = vandermonde(v_, x_, L)
-        _check_result(cp, y, "vandermonde")
+        _contract.check_result(cp, y, "vandermonde")
         return _back(y, tdev)

@@ -1,7 +1,7 @@
 r"""Memory-lean torch autograd for the Cauchy and Vandermonde reductions.
 
-The generic reductions of :mod:`statespace.reductions` are written against the array
-API; under torch autograd every chunk's structured block (``1 / (z - w)`` or
+The generic reductions (:mod:`statespace._reductions_generic`) are written against
+the array API; under torch autograd every chunk's structured block (``1 / (z - w)`` or
 ``exp(x l)``) is saved for the backward pass, so training memory grows like
 ``O(batch * N * L)``. The :class:`torch.autograd.Function`\ s here save only their
 inputs (``O(batch * (M N + N + L))``) and compute the backward pass in closed form,
@@ -27,9 +27,10 @@ half of :func:`~statespace.reductions.cauchy_conj`) it is
     \bar\partial_{v_{mn}} = \sum_l g_{ml}\, e^{\bar x_n l}, \qquad
     \bar\partial_{x_n} = \sum_m \bar v_{mn} \sum_l l\, g_{ml}\, e^{\bar x_n l}.
 
-:mod:`statespace.reductions` routes torch tensors here from its dispatch functions
-when a gradient is needed (``auto`` mode); :func:`autograd_mode` switches between the
-Functions and the generic path (tests and memory comparisons use it).
+The router (:mod:`statespace._router`) sends torch tensors here when a gradient is
+needed, and always in the ``"custom"`` mode of
+:func:`statespace.reductions.fast_paths` (tests and memory comparisons use it);
+:func:`cauchy_torch` and :func:`vandermonde_torch` call the Functions directly.
 """
 
 from __future__ import annotations
@@ -39,26 +40,24 @@ import math
 
 import torch
 
-from . import reductions as _red
+from . import _array
+from . import _reduction_contract as _contract
 
-__all__ = ["cauchy_torch", "vandermonde_torch", "autograd_mode"]
-
-_MODES = ("auto", "custom", "generic")
-# A plain module global (not a ContextVar) so torch.compile can guard on it.
-_mode = "auto"
+__all__ = ["cauchy_torch", "vandermonde_torch", "cauchy_function", "vandermonde_function",
+           "autograd_mode"]
 
 
 @contextlib.contextmanager
 def autograd_mode(mode):
-    """Choose how torch tensors go through the reductions inside a ``with`` block.
+    """Alias of ``with statespace.reductions.fast_paths(mode):`` (the older name).
 
     Parameters
     ----------
     mode : {"auto", "custom", "generic"}
-        ``"auto"`` (the default outside the block): the custom Functions when a
-        gradient is needed, the generic path otherwise. ``"custom"``: always the
-        Functions. ``"generic"``: always the generic array-API path (autograd then
-        saves the ``O(N L)`` blocks).
+        The mode of :func:`statespace.reductions.fast_paths` inside the block:
+        ``"custom"`` sends every torch tensor through the Functions, ``"generic"``
+        every array through the generic array-API path, ``"auto"`` restores the
+        default choice.
 
     Yields
     ------
@@ -78,39 +77,24 @@ def autograd_mode(mode):
     >>> bool(torch.allclose(g1, g2))
     True
     """
-    global _mode
-    if mode not in _MODES:
-        raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
-    old, _mode = _mode, mode
+    old = _contract.set_fast_mode(mode)
     try:
         yield
     finally:
-        _mode = old
-
-
-def _use_function(*tensors):
-    if _mode == "custom":
-        return True
-    if _mode == "generic":
-        return False
-    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+        _contract.set_fast_mode(old)
 
 
 # --------------------------------------------------------------------------------------
-# dispatch targets (called by statespace.reductions._cauchy_impl / _vandermonde_impl)
+# entry points of the router (calling contract of statespace._reduction_contract)
 # --------------------------------------------------------------------------------------
-def cauchy_impl(xp, vs, z, w, step, *, conj):
-    """Dispatch target with the contract of ``reductions._cauchy_generic``."""
-    if _use_function(vs, z, w):
-        return _CauchyFunction.apply(vs, z, w, step, conj)
-    return _red._cauchy_generic(xp, vs, z, w, step, conj=conj)
+def cauchy_function(vs, z, w, step, *, conj):
+    """The Cauchy reduction through :class:`_CauchyFunction` (kept + (M, L))."""
+    return _CauchyFunction.apply(vs, z, w, step, conj)
 
 
-def vandermonde_impl(xp, vs, x, L, step):
-    """Dispatch target with the contract of ``reductions._vandermonde_generic``."""
-    if _use_function(vs, x):
-        return _VandermondeFunction.apply(vs, x, L, step)
-    return _red._vandermonde_generic(xp, vs, x, L, step)
+def vandermonde_function(vs, x, L, step):
+    """The Vandermonde reduction through :class:`_VandermondeFunction` (kept + (M, L))."""
+    return _VandermondeFunction.apply(vs, x, L, step)
 
 
 # --------------------------------------------------------------------------------------
@@ -127,7 +111,7 @@ def _cauchy_sums(v, z, w, powers, step=None):
     L, N = z.shape[-1], w.shape[-1]
     if step is None:
         batch = torch.broadcast_shapes(z.shape[:-1], w.shape[:-1])
-        step = max(1, min(L, _red.CHUNK_ELEMENTS // max(1, math.prod(batch) * N)))
+        step = max(1, min(L, _contract.CHUNK_ELEMENTS // max(1, math.prod(batch) * N)))
     wc = w.unsqueeze(-1)  # kept' + (N, 1)
     outs = [[] for _ in powers]
     for lo in range(0, L, step):
@@ -248,6 +232,12 @@ class _VandermondeFunction(torch.autograd.Function):
 # --------------------------------------------------------------------------------------
 # public entry points
 # --------------------------------------------------------------------------------------
+def _require_torch(xp):
+    if not _array.is_torch(xp):
+        name = getattr(xp, "__name__", str(xp))
+        raise TypeError(f"v, z, w (or v, x) must be torch tensors, got arrays of {name}")
+
+
 def cauchy_torch(v, z, w, conj=False):
     r"""Cauchy reduction of torch tensors through the memory-lean autograd Function.
 
@@ -295,8 +285,11 @@ def cauchy_torch(v, z, w, conj=False):
     """
     if not isinstance(conj, bool):
         raise TypeError(f"conj must be a bool, got {type(conj).__name__}")
-    with autograd_mode("custom"):
-        return _red.cauchy_conj(v, z, w) if conj else _red.cauchy(v, z, w)
+    xp, lay, vs, zk, wk, step = _contract.cauchy_operands(v, z, w, None, conj)
+    _require_torch(xp)
+    y = cauchy_function(vs, zk, wk, step, conj=conj)
+    _contract.check_result(xp, y, "cauchy_conj" if conj else "cauchy")
+    return lay.finish(xp, y)
 
 
 def vandermonde_torch(v, x, L):
@@ -337,5 +330,8 @@ def vandermonde_torch(v, x, L):
     >>> [round(t, 6) for t in g.real.tolist()]
     [3.0, 2.0]
     """
-    with autograd_mode("custom"):
-        return _red.vandermonde(v, x, L)
+    xp, lay, vs, xk, L, step = _contract.vandermonde_operands(v, x, L, None)
+    _require_torch(xp)
+    y = vandermonde_function(vs, xk, L, step)
+    _contract.check_result(xp, y, "vandermonde")
+    return lay.finish(xp, y)

@@ -8,11 +8,50 @@ matrix without ever holding that matrix for the whole sequence:
     \text{cauchy:}\quad y_l = \sum_{n} \frac{v_n}{z_l - w_n}, \qquad
     \text{vandermonde:}\quad y_l = \sum_{n} v_n\, e^{x_n l}.
 
-The generic implementation here is written once against the array API and works in
-chunks over ``L``, so its memory is ``O(batch * (N + L))`` plus one chunk, never
-``O(batch * N * L)``. Fast paths (a fused CPU kernel, a GPU kernel) are chosen per
-namespace by the ``_*_impl(xp)`` dispatch functions and must agree with the generic
-path; today every namespace gets the generic path.
+The functions here validate their inputs and hand them to one router
+(:mod:`statespace._router`), which picks an implementation per call; all of them
+compute the same sums and agree with the generic one to rounding (the tests check it).
+
+Dispatch
+--------
+In the default mode (``"auto"``, see :func:`fast_paths`), in this order:
+
+* **torch tensors that autograd records** (one of them ``requires_grad`` while grad
+  mode is on): the memory-lean :class:`torch.autograd.Function`\ s of
+  :mod:`statespace._torch_reductions`, on any device. They save only their inputs
+  and compute the backward pass by the same chunked reductions, so training memory
+  stays ``O(batch * (N + L))``.
+* **NumPy arrays and CPU torch tensors**: the fused numba kernels of
+  :mod:`statespace._fast_cpu` when numba is installed (``pip install
+  statespace[fast]``), the work ``batch * M * N * L`` is at least ``2**14`` and the
+  magnitudes keep ``|z - w|^2`` in range; torch tensors are shared with NumPy without
+  a copy.
+* **CuPy arrays and CUDA torch tensors**: the CuPy ``RawKernel``\ s of
+  :mod:`statespace._fast_cupy` when CuPy is installed; torch tensors are shared
+  through DLPack and the kernels run on torch's current stream.
+* **everything else** (array-api-strict, small or out-of-range inputs, a missing
+  optional dependency): the generic implementation of
+  :mod:`statespace._reductions_generic`, written once against the array API. It works
+  in chunks over ``L``, so its memory is ``O(batch * (N + L))`` plus one chunk, never
+  ``O(batch * N * L)`` (unless torch autograd saves the chunks for the backward
+  pass, which the ``"generic"`` mode allows).
+
+While ``torch.compile`` traces a call no compiled kernel is considered (choosing one
+inspects the arrays on the host): torch tensors go through the autograd Functions
+when autograd records them, which the compiler traces, and the generic path
+otherwise; the finiteness checks are skipped.
+
+Fast-path switch
+----------------
+:func:`fast_paths` sets the mode, for the program or inside a ``with`` block:
+``"auto"`` as above; ``"generic"`` sends everything to the generic path (no compiled
+kernel, no custom autograd Function), which benchmarks and memory comparisons use;
+``"custom"`` sends every torch tensor through the autograd Functions, with or without
+a gradient (other arrays as in ``"auto"``). The environment variable
+``STATESPACE_FAST``, read once at import, sets the initial mode: unset, ``auto``,
+``1``, ``true``, ``yes`` or ``on`` give ``"auto"``; ``generic``, ``0``, ``false``,
+``no`` or ``off`` give ``"generic"``; ``custom`` gives ``"custom"`` (case is ignored;
+any other value raises ``ValueError`` at import).
 
 Broadcasting rule
 -----------------
@@ -30,301 +69,96 @@ product. For example the four Woodbury numerators of S4, ``v`` of shape
 
 from __future__ import annotations
 
-import math
-import numbers
+from . import _reduction_contract as _contract
+from . import _router
+from ._reduction_contract import CHUNK_ELEMENTS
 
-from . import _array
-
-__all__ = ["cauchy", "cauchy_conj", "vandermonde", "CHUNK_ELEMENTS"]
-
-#: Default budget, in complex elements, for the structured block(s) formed per chunk
-#: (``2**21`` complex128 elements are 32 MiB). ``chunk=`` overrides it.
-CHUNK_ELEMENTS = 2**21
+__all__ = ["cauchy", "cauchy_conj", "vandermonde", "fast_paths", "CHUNK_ELEMENTS"]
 
 
-# --------------------------------------------------------------------------------------
-# shape helpers
-# --------------------------------------------------------------------------------------
-_broadcast_shapes = _array.broadcast_shapes
+class _FastPaths:
+    """Returned by :func:`fast_paths`: the mode is set; leaving a ``with`` block
+    restores :attr:`previous`."""
+
+    def __init__(self, mode):
+        self.previous = _contract.set_fast_mode(mode)
+        self.mode = mode
+
+    def __enter__(self):
+        return self.previous
+
+    def __exit__(self, *exc):
+        _contract.set_fast_mode(self.previous)
+        return False
+
+    def __repr__(self):
+        return f"fast_paths({self.mode!r})"
 
 
-def _pad(shape, nd):
-    return (1,) * (nd - len(shape)) + tuple(shape)
+def fast_paths(mode):
+    r"""Choose which implementations the reductions may use.
 
+    Sets the mode for the rest of the program, or, used as a context manager, for the
+    ``with`` block only. The environment variable ``STATESPACE_FAST`` sets the mode at
+    import (see the module notes for its values).
 
-class _Layout:
-    """Split the broadcast batch into shared-matrix axes and numerator axes."""
+    Parameters
+    ----------
+    mode : {"auto", "generic", "custom"}
+        ``"auto"`` (the default): the compiled kernels where they apply (NumPy and CPU
+        torch tensors with numba installed, CuPy arrays and CUDA torch tensors with
+        CuPy installed; no pending gradient, large enough inputs), the memory-lean
+        autograd Functions for torch tensors that autograd records, the generic
+        array-API path otherwise. ``"generic"``: the generic array-API path for
+        everything (no compiled kernel, no custom autograd Function; torch autograd
+        then saves the ``O(N L)`` blocks). ``"custom"``: every torch tensor through
+        the autograd Functions, with or without a gradient; other arrays as in
+        ``"auto"``.
 
-    def __init__(self, v_batch, mat_batches, names):
-        shapes = [tuple(v_batch), *(tuple(s) for s in mat_batches)]
-        self.batch = _broadcast_shapes(shapes, names)
-        nb = self.nb = len(self.batch)
-        vb = self.vb = _pad(v_batch, nb)
-        mbs = [_pad(s, nb) for s in mat_batches]
-        self.num = tuple(i for i in range(nb) if vb[i] > 1 and all(m[i] == 1 for m in mbs))
-        self.keep = tuple(i for i in range(nb) if i not in self.num)
-        self.M = math.prod([vb[i] for i in self.num])  # a list: torch.compile traces it
-        # batch of the structured matrix == output batch without the numerator axes
-        self.mat_batch = tuple(self.batch[i] for i in self.keep)
+    Returns
+    -------
+    context manager
+        Already in effect when returned. Entering it gives the previous mode (also its
+        ``previous`` attribute); leaving it restores the previous mode.
 
-    def matrix_operand(self, xp, a):
-        """``a`` (batch + (core,)) reshaped to the kept batch axes (numerator axes are 1)."""
-        shape = _pad(a.shape[:-1], self.nb)
-        return xp.reshape(a, tuple(shape[i] for i in self.keep) + (a.shape[-1],))
+    Raises
+    ------
+    ValueError
+        If ``mode`` is not one of the three names.
+    TypeError
+        If ``mode`` is not a string.
 
-    def numerators(self, xp, v):
-        """``v`` as kept-batch + (M, N): numerator axes moved last and merged."""
-        n = v.shape[-1]
-        v = xp.reshape(v, self.vb + (n,))
-        if self.num:
-            v = xp.permute_dims(v, self.keep + self.num + (self.nb,))
-        return xp.reshape(v, tuple(self.vb[i] for i in self.keep) + (self.M, n))
+    Notes
+    -----
+    Every mode computes the same sums,
 
-    def finish(self, xp, y):
-        """Inverse of :meth:`numerators` on the result kept-batch + (M, L)."""
-        L = y.shape[-1]
-        y = xp.reshape(y, self.mat_batch + tuple(self.batch[i] for i in self.num) + (L,))
-        if self.num:
-            order = self.keep + self.num
-            y = xp.permute_dims(y, tuple(order.index(i) for i in range(self.nb)) + (self.nb,))
-        return y
+    .. math:: y_l = \sum_n \frac{v_n}{z_l - w_n}, \qquad y_l = \sum_n v_n e^{x_n l},
 
+    and the implementations agree to rounding (the tests check it); the mode changes
+    speed and memory only. The mode is a plain module global read at each call, so
+    ``torch.compile`` guards on it (a change recompiles), and it is shared by all
+    threads.
 
-def _chunk_len(chunk, L, block_elems, nblocks):
-    """Chunk length: ``chunk`` when given, else from :data:`CHUNK_ELEMENTS`."""
-    if chunk is None:
-        per_l = max(1, block_elems * nblocks)
-        return max(1, min(L, CHUNK_ELEMENTS // per_l))
-    return min(int(chunk), L)
-
-
-def _check_chunk(chunk):
-    if chunk is None:
-        return None
-    if isinstance(chunk, bool) or not isinstance(chunk, numbers.Integral):
-        raise TypeError(f"chunk must be an integer or None, got {type(chunk).__name__}")
-    if chunk < 1:
-        raise ValueError(f"chunk must be >= 1, got {chunk}")
-    return int(chunk)
-
-
-def _prepare(xp, arrays, names):
-    """Convert, validate (ndim, dtype, finiteness) and cast to the common complex dtype."""
-    out = []
-    for a, name in zip(arrays, names, strict=True):
-        if a is None:
-            raise TypeError(f"{name} must be an array, got None")
-        if not _array.is_array_api_obj(a):
-            a = _array.asarray(a, xp, name=name)
-        if a.ndim < 1:
-            raise ValueError(f"{name} must have at least one dimension (its last axis)")
-        if a.shape[-1] < 1:
-            raise ValueError(f"{name} must have a non-empty last axis, got shape {a.shape}")
-        if xp.isdtype(a.dtype, "bool") or not xp.isdtype(a.dtype, "numeric"):
-            raise TypeError(f"{name} must have a numeric dtype, got {a.dtype}")
-        out.append(a)
-    cdt = _array.complex_dtype(xp, _array.result_float_dtype(xp, *out))
-    res = []
-    for a, name in zip(out, names, strict=True):
-        if a.dtype != cdt:
-            a = xp.astype(a, cdt)
-        _array.check_finite(xp, a, name)
-        res.append(a)
-    return res
-
-
-def _nonfinite_error(what):
-    """The error for a non-finite result of reduction ``what``."""
-    cause = (
-        "a node z nearly coincides with a pole w, or the inputs' scale overflows"
-        if what.startswith("cauchy")
-        else "exp(x * l) or the sum overflows (Re(x) * L too large?)"
-    )
-    return ValueError(f"{what} produced non-finite values: {cause}")
-
-
-def _check_result(xp, y, what):
-    # value checks (host syncs) are skipped under torch.compile, see _array.check_finite
-    if _array.compiling():
-        return
-    if not bool(xp.all(xp.isfinite(y))):
-        raise _nonfinite_error(what)
-
-
-def _no_coincidence(xp, d):
-    if not _array.compiling() and bool(xp.any(d == 0)):
-        raise ValueError(
-            "a node z coincides with a pole w (z[..., l] == w[..., n]): the Cauchy sum is "
-            "infinite there"
-        )
-
-
-# --------------------------------------------------------------------------------------
-# generic (array API) implementations
-# --------------------------------------------------------------------------------------
-def _cauchy_generic(xp, vs, z, w, step, *, conj):
-    """Chunked Cauchy contraction. ``vs``: kept + (M, N); ``z``: kept + (L,); ``w``: kept + (N,).
-
-    Returns kept + (M, L). Per chunk of ``step`` nodes the reciprocal block(s)
-    ``1 / (z - w)`` of shape kept + (N, step) are formed once and contracted with every
-    numerator by ``matmul``.
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import statespace as ss
+    >>> from statespace.reductions import fast_paths
+    >>> v = np.ones((8, 64)); w = -np.linspace(0.5, 1.0, 64); z = 1j * np.arange(512.0)
+    >>> with fast_paths("generic") as previous:
+    ...     y_generic = ss.cauchy(v, z, w)
+    >>> previous
+    'auto'
+    >>> y = ss.cauchy(v, z, w)   # "auto" again: the compiled kernel if numba is installed
+    >>> bool(np.allclose(y, y_generic, rtol=1e-13, atol=0))
+    True
     """
-    L = z.shape[-1]
-    wc = xp.expand_dims(w, axis=-1)  # kept + (N, 1)
-    if conj:
-        wc_bar = xp.conj(wc)
-        vs_bar = xp.conj(vs)
-    outs = []
-    for lo in range(0, L, step):
-        zc = xp.expand_dims(z[..., lo : min(L, lo + step)], axis=-2)  # kept + (1, Lc)
-        d = zc - wc
-        _no_coincidence(xp, d)
-        y = xp.matmul(vs, 1.0 / d)
-        if conj:
-            d = zc - wc_bar
-            _no_coincidence(xp, d)
-            y = y + xp.matmul(vs_bar, 1.0 / d)
-        outs.append(y)
-    return outs[0] if len(outs) == 1 else xp.concat(outs, axis=-1)
+    return _FastPaths(mode)
 
 
-def _vandermonde_generic(xp, vs, x, L, step):
-    """Chunked Vandermonde contraction. ``vs``: kept + (M, N); ``x``: kept + (N,).
-
-    Returns kept + (M, L); ``exp(x l)`` is evaluated directly for every ``l`` (no
-    repeated powering, whose rounding errors accumulate with ``l``).
-    """
-    rdt = _array.real_dtype(xp, x.dtype)
-    dev = _array.device_of(x)
-    xc = xp.expand_dims(x, axis=-1)  # kept + (N, 1)
-    outs = []
-    for lo in range(0, L, step):
-        ell = xp.arange(lo, min(L, lo + step), dtype=rdt, device=dev)
-        outs.append(xp.matmul(vs, xp.exp(xc * ell)))
-    return outs[0] if len(outs) == 1 else xp.concat(outs, axis=-1)
-
-
-# Dispatch points: fast paths plug in here, keyed on the namespace (and, later, on the
-# device and dtype). Contract for an implementation, identical to the generic one:
-# inputs are validated, finite, of one complex dtype, with the numerator axes already
-# split off (``vs``: kept + (M, N); ``z``/``w``/``x``: broadcastable to kept + (core,));
-# it returns kept + (M, L) in the same namespace, device and dtype, and must agree with
-# the generic path to the tolerance of tests/test_reductions.py. The routed
-# implementation returned by _cauchy_impl/_vandermonde_impl raises ValueError
-# (_nonfinite_error) for a non-finite result: the generic path checks its result
-# afterwards, the compiled kernels count non-finite values as they store them.
-def _cauchy_impl(xp):
-    """Implementation of the Cauchy reduction for namespace ``xp``.
-
-    torch: :mod:`statespace._torch_reductions` (a memory-lean autograd Function when a
-    gradient is needed, the generic path otherwise); every other namespace: generic.
-    Either is wrapped by the compiled fast paths (:func:`_fast_route`).
-    """
-    impl = _cauchy_generic
-    if _array.is_torch(xp):
-        from ._torch_reductions import cauchy_impl
-
-        impl = cauchy_impl
-    return _fast_route(xp, "cauchy", impl)
-
-
-def _vandermonde_impl(xp):
-    """Implementation of the Vandermonde reduction for namespace ``xp`` (see _cauchy_impl)."""
-    impl = _vandermonde_generic
-    if _array.is_torch(xp):
-        from ._torch_reductions import vandermonde_impl
-
-        impl = vandermonde_impl
-    return _fast_route(xp, "vandermonde", impl)
-
-
-def _fast_route(xp, kind, fallback):
-    """``fallback`` wrapped by the compiled fast paths that may apply to ``xp``.
-
-    NumPy and CPU torch tensors without a pending gradient: the fused numba kernels of
-    :mod:`statespace._fast_cpu` (when numba is installed); CuPy arrays and CUDA torch
-    tensors without a pending gradient: the CuPy kernels of
-    :mod:`statespace._fast_cupy`. The wrappers decide per call (device, gradient,
-    dtype, size) and call ``fallback`` for everything else. While ``torch.compile``
-    traces the call, ``fallback`` is returned as is: the wrappers inspect the arrays
-    on the host, which the compiler cannot trace.
-    """
-    if _array.compiling():
-        return fallback  # value checks are skipped while tracing
-    fallback = _checked(kind, fallback)
-    if _array.is_numpy(xp) or _array.is_torch(xp):
-        from . import _fast_cpu
-
-        fallback = _try_first(_fast_cpu, kind, fallback)
-    if _array.is_cupy(xp) or _array.is_torch(xp):
-        from . import _fast_cupy
-
-        fallback = _try_first(_fast_cupy, kind, fallback)
-    return fallback
-
-
-def _checked(kind, impl):
-    """``impl`` followed by the finiteness check of its result."""
-    if kind == "cauchy":
-
-        def cauchy_checked(xp, vs, z, w, step, *, conj):
-            y = impl(xp, vs, z, w, step, conj=conj)
-            _check_result(xp, y, "cauchy_conj" if conj else "cauchy")
-            return y
-
-        return cauchy_checked
-
-    def vandermonde_checked(xp, vs, x, L, step):
-        y = impl(xp, vs, x, L, step)
-        _check_result(xp, y, "vandermonde")
-        return y
-
-    return vandermonde_checked
-
-
-def _try_first(fast, kind, fallback):
-    """``fallback``'s contract, running ``fast.try_<kind>`` first (``None``: not taken).
-
-    ``fast`` is :mod:`statespace._fast_cpu` or :mod:`statespace._fast_cupy`; each
-    ``try_*`` decides per call (device, gradient, dtype, size) whether it applies, and
-    raises for a non-finite result itself.
-    """
-    if not fast.available():
-        return fallback
-    if kind == "cauchy":
-
-        def cauchy_route(xp, vs, z, w, step, *, conj):
-            y = fast.try_cauchy(vs, z, w, conj=conj)
-            return fallback(xp, vs, z, w, step, conj=conj) if y is None else y
-
-        return cauchy_route
-
-    def vandermonde_route(xp, vs, x, L, step):
-        y = fast.try_vandermonde(vs, x, L)
-        return fallback(xp, vs, x, L, step) if y is None else y
-
-    return vandermonde_route
-
-
-# --------------------------------------------------------------------------------------
-# public API
-# --------------------------------------------------------------------------------------
 def _cauchy_common(v, z, w, chunk, conj):
-    xp = _array.namespace(v, z, w)
-    chunk = _check_chunk(chunk)
-    v, z, w = _prepare(xp, (v, z, w), ("v", "z", "w"))
-    if v.shape[-1] != w.shape[-1]:
-        raise ValueError(
-            f"v and w must have the same last axis N, got v.shape={tuple(v.shape)} and "
-            f"w.shape={tuple(w.shape)}"
-        )
-    lay = _Layout(v.shape[:-1], (z.shape[:-1], w.shape[:-1]), ("v", "z", "w"))
-    vs = lay.numerators(xp, v)
-    zk = lay.matrix_operand(xp, z)
-    wk = lay.matrix_operand(xp, w)
-    L, N = z.shape[-1], w.shape[-1]
-    step = _chunk_len(chunk, L, math.prod(lay.mat_batch) * N, 2 if conj else 1)
-    y = _cauchy_impl(xp)(xp, vs, zk, wk, step, conj=conj)  # checked: finite
+    xp, lay, vs, zk, wk, step = _contract.cauchy_operands(v, z, w, chunk, conj)
+    y = _router.cauchy(xp, vs, zk, wk, step, conj=conj)  # finite
     return lay.finish(xp, y)
 
 
@@ -370,8 +204,9 @@ def cauchy(v, z, w, *, chunk=None):
     and ``w`` have size 1 but ``v`` does not are *numerator axes* (see the module
     docstring): the block :math:`1 / (z_l - w_n)` is formed once per chunk and
     contracted with all those numerators by a matrix product. Under torch autograd the
-    per-chunk blocks are saved for the backward pass (``O(batch * N * L)`` memory);
-    training code uses the fused reductions for that.
+    sum runs as a custom autograd Function that saves only its inputs (see the module
+    notes); in the ``"generic"`` mode of :func:`fast_paths` autograd saves the
+    per-chunk blocks instead (``O(batch * N * L)`` memory).
 
     Examples
     --------
@@ -496,18 +331,6 @@ def vandermonde(v, x, L, *, chunk=None):
     >>> [round(float(t), 6) for t in y.real]  # 1 + 2 * 0.5**l
     [3.0, 2.0, 1.5, 1.25]
     """
-    xp = _array.namespace(v, x)
-    L = _array.check_length(L)
-    chunk = _check_chunk(chunk)
-    v, x = _prepare(xp, (v, x), ("v", "x"))
-    if v.shape[-1] != x.shape[-1]:
-        raise ValueError(
-            f"v and x must have the same last axis N, got v.shape={tuple(v.shape)} and "
-            f"x.shape={tuple(x.shape)}"
-        )
-    lay = _Layout(v.shape[:-1], (x.shape[:-1],), ("v", "x"))
-    vs = lay.numerators(xp, v)
-    xk = lay.matrix_operand(xp, x)
-    step = _chunk_len(chunk, L, math.prod(lay.mat_batch) * x.shape[-1], 1)
-    y = _vandermonde_impl(xp)(xp, vs, xk, L, step)  # checked: finite
+    xp, lay, vs, xk, L, step = _contract.vandermonde_operands(v, x, L, chunk)
+    y = _router.vandermonde(xp, vs, xk, L, step)  # finite
     return lay.finish(xp, y)

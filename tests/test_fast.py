@@ -24,7 +24,14 @@ import pytest
 from util import eps_of, to_numpy
 
 import statespace as ss
-from statespace import _compensated, _fast_cpu, _fast_cupy, reductions
+from statespace import (
+    _compensated,
+    _fast_cpu,
+    _fast_cupy,
+    _reduction_contract,
+    _reductions_generic,
+    reductions,
+)
 
 C_ERR = 8
 
@@ -115,11 +122,8 @@ def test_fused_cauchy_matches_oracle(force_fast, dtype, conj, layout, rng):
     ref, scale = _naive_cauchy(v, z, w, conj)
     _check(y, ref, scale, 2 * 12 if conj else 12, dtype)
     # and against the generic path (both within the bound of the oracle)
-    reductions_off = _fast_cpu.set_enabled(False)
-    try:
+    with reductions.fast_paths("generic"):
         y_gen = f(v, z, w)
-    finally:
-        _fast_cpu.set_enabled(reductions_off)
     _check(y_gen, ref, scale, 2 * 12 if conj else 12, dtype)
 
 
@@ -173,10 +177,11 @@ def test_compensated_cauchy_near_collisions(conj, rng):
     assert y.dtype == np.complex64
     _check(y, ref, scale, n_terms, np.complex64)
     hi_lo = [_compensated.split(np, a, np.complex64) for a in (z, w)]
-    lay = reductions._Layout(v.shape[:-1], ((), ()), ("v", "z", "w"))
+    lay = _reduction_contract.Layout(v.shape[:-1], ((), ()), ("v", "z", "w"))
     vs = lay.numerators(np, v)
-    y_gen = _compensated._generic(np, vs, hi_lo[0][0][None], hi_lo[0][1][None],
-                                  hi_lo[1][0][None], hi_lo[1][1][None], 100, conj)
+    y_gen = _reductions_generic.cauchy_compensated(
+        np, vs, hi_lo[0][0][None], hi_lo[0][1][None], hi_lo[1][0][None], hi_lo[1][1][None],
+        100, conj=conj)
     _check(lay.finish(np, y_gen), ref, scale, n_terms, np.complex64)
     # rounding z and w first is far worse, which is the point of the compensation
     y_plain = (ss.cauchy_conj if conj else ss.cauchy)(v, z.astype(np.complex64),
@@ -203,11 +208,8 @@ def test_dispatch_numpy(monkeypatch, rng):
     assert len(calls) == 1
     ss.cauchy(v[:1, :4], _nodes(8), w[:1, :4])  # tiny: generic
     assert len(calls) == 1
-    old = _fast_cpu.set_enabled(False)
-    try:
+    with reductions.fast_paths("generic"):
         ss.cauchy(v, _nodes(512), w)
-    finally:
-        _fast_cpu.set_enabled(old)
     assert len(calls) == 1
 
 
@@ -232,6 +234,83 @@ def test_dispatch_torch_cpu(monkeypatch, rng):
     with torch.no_grad():
         ss.cauchy_conj(Vg, Z, W)
     assert len(calls) == 2
+
+
+def test_fast_paths_switch():
+    """One switch: set for the program or inside a ``with`` block; bad modes raise."""
+    start = _reduction_contract.fast_mode
+    with reductions.fast_paths("generic") as previous:
+        assert previous == start and _reduction_contract.fast_mode == "generic"
+        assert not _fast_cpu.available() and not _fast_cupy.available()
+        with reductions.fast_paths("custom"):
+            assert _reduction_contract.fast_mode == "custom"
+        assert _reduction_contract.fast_mode == "generic"
+    assert _reduction_contract.fast_mode == start
+    handle = reductions.fast_paths("custom")  # no block: stays set
+    try:
+        assert handle.previous == start and _reduction_contract.fast_mode == "custom"
+    finally:
+        reductions.fast_paths(handle.previous)
+    assert _reduction_contract.fast_mode == start
+    with pytest.raises(ValueError, match="mode must be one of"):
+        reductions.fast_paths("fast")
+    with pytest.raises(TypeError, match="mode"):
+        reductions.fast_paths(False)
+    assert _reduction_contract.fast_mode == start
+
+
+@pytest.mark.parametrize("value,mode", [(None, "auto"), ("", "auto"), ("1", "auto"),
+                                        (" Auto ", "auto"), ("0", "generic"),
+                                        ("false", "generic"), ("OFF", "generic"),
+                                        ("custom", "custom")])
+def test_fast_paths_environment_values(value, mode):
+    assert _reduction_contract._mode_from_env(value) == mode
+
+
+def test_fast_paths_environment_variable():
+    """STATESPACE_FAST sets the initial mode at import; a bad value raises there."""
+    code = ("from statespace import _fast_cpu, _reduction_contract as c; "
+            "print(c.fast_mode, _fast_cpu.available())")
+    for value, expect in (("0", "generic False"), ("custom", "custom")):
+        env = {**os.environ, "STATESPACE_FAST": value}
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env=env, timeout=120)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.startswith(expect)
+    env = {**os.environ, "STATESPACE_FAST": "fastest"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert out.returncode != 0 and "STATESPACE_FAST must be one of" in out.stderr
+
+
+@needs_numba
+def test_fast_paths_modes_route(monkeypatch, rng):
+    """auto: compiled kernel; generic: neither kernel nor Function; custom: torch always
+    through the autograd Function, NumPy still compiled."""
+    torch = pytest.importorskip("torch")
+    from statespace import _torch_reductions
+
+    calls = []
+    for mod, name in ((_fast_cpu, "cauchy"), (_torch_reductions, "cauchy_function")):
+        orig = getattr(mod, name)
+
+        def spy(*a, _orig=orig, _name=name, **k):
+            calls.append(_name)
+            return _orig(*a, **k)
+
+        monkeypatch.setattr(mod, name, spy)
+    v, w, z = _rand_c(rng, (8, 64)), _poles(rng, (8, 64)), _nodes(512)
+    V, W, Z = (torch.from_numpy(a) for a in (v, w, z))
+    ref = ss.cauchy(v, z, w)
+    assert calls == ["cauchy"]
+    for mode, expect in (("auto", ["cauchy", "cauchy"]), ("generic", []),
+                         ("custom", ["cauchy", "cauchy_function"])):
+        calls.clear()
+        with reductions.fast_paths(mode):
+            ys = [ss.cauchy(v, z, w), ss.cauchy(V, Z, W)]
+        assert calls == expect, mode
+        for y in ys:
+            np.testing.assert_allclose(to_numpy(y), ref, rtol=1e-12, atol=0)
 
 
 @needs_numba

@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from util import eps_of, to_numpy
 
 import statespace as ss
-from statespace import reductions
+from statespace import _reduction_contract, _reductions_generic, reductions
 
 C_ERR = 8  # constant of the error model in the module docstring
 
@@ -204,11 +204,11 @@ def test_multi_numerator_equals_separate_calls(conj, rng):
 
 
 def test_layout_detects_numerator_axes():
-    lay = reductions._Layout((5, 4), ((), (5, 1)), ("v", "z", "w"))
+    lay = _reduction_contract.Layout((5, 4), ((), (5, 1)), ("v", "z", "w"))
     assert lay.batch == (5, 4) and lay.num == (1,) and lay.mat_batch == (5,) and lay.M == 4
-    lay = reductions._Layout((4,), ((5, 1), ()), ("v", "z", "w"))
+    lay = _reduction_contract.Layout((4,), ((5, 1), ()), ("v", "z", "w"))
     assert lay.num == (1,) and lay.batch == (5, 4) and lay.mat_batch == (5,)
-    lay = reductions._Layout((2, 3, 1), ((), (7,)), ("v", "z", "w"))
+    lay = _reduction_contract.Layout((2, 3, 1), ((), (7,)), ("v", "z", "w"))
     assert lay.num == (0, 1) and lay.M == 6 and lay.mat_batch == (7,)
 
 
@@ -239,15 +239,15 @@ def test_chunked_equals_unchunked(chunk, rng):
 
 def test_default_chunk_respects_budget(monkeypatch, rng):
     """The automatic chunk keeps one block within CHUNK_ELEMENTS, and results agree."""
-    monkeypatch.setattr(reductions, "CHUNK_ELEMENTS", 64)
+    monkeypatch.setattr(_reduction_contract, "CHUNK_ELEMENTS", 64)
     seen = []
-    orig = reductions._cauchy_generic
+    orig = _reductions_generic.cauchy
 
     def spy(xp, vs, z, w, step, *, conj):
         seen.append(step)
         return orig(xp, vs, z, w, step, conj=conj)
 
-    monkeypatch.setattr(reductions, "_cauchy_generic", spy)
+    monkeypatch.setattr(_reductions_generic, "cauchy", spy)
     v, w, z = _rand_c(rng, (2, 8)), _poles(rng, (2, 8)), _nodes(40)
     y = ss.cauchy(v, z, w)
     assert seen == [4]  # 64 // (2 * 8)

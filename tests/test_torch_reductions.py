@@ -17,6 +17,7 @@ torch = pytest.importorskip("torch")
 
 import statespace as ss  # noqa: E402
 from statespace import _torch_reductions as tr  # noqa: E402
+from statespace.reductions import fast_paths  # noqa: E402
 from statespace.torch import S4Kernel  # noqa: E402
 
 C128 = torch.complex128
@@ -72,7 +73,7 @@ GRAD_TOL = 1e-10
 
 
 def _grads(fn, inputs, g, mode):
-    with tr.autograd_mode(mode):
+    with fast_paths(mode):
         y = fn(*inputs)
         return torch.autograd.grad(y, inputs, g)
 
@@ -108,7 +109,7 @@ def test_kernel_gradients_custom_matches_generic(mode, disc):
     g = torch.randn(1, 4, 64, dtype=torch.float64)
     out = {}
     for m in ("generic", "custom"):
-        with tr.autograd_mode(m):
+        with fast_paths(m):
             out[m] = torch.autograd.grad(k(64), params, g)
     for a, b in zip(out["custom"], out["generic"], strict=True):
         assert _rel(a, b) < GRAD_TOL
@@ -148,7 +149,7 @@ def test_dispatch_uses_function_only_when_grad_needed(gen):
     assert ss.cauchy(v, z, w).grad_fn is None
     vg = v.clone().requires_grad_()
     assert any("CauchyFunction" in n for n in _graph_nodes(ss.cauchy(vg, z, w)))
-    with tr.autograd_mode("generic"):
+    with fast_paths("generic"):
         assert not any("CauchyFunction" in n for n in _graph_nodes(ss.cauchy(vg, z, w)))
     with torch.no_grad():
         assert ss.cauchy(vg, z, w).grad_fn is None
@@ -178,7 +179,7 @@ def test_saved_memory_is_linear_in_n_plus_l():
     torch.manual_seed(0)
     H, N, L = 8, 64, 2048
     k = S4Kernel(H, N, "s4", l_max=L)  # float32 parameters, float64 kernel
-    with tr.autograd_mode("generic"):
+    with fast_paths("generic"):
         generic, _ = _saved_bytes(lambda: k(L))
     custom, K = _saved_bytes(lambda: k(L))
     K.square().sum().backward()  # the lean graph runs
@@ -190,13 +191,25 @@ def test_saved_memory_is_linear_in_n_plus_l():
     assert custom * 10 < generic
 
 
-def test_autograd_mode_errors():
+def test_fast_paths_errors():
     with pytest.raises(ValueError, match="mode"):
-        with tr.autograd_mode("fast"):
+        with fast_paths("fast"):
             pass
     z = torch.zeros(1, dtype=C128)
     with pytest.raises(TypeError, match="conj"):
         tr.cauchy_torch(z, z, z - 1, conj=1)
+
+
+def test_autograd_mode_is_an_alias_of_fast_paths():
+    from statespace import _reduction_contract
+
+    start = _reduction_contract.fast_mode
+    with tr.autograd_mode("generic"):
+        assert _reduction_contract.fast_mode == "generic"
+    assert _reduction_contract.fast_mode == start
+    with pytest.raises(ValueError, match="mode"):
+        with tr.autograd_mode("fast"):
+            pass
 
 
 def test_no_warning_leak_and_values_match_generic(gen):
@@ -204,6 +217,6 @@ def test_no_warning_leak_and_values_match_generic(gen):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         a = tr.cauchy_torch(v, z, w, True)
-        with tr.autograd_mode("generic"):
+        with fast_paths("generic"):
             b = ss.cauchy_conj(v, z, w)
     assert _rel(a, b) < 1e-14

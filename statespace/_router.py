@@ -1,0 +1,112 @@
+"""Per-call choice of the implementation of a Cauchy or Vandermonde reduction.
+
+The one place that decides which implementation runs (the table is in the docstring of
+:mod:`statespace.reductions`). Its callers, :mod:`statespace.reductions` and
+:mod:`statespace._compensated`, validate the inputs and bring them into the calling
+contract of :mod:`statespace._reduction_contract`; the implementations it chooses
+from import nothing but that contract, never this module or each other:
+
+* torch tensors that autograd records (or every torch tensor in the ``"custom"``
+  mode): the autograd Functions of :mod:`statespace._torch_reductions`;
+* otherwise, when a compiled kernel applies (namespace, device, no pending gradient,
+  dtype, size and magnitude, decided by its ``try_*`` function, which returns None
+  when it does not): :mod:`statespace._fast_cpu` for NumPy arrays and CPU torch
+  tensors, :mod:`statespace._fast_cupy` for CuPy arrays and CUDA torch tensors;
+* everything else: the array-API implementations of
+  :mod:`statespace._reductions_generic`.
+
+The mode is :data:`statespace._reduction_contract.fast_mode`, read at every call (a
+module global, so ``torch.compile`` guards on it). While ``torch.compile`` traces a
+call no compiled kernel is tried: choosing one inspects the arrays on the host. A
+result returned from here is finite (``ValueError`` otherwise; the compiled kernels
+check their results themselves, the check is skipped while tracing).
+"""
+
+from __future__ import annotations
+
+from . import _array
+from . import _reduction_contract as _contract
+from . import _reductions_generic as _generic
+
+__all__ = ["cauchy", "cauchy_compensated", "vandermonde"]
+
+
+def _needs_grad(arrays):
+    """Whether torch autograd records a call on the torch tensors ``arrays``."""
+    import torch
+
+    return torch.is_grad_enabled() and any(a.requires_grad for a in arrays)
+
+
+def _use_function(xp, mode, arrays):
+    """Whether the call goes through the autograd Functions of ``_torch_reductions``."""
+    if mode == "generic" or not _array.is_torch(xp):
+        return False
+    return mode == "custom" or _needs_grad(arrays)
+
+
+def _compiled_kernels(xp, mode):
+    """The compiled-kernel modules that may take a call in namespace ``xp``."""
+    if mode == "generic" or (mode == "custom" and _array.is_torch(xp)) or _array.compiling():
+        return ()
+    mods = []
+    if _array.is_numpy(xp) or _array.is_torch(xp):
+        from . import _fast_cpu
+
+        mods.append(_fast_cpu)
+    if _array.is_cupy(xp) or _array.is_torch(xp):
+        from . import _fast_cupy
+
+        mods.append(_fast_cupy)
+    return [m for m in mods if m.available()]
+
+
+def cauchy(xp, vs, z, w, step, *, conj):
+    """The Cauchy reduction (contract of ``_reductions_generic.cauchy``), routed."""
+    mode = _contract.fast_mode
+    if _use_function(xp, mode, (vs, z, w)):
+        from . import _torch_reductions
+
+        y = _torch_reductions.cauchy_function(vs, z, w, step, conj=conj)
+    else:
+        for fast in _compiled_kernels(xp, mode):
+            y = fast.try_cauchy(vs, z, w, conj=conj)
+            if y is not None:
+                return y
+        y = _generic.cauchy(xp, vs, z, w, step, conj=conj)
+    _contract.check_result(xp, y, "cauchy_conj" if conj else "cauchy")
+    return y
+
+
+def vandermonde(xp, vs, x, L, step):
+    """The Vandermonde reduction (contract of ``_reductions_generic.vandermonde``), routed."""
+    mode = _contract.fast_mode
+    if _use_function(xp, mode, (vs, x)):
+        from . import _torch_reductions
+
+        y = _torch_reductions.vandermonde_function(vs, x, L, step)
+    else:
+        for fast in _compiled_kernels(xp, mode):
+            y = fast.try_vandermonde(vs, x, L)
+            if y is not None:
+                return y
+        y = _generic.vandermonde(xp, vs, x, L, step)
+    _contract.check_result(xp, y, "vandermonde")
+    return y
+
+
+def cauchy_compensated(xp, vs, z, z_lo, w, w_lo, step, *, conj):
+    """The compensated Cauchy reduction (``_reductions_generic.cauchy_compensated``), routed.
+
+    Under torch autograd the high parts ``z`` and ``w`` go through :func:`cauchy` (the
+    autograd Functions have no compensated form), giving up the compensation.
+    """
+    if _array.is_torch(xp) and _needs_grad((vs, z, z_lo, w, w_lo)):
+        return cauchy(xp, vs, z, w, step, conj=conj)
+    for fast in _compiled_kernels(xp, _contract.fast_mode):
+        y = fast.try_cauchy(vs, z, w, conj=conj, z_lo=z_lo, w_lo=w_lo)
+        if y is not None:
+            return y
+    y = _generic.cauchy_compensated(xp, vs, z, z_lo, w, w_lo, step, conj=conj)
+    _contract.check_result(xp, y, "cauchy_conj" if conj else "cauchy")
+    return y
