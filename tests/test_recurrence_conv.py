@@ -14,16 +14,17 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from util import to_numpy
 
 import statespace as ss
 from statespace import discretize as sd
-from tests.util import to_numpy
 
 EPS64 = float(np.finfo(np.float64).eps)
 BOUND = 1e-12
 
 
 def _scaled_err(y, ref, K, u):
+    """max|y - ref| / (max_h sum |K_h| * max|u|): error relative to the output's bound."""
     y, ref, K, u = (np.asarray(to_numpy(a)) for a in (y, ref, K, u))
     scale = np.sum(np.abs(K), axis=-1).max() * np.abs(u).max()
     return float(np.max(np.abs(y - ref)) / scale)

@@ -15,6 +15,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from util import relative_error  # noqa: E402
+
 import statespace as ss  # noqa: E402
 from statespace import _torch_reductions as tr  # noqa: E402
 from statespace.torch import S4Kernel  # noqa: E402
@@ -34,11 +36,6 @@ def _rc(gen, *shape, scale=1.0, shift=0.0):
     re = torch.randn(*shape, generator=gen, dtype=torch.float64)
     im = torch.randn(*shape, generator=gen, dtype=torch.float64)
     return (torch.complex(re, im) * scale + shift).to(C128)
-
-
-def _rel(a, b):
-    scale = b.abs().max().clamp(min=1e-300)
-    return float((a - b).abs().max() / scale)
 
 
 @pytest.fixture
@@ -96,7 +93,7 @@ def test_custom_matches_generic(gen, which):
     ref = _grads(fn, inputs, g, "generic")
     new = _grads(fn, inputs, g, "custom")
     for a, b in zip(new, ref, strict=True):
-        assert _rel(a, b) < GRAD_TOL
+        assert relative_error(a, b) < GRAD_TOL
 
 
 @pytest.mark.parametrize("mode,disc", [("s4", None), ("s4d", "zoh"), ("s4d", "bilinear"),
@@ -111,7 +108,7 @@ def test_kernel_gradients_custom_matches_generic(mode, disc):
         with tr.autograd_mode(m):
             out[m] = torch.autograd.grad(k(64), params, g)
     for a, b in zip(out["custom"], out["generic"], strict=True):
-        assert _rel(a, b) < GRAD_TOL
+        assert relative_error(a, b) < GRAD_TOL
 
 
 def test_float32_custom_matches_generic(gen):
@@ -124,7 +121,7 @@ def test_float32_custom_matches_generic(gen):
     new = _grads(ss.cauchy_conj, (v, z, w), g, "custom")
     eps = float(np.finfo(np.float32).eps)
     for a, b in zip(new, ref, strict=True):
-        assert _rel(a, b) < 8 * 20 * eps  # ~ L * eps accumulation, 8x margin
+        assert relative_error(a, b) < 8 * 20 * eps  # ~ L * eps accumulation, 8x margin
 
 
 # ------------------------------------------------------------------------------------
@@ -206,4 +203,4 @@ def test_no_warning_leak_and_values_match_generic(gen):
         a = tr.cauchy_torch(v, z, w, True)
         with tr.autograd_mode("generic"):
             b = ss.cauchy_conj(v, z, w)
-    assert _rel(a, b) < 1e-14
+    assert relative_error(a, b) < 1e-14
