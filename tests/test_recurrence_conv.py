@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from util import to_numpy
+from util import to_numpy, xp_assert_close
 
 import statespace as ss
 from statespace import discretize as sd
@@ -98,8 +98,8 @@ def test_chunked_state_equals_one_call(kind):
     y, x = ss.scan(sys, u, C=C, D=0.5, halved=halved)
     y1, x1 = ss.scan(sys, u[:, : L // 2], C=C, D=0.5, halved=halved)
     y2, x2 = ss.scan(sys, u[:, L // 2 :], x0=x1, C=C, D=0.5, halved=halved)
-    np.testing.assert_allclose(np.concatenate([y1, y2], axis=-1), y, rtol=0, atol=1e-14)
-    np.testing.assert_allclose(x2, x, rtol=0, atol=1e-14)
+    xp_assert_close(np.concatenate([y1, y2], axis=-1), y, rtol=0, atol=1e-14)
+    xp_assert_close(x2, x, rtol=0, atol=1e-14)
 
 
 @given(

@@ -17,7 +17,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from torch.func import functional_call  # noqa: E402
-from util import relative_error  # noqa: E402
+from util import relative_error, xp_assert_close  # noqa: E402
 
 from statespace.torch import (  # noqa: E402
     S4Block,
@@ -215,7 +215,7 @@ def test_bidirectional_equals_naive_two_sided_convolution(mode, disc):
             else:
                 ref[i] += K[1, :, j - i - 1] * u[j]
         ref[i] += D * u[i]
-    np.testing.assert_allclose(y, ref, rtol=1e-12, atol=1e-12 * np.abs(ref).max())
+    xp_assert_close(y, ref, rtol=1e-12, atol=1e-12 * np.abs(ref).max())
 
 
 # ------------------------------------------------------------------------------------
