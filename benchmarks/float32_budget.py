@@ -107,7 +107,7 @@ def budget(N, L, H=8, seed=0):
                  _err(replica(*sys32, L, low=STAGES, compensated=False), ref32)))
     rows.append(("all stages complex64, compensated differences (after)",
                  _err(replica(*sys32, L, low=STAGES[1:], compensated=True), ref32)))
-    # the same two against the float64 system (what the target measures)
+    # the same two against the float64 system (what the float32 targets measure)
     rows.append(("before, vs the float64 system",
                  _err(replica(*sys32, L, low=STAGES, compensated=False), ref64)))
     rows.append(("after, vs the float64 system",

@@ -6,7 +6,7 @@ Oracles: direct sums (a Toeplitz matrix built from the definition, no FFT),
 Tolerances. An FFT convolution of length ``n`` has a norm-wise error of order
 ``eps * log2(n)`` relative to ``sum_j |K_j| * max_j |u_j|`` (the size of the largest
 possible output); we compare ``max |y - y_ref| / (sum|K| max|u|)`` with that scale.
-For float64 the brief's ``1e-12`` is used (well above ``~5 eps log2 n`` for every
+For float64 the bound is ``1e-12`` (well above ``~5 eps log2 n`` for every
 size here, ``n <= 4096``: 3e-15 * 12); for float32 ``C * eps * log2(n)`` with
 ``C = 8`` (a few roundings per butterfly stage for each of three transforms).
 """

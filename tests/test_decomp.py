@@ -71,7 +71,7 @@ def _errors(measure, N, Lam, P, B, V):
 
 
 def _assert_identity(measure, N, Lam, P, B, V):
-    # The bound: every error below 10 N eps(float64). eigh is backward
+    # The bound: every error below 10 N eps(float64). eigh is backward
     # stable (error ~ eps ||S||), so the measured errors are far below it.
     bound = 10 * N * EPS
     errs = _errors(measure, N, Lam, P, B, V)

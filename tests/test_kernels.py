@@ -11,7 +11,7 @@ Tolerances
 The dense reference itself accumulates rounding over the ``L`` steps of the Krylov
 sequence: each doubling level multiplies by a computed power of ``Ad`` whose relative
 error grows with the exponent, so its error is ~ ``L * eps`` relative to the kernel's
-max-norm (measured: 4e-14 at L = 1000, 1e-13 at L = 4096). Hence the issue's bounds:
+max-norm (measured: 4e-14 at L = 1000, 1e-13 at L = 4096). Hence the bounds:
 ``1e-12 >= 4 * 1024 * eps`` covers L <= 4096 and ``1e-11 >= 3 * 16384 * eps`` covers
 L = 16384. ``kernel_dplr``'s own error (a few Cauchy sums of N terms, the Woodbury
 combination and an FFT of length L) is ~ ``(N + log L) * eps``, well below both.

@@ -39,7 +39,7 @@ def _one_thread():
 F32, F64 = torch.float32, torch.float64
 MODES = [("s4", None), ("s4d", "zoh"), ("s4d", "bilinear"), ("s4d", "dss")]
 MODE_IDS = ["s4", "s4d-zoh", "s4d-bilinear", "s4d-dss"]
-# Step (recurrence) vs convolution: the issue requires 1e-5 (float32) and 1e-10
+# Step (recurrence) vs convolution: the bounds are 1e-5 (float32) and 1e-10
 # (float64) relative to max|y|. Measured: ~1e-6 and ~1e-14 (L = 64..200, N = 16..32);
 # the float32 figure is ~10 eps32 * sqrt(L) of recurrence rounding.
 STEP_TOL = {F32: 1e-5, F64: 1e-10}

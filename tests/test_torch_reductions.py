@@ -63,8 +63,8 @@ def test_vandermonde_gradcheck(gen):
 # ------------------------------------------------------------------------------------
 # agreement with the generic autograd path
 # ------------------------------------------------------------------------------------
-# Both paths evaluate the same sums in float64 in different orders; the issue requires
-# agreement to 1e-10 relative, far above the O(N L eps) rounding we expect (~1e-14).
+# Both paths evaluate the same sums in float64 in different orders; they must agree
+# to 1e-10 relative, far above the O(N L eps) rounding we expect (~1e-14).
 GRAD_TOL = 1e-10
 
 
