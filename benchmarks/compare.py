@@ -34,6 +34,8 @@ import tracemalloc
 
 import numpy as np
 
+from verification.report import relative_error
+
 __all__ = ["main", "build_parser", "PAPER_TABLE2"]
 
 #: S4 paper (Gu, Goel & Re 2022), Table 2: S4 over LSSL at state sizes 128/256/512.
@@ -43,7 +45,7 @@ PAPER_TABLE2 = {"N": [128, 256, 512], "speedup": [1.9, 6.7, 29.6],
 #: Report sections, in the order they run.
 SECTIONS = ("machine", "cauchy", "kernels", "generation")
 
-#: Targets of the issue (benchmarks, not tests): reported as met / missed.
+#: Performance targets (benchmarks, not tests): reported as met / missed.
 TARGETS = {
     "naive_over_dplr_N64_L4096": 30.0,
     "dplr_seconds_N64_L4096": 0.05,
@@ -250,7 +252,7 @@ def bench_cauchy(machine, quick, repeat):
                 # load-independent variant: flops per CPU-second against the matmul's
                 "roofline_fraction_cpu": (flops / tm.cpu)
                 / (machine["peak_flops_per_cpu_second"] * half),
-                "agrees_with_fused": float(np.max(np.abs(y - y_ref)) / np.max(np.abs(y_ref))),
+                "agrees_with_fused": relative_error(y, y_ref),
                 "peak_mem": _peak_traced(b.run) if method != "naive" or not quick else None,
             })
             _log(f"cauchy {dtype} {method}: {t * 1e3:.1f} ms")
@@ -330,8 +332,7 @@ def bench_kernels(grid_N, grid_L, H, quick, repeat, budget, with_generic):
             r, bn = _measure_kernel(NaiveS4, N, L, H, budget, max(1, repeat - 1), mem=True)
             # the baseline computes the same kernel (sanity check on its channels)
             Kn = bn.run()
-            r["max_rel_diff"] = float(np.max(np.abs(Kn - K[: Kn.shape[0]]))
-                                      / np.max(np.abs(K[: Kn.shape[0]])))
+            r["max_rel_diff"] = relative_error(Kn, K[: Kn.shape[0]])
             row["naive"] = r
             row["dense"], _ = _measure_kernel(KernelDense, N, L, H, budget,
                                               max(1, repeat - 1), mem=True)
@@ -404,8 +405,7 @@ def bench_generation(L, quick, repeat):
     cpu_conv_total = float(np.sum(np.interp(grid, ts, costs_cpu)))
     # both produce the same outputs (first tokens)
     y_conv = np.stack([g.recompute(t) for t in range(1, min(steps, 64) + 1)], axis=-1)
-    diff = float(np.max(np.abs(y_conv - y_rec[:, : y_conv.shape[-1]]))
-                 / np.max(np.abs(y_conv)))
+    diff = relative_error(y_rec[:, : y_conv.shape[-1]], y_conv)
     _log(f"generation L={L}: recurrent {t_rec_total:.2f} s, recompute {t_conv_total:.1f} s")
     return {
         "L": L, "H": 256, "N": 64,

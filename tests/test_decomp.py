@@ -15,9 +15,10 @@ import array_api_compat.numpy as xp_np
 import mpmath
 import numpy as np
 import pytest
+from array_api_compat import device
 from hypothesis import given
 from hypothesis import strategies as st
-from util import to_numpy
+from util import to_numpy, xp_assert_close, xp_assert_equal
 
 from statespace import hippo
 from statespace.decomp import DPLR, NPLR, S4D_INITS, _normal_eig, dplr, nplr
@@ -70,7 +71,7 @@ def _errors(measure, N, Lam, P, B, V):
 
 
 def _assert_identity(measure, N, Lam, P, B, V):
-    # The bound: every error below 10 N eps(float64). eigh is backward
+    # The bound: every error below 10 N eps(float64). eigh is backward
     # stable (error ~ eps ||S||), so the measured errors are far below it.
     bound = 10 * N * EPS
     errs = _errors(measure, N, Lam, P, B, V)
@@ -310,8 +311,8 @@ def test_dplr_reconstructs_full(measure, N):
     _assert_identity(measure, N, *_full_from_halved(h))
     if N <= 256:  # same computation as nplr's representatives, bit for bit
         d = _nplr_np(measure, N)
-        np.testing.assert_array_equal(to_numpy(h.Lambda), d.Lambda[: N // 2])
-        np.testing.assert_array_equal(to_numpy(h.V), d.V[:, : N // 2])
+        xp_assert_equal(h.Lambda, d.Lambda[: N // 2])
+        xp_assert_equal(h.V, d.V[:, : N // 2])
 
 
 @pytest.mark.parametrize("measure", FOURIER)
@@ -357,8 +358,8 @@ def test_s4d_closed_forms(N):
         s = dplr(init, N)
         assert s.V is None
         assert s.P.shape == (0, N // 2) and s.P.dtype == np.complex128
-        np.testing.assert_allclose(to_numpy(s.Lambda), lam, rtol=4 * EPS, atol=0)
-        np.testing.assert_array_equal(to_numpy(s.B), np.ones(N // 2, complex))
+        xp_assert_close(s.Lambda, lam, rtol=4 * EPS, atol=0)
+        xp_assert_equal(s.B, np.ones(N // 2, complex))
 
 
 @pytest.mark.parametrize("N", [2, 8, 64])
@@ -366,8 +367,8 @@ def test_s4d_legs_is_halved_legs(N):
     s = dplr("diag-legs", N)
     h = dplr("legs", N)
     assert s.V is None and s.P.shape == (0, N // 2)
-    np.testing.assert_array_equal(to_numpy(s.Lambda), to_numpy(h.Lambda))
-    np.testing.assert_array_equal(to_numpy(s.B), to_numpy(h.B))
+    xp_assert_equal(s.Lambda, h.Lambda)
+    xp_assert_equal(s.B, h.B)
 
 
 def test_s4d_inits_listed():
@@ -416,8 +417,9 @@ def test_s4d_backends(xp, init):
     ref = dplr(init, 8)
     assert _xp_name(s.Lambda) == _xp_name(xp.asarray(0))
     assert s.P.shape == (0, 4) and s.P.dtype == xp.complex128
-    np.testing.assert_allclose(to_numpy(s.Lambda), ref.Lambda, rtol=100 * 8 * EPS)
-    np.testing.assert_allclose(to_numpy(s.B), ref.B, rtol=100 * 8 * EPS)
+    dev = device(s.Lambda)
+    xp_assert_close(s.Lambda, xp.asarray(ref.Lambda, device=dev), rtol=100 * 8 * EPS)
+    xp_assert_close(s.B, xp.asarray(ref.B, device=dev), rtol=100 * 8 * EPS)
     s32 = dplr(init, 8, xp=xp, dtype=xp.float32)
     assert s32.Lambda.dtype == xp.complex64 and s32.B.dtype == xp.complex64
 

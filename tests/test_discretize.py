@@ -45,7 +45,7 @@ import pytest
 import scipy.signal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from util import rel_err, to_numpy
+from util import relative_error, to_numpy
 
 import statespace as ss
 from statespace import _array
@@ -176,7 +176,7 @@ def test_gbt_family_matches_scipy(xp, case, alpha):
             ref = _scipy(Ab[idx], Bb[idx], dtb[idx], method, a if method == "gbt" else None)
             tol = (8 + 2 * _kappa(Ab[idx], a * dtb[idx])) * EPS
             assert tol < 1e-12
-            err = max(rel_err(Ad[idx], ref[0]), rel_err(Bd[idx], ref[1]))
+            err = max(relative_error(Ad[idx], ref[0]), relative_error(Bd[idx], ref[1]))
             assert err <= tol, (method, a, idx, err / EPS)
 
 
@@ -291,8 +291,8 @@ def test_diag_matches_dense(xp, case, alpha):
     for idx in np.ndindex(*batch):
         Ad_ref, Bd_ref = sd.gbt(Ab[idx], Bb[idx], dtb[idx], alpha)  # NumPy dense solve
         tol = (8 + 2 * _kappa(Ab[idx], alpha * dtb[idx])) * EPS
-        assert rel_err(np.diag(Ld[idx]), Ad_ref) <= tol
-        assert rel_err(Bd[idx], Bd_ref) <= tol
+        assert relative_error(np.diag(Ld[idx]), Ad_ref) <= tol
+        assert relative_error(Bd[idx], Bd_ref) <= tol
         ref = _scipy(Ab[idx], Bb[idx], dtb[idx], "zoh")
         tol = 128 * EPS * _aug_norm(Ab[idx], Bb[idx], dtb[idx])
         assert _zoh_err(np.diag(Lz[idx]), Bz[idx], ref) <= tol
@@ -384,8 +384,8 @@ def test_dplr_matches_dense(xp, case, alpha, halved):
     for idx in np.ndindex(*batch):
         ref = _scipy(Ab[idx], Bb[idx], dtb[idx], "gbt", alpha)
         tol = 8 * (1 + alpha * dtb[idx] * np.linalg.norm(Ab[idx], 2)) * EPS
-        assert rel_err(Ad[idx], ref[0]) <= tol
-        assert rel_err(Bd[idx], ref[1]) <= tol
+        assert relative_error(Ad[idx], ref[0]) <= tol
+        assert relative_error(Bd[idx], ref[1]) <= tol
         # the O(N r) transition on a state (the half state of [x, conj x] when halved)
         xf = _full(x[idx], halved)
         # |(dAd) x|_i <= max|dAd| * sum|x| with max|dAd| <= tol * max|Ad|
@@ -488,7 +488,7 @@ def test_float32_accuracy(xp):
     Ad, Bd = sd.bilinear(A32, B32, 0.05)
     eps32 = float(np.finfo(np.float32).eps)
     tol = (8 + 2 * _kappa(A, 0.025)) * eps32
-    assert rel_err(Ad, ref[0]) <= tol and rel_err(Bd, ref[1]) <= tol
+    assert relative_error(Ad, ref[0]) <= tol and relative_error(Bd, ref[1]) <= tol
 
 
 def test_backends_agree(xp):

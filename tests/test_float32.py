@@ -1,6 +1,6 @@
 """float32 accuracy of the S4 (DPLR) kernel.
 
-Targets (issue): ``kernel_dplr`` on float32 inputs stays within ``1e-5`` relative
+Targets: ``kernel_dplr`` on float32 inputs stays within ``1e-5`` relative
 (max-norm, per channel) of the float64 kernel of the same LegS system at ``N = 256``,
 ``L = 4096``, and within ``1e-4`` at ``L = 65536``, for step sizes in
 ``[1e-3, 1e-1]``, with ``tilde=True`` and ``tilde=False``; the O(N L) work is done in
@@ -9,7 +9,7 @@ float32 (complex64) arrays.
 Oracle: the float64 kernel of the float64 system (``ss.dplr(..., dtype=float64)``),
 itself checked against ``kernel_dense`` and mpmath in ``tests/test_kernels.py``; its
 own error (~1e-13) is negligible here. The measured errors and where they come from
-are in ``docs/float32.md``; the bounds below are the issue's targets, not fitted.
+are in ``docs/float32.md``; the bounds below are these targets, not fitted.
 """
 
 from __future__ import annotations
@@ -110,5 +110,6 @@ def test_float32_algorithmic_error(tilde):
     K32 = ss.kernel_dplr(*args, dt, L, halved=True, tilde=tilde)
     K64 = ss.kernel_dplr(*(a.astype(np.complex128) for a in args), dt.astype(np.float64), L,
                          halved=True, tilde=tilde)
+    # per-channel max-norm relative error, as in _channel_errors
     err = np.max(np.abs(K32 - K64), axis=-1) / np.max(np.abs(K64), axis=-1)
     assert err.max() <= 3e-6, err

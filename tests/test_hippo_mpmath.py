@@ -1,6 +1,6 @@
 """statespace.hippo against an mpmath evaluation of every formula, entry by entry.
 
-Acceptance point of the foundation issue: every measure's ``(A, B)`` matches an
+The property tested: every measure's ``(A, B)`` matches an
 mpmath evaluation of its formula entry by entry, ``N = 1..64``, to 2 ulp in
 float64:
 

@@ -11,7 +11,7 @@ Tolerances
 The dense reference itself accumulates rounding over the ``L`` steps of the Krylov
 sequence: each doubling level multiplies by a computed power of ``Ad`` whose relative
 error grows with the exponent, so its error is ~ ``L * eps`` relative to the kernel's
-max-norm (measured: 4e-14 at L = 1000, 1e-13 at L = 4096). Hence the issue's bounds:
+max-norm (measured: 4e-14 at L = 1000, 1e-13 at L = 4096). Hence the bounds:
 ``1e-12 >= 4 * 1024 * eps`` covers L <= 4096 and ``1e-11 >= 3 * 16384 * eps`` covers
 L = 16384. ``kernel_dplr``'s own error (a few Cauchy sums of N terms, the Woodbury
 combination and an FFT of length L) is ~ ``(N + log L) * eps``, well below both.
@@ -26,9 +26,9 @@ import warnings
 
 import numpy as np
 import pytest
+from util import relative_error, xp_assert_close
 
 import statespace as ss
-from tests.util import rel_err, to_numpy
 
 EPS64 = float(np.finfo(np.float64).eps)
 RTOL_L4096 = 1e-12  # >= 4 * 1024 * eps64: the dense reference's ~L eps accumulation
@@ -71,7 +71,7 @@ def test_dplr_equals_dense(measure, N):
             ref = ss.kernel_dense(A, B, C, dt, L)
             K = ss.kernel_dplr(lam, P, Be, Ce, dt, L)
             assert K.shape == (L,)
-            err = rel_err(K, ref)
+            err = relative_error(K, ref)
             worst = max(worst, err)
             assert err <= RTOL_L4096, (measure, N, L, dt, err)
     assert worst <= RTOL_L4096
@@ -90,7 +90,7 @@ def test_dplr_equals_dense_in_original_basis(measure):
     for L in (1, 3, 4096):
         for dt in (1e-4, 3e-2, 1.0):
             K = ss.kernel_dplr(d.Lambda, d.P, d.B, C @ d.V, dt, L)
-            err = rel_err(K, ss.kernel_dense(A, B, C, dt, L))
+            err = relative_error(K, ss.kernel_dense(A, B, C, dt, L))
             assert err <= RTOL_L4096 + 64 * N * EPS64, (L, dt, err)
 
 
@@ -99,7 +99,7 @@ def test_dplr_equals_dense_long():
     A, B, C, (lam, P, Be, Ce) = _system("legs", 64)
     L = 16384
     for dt in (1e-3, 0.1):
-        err = rel_err(ss.kernel_dplr(lam, P, Be, Ce, dt, L), ss.kernel_dense(A, B, C, dt, L))
+        err = relative_error(ss.kernel_dplr(lam, P, Be, Ce, dt, L), ss.kernel_dense(A, B, C, dt, L))
         assert err <= RTOL_L16384, (dt, err)
 
 
@@ -109,7 +109,7 @@ def test_dplr_equals_dense_long_all(measure):
     A, B, C, (lam, P, Be, Ce) = _system(measure, 256)
     L = 16384
     for dt in (1e-4, 1e-2, 1.0):
-        err = rel_err(ss.kernel_dplr(lam, P, Be, Ce, dt, L), ss.kernel_dense(A, B, C, dt, L))
+        err = relative_error(ss.kernel_dplr(lam, P, Be, Ce, dt, L), ss.kernel_dense(A, B, C, dt, L))
         assert err <= RTOL_L16384, (measure, dt, err)
 
 
@@ -128,7 +128,7 @@ def test_dplr_halved_equals_dense(measure, L):
         K = ss.kernel_dplr(h.Lambda, h.P, h.B, c, dt, L, halved=True)
         assert K.dtype == np.float64 and K.shape == (L,)
         ref = ss.kernel_dense(A, B, C, dt, L)
-        assert rel_err(K, ref) <= RTOL_L4096
+        assert relative_error(K, ref) <= RTOL_L4096
         assert np.max(np.abs(ref.imag)) <= 64 * N * EPS64 * np.max(np.abs(ref))
 
 
@@ -140,7 +140,7 @@ def test_dplr_tilde_matches_exact():
         Ad = np.linalg.solve(ident - dt / 2 * A, ident + dt / 2 * A)
         Ct = C @ (ident - np.linalg.matrix_power(Ad, L))
         K = ss.kernel_dplr(lam, P, Be, Ct, dt, L, tilde=True)
-        assert rel_err(K, ss.kernel_dense(A, B, C, dt, L)) <= RTOL_L4096
+        assert relative_error(K, ss.kernel_dense(A, B, C, dt, L)) <= RTOL_L4096
 
 
 @pytest.mark.parametrize("r", [0, 1, 2, 3])
@@ -160,7 +160,7 @@ def test_dplr_ranks_and_batches(r):
         for h in range(H):
             A = np.diag(lam[h]) - P[h].conj().T @ P[h]
             ref = ss.kernel_dense(A, B, C[o, 0], dt[h], L)
-            assert rel_err(K[o, h], ref) <= 64 * L * EPS64
+            assert relative_error(K[o, h], ref) <= 64 * L * EPS64
 
 
 def test_dplr_omega_minus_one_is_benign():
@@ -170,7 +170,7 @@ def test_dplr_omega_minus_one_is_benign():
     for L in (2, 4, 3, 5):
         for dt in (1e-4, 1.0):
             K = ss.kernel_dplr(lam, P, Be, Ce, dt, L)
-            assert rel_err(K, ss.kernel_dense(A, B, C, dt, L)) <= RTOL_L4096
+            assert relative_error(K, ss.kernel_dense(A, B, C, dt, L)) <= RTOL_L4096
 
 
 # ---------------------------------------------------------------------------- S4D
@@ -199,7 +199,7 @@ def test_diag_equals_dense(method, halved, N):
         for dt in (1e-4, 0.03, 1.0):
             K = ss.kernel_diag(lam, B, C, dt, L, method=method, halved=halved)
             ref = _diag_dense_equiv(lam, B, C, dt, L, method, halved)
-            assert rel_err(K, ref) <= RTOL_L4096, (L, dt)
+            assert relative_error(K, ref) <= RTOL_L4096, (L, dt)
 
 
 @pytest.mark.parametrize("init", ["diag-lin", "diag-inv", "diag-legs", "diag-real"])
@@ -213,10 +213,10 @@ def test_s4d_inits_end_to_end(init):
             np.asarray(h.Lambda), np.asarray(h.B), C, dt, L, method, True
         )
         assert K.dtype == np.float64
-        assert rel_err(K, ref) <= RTOL_L4096
+        assert relative_error(K, ref) <= RTOL_L4096
     # bilinear diagonal == DPLR with rank 0
     Kd = ss.kernel_dplr(h.Lambda, h.P, h.B, C, dt, L, halved=True)
-    assert rel_err(Kd, ss.kernel_diag(h.Lambda, h.B, C, dt, L, "bilinear", halved=True)) \
+    assert relative_error(Kd, ss.kernel_diag(h.Lambda, h.B, C, dt, L, "bilinear", halved=True)) \
         <= 64 * L * EPS64
 
 
@@ -235,7 +235,7 @@ def test_legs_kernel_matches_mpmath():
     K_half = ss.kernel_dplr(*_halved(d), C @ d.V[:, : N // 2], dt, L, halved=True)
     K_dense = ss.kernel_dense(A, B, C, dt, L)
     for K in (K_dplr, K_half, K_dense):
-        assert rel_err(K, ref) <= 1e-13
+        assert relative_error(K, ref) <= 1e-13
 
 
 def _halved(d):
@@ -259,11 +259,11 @@ def test_kernels_on_every_backend(xp):
     K2 = ss.kernel_diag(conv(lam), conv(B), conv(C), conv(dt), L, "zoh")
     for K, ref in ((K1, ref_dplr), (K2, ref_diag)):
         assert type(K) is type(conv(lam))
-        assert rel_err(K, ref) <= 16 * N * L * EPS64
+        assert relative_error(K, ref) <= 16 * N * L * EPS64
     assert K1.dtype == xp.float64 and K2.dtype == xp.complex128
     A = np.diag(lam[0]) - P[0].conj().T @ P[0]
     K3 = ss.kernel_dense(conv(A), conv(B), conv(C), 0.1, L)
-    assert rel_err(K3, ss.kernel_dense(A, B, C, 0.1, L)) <= 16 * N * L * EPS64
+    assert relative_error(K3, ss.kernel_dense(A, B, C, 0.1, L)) <= 16 * N * L * EPS64
 
 
 def test_float32_stays_float32():
@@ -354,4 +354,4 @@ def test_returns_real_for_real_inputs():
     assert K.dtype == np.float64
     expected = [sum(0.1 / (1 + 0.05 * a) * ((1 - 0.05 * a) / (1 + 0.05 * a)) ** l
                     for a in (1.0, 2.0)) for l in range(5)]
-    np.testing.assert_allclose(to_numpy(K), expected, rtol=8 * EPS64)
+    xp_assert_close(K, np.asarray(expected), rtol=8 * EPS64)

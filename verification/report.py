@@ -255,10 +255,11 @@ def relative_error(actual, desired) -> float:
     Parameters
     ----------
     actual : array_like
-        Computed values (any array convertible by :func:`numpy.asarray`; move
-        GPU/torch arrays to NumPy first).
+        Computed values: any array-like, or an array of any supported namespace
+        (torch tensors, also on CUDA or requiring grad, CuPy and array-api-strict
+        arrays are copied to host NumPy first).
     desired : array_like
-        Reference values, same shape.
+        Reference values, same shape; converted like ``actual``.
 
     Returns
     -------
@@ -274,8 +275,10 @@ def relative_error(actual, desired) -> float:
     >>> relative_error([float("nan")], [1.0])
     inf
     """
-    a = np.asarray(actual)
-    d = np.asarray(desired)
+    from statespace._array import to_numpy
+
+    a = np.asarray(to_numpy(actual))
+    d = np.asarray(to_numpy(desired))
     if a.shape != d.shape:
         return math.inf
     if a.size == 0:

@@ -863,6 +863,12 @@ def _diag_kappas(x, method, alpha):
 
 
 def _rel_entrywise(a, r):
+    """Largest entrywise relative error ``max_i |a_i - r_i| / |r_i|``.
+
+    ``|r_i|`` is floored at the smallest normal float64; ``inf`` on a shape mismatch or
+    a non-finite ``a``. Stricter than :func:`relative_error`, which divides every entry's
+    error by ``max_i |r_i|``.
+    """
     a = np.asarray(a).astype(np.complex128)
     r = np.asarray(r).astype(np.complex128)
     if a.shape != r.shape or not np.all(np.isfinite(a)):
