@@ -13,6 +13,8 @@ import numpy as np  # noqa: E402
 import pytest
 from hypothesis import HealthCheck, settings
 
+from statespace._array import backend_namespace  # noqa: E402
+
 # Deterministic hypothesis: CI failures reproduce (SciPy's convention).
 settings.register_profile(
     "ci",
@@ -57,26 +59,14 @@ def _gpu_reason():
 def xp(request):
     """Array namespace under test (array-api-compat wrapped where needed)."""
     name = request.param
-    if name == "numpy":
-        import array_api_compat.numpy as xp_np
-
-        return xp_np
+    xp = backend_namespace("torch" if name == "torch_cuda" else name)
     if name == "array_api_strict":
-        import array_api_strict
-
-        array_api_strict.set_array_api_strict_flags(api_version="2025.12")
-        return array_api_strict
+        xp.set_array_api_strict_flags(api_version="2025.12")
     if name in ("torch", "torch_cuda"):
-        import array_api_compat.torch as xp_torch
         import torch
 
         torch.set_default_dtype(torch.float32)
-        return xp_torch
-    if name == "cupy":  # pragma: no cover - GPU only
-        import array_api_compat.cupy as xp_cp
-
-        return xp_cp
-    raise AssertionError(name)
+    return xp
 
 
 @pytest.fixture
