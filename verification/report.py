@@ -1009,7 +1009,8 @@ def write_report(rows, out_dir, *, plots=None, meta=None, summary=None):
     ]
     th = m.get("threads") or {}
     if th:
-        blas = ", ".join(f"{a} {n}" for a, n in th.get("blas") or []) or "-"
+        blas = ("unknown" if th.get("blas") is None
+                else ", ".join(f"{a} {n}" for a, n in th["blas"]) or "none loaded")
         md.append(f"- threads: BLAS {blas}; numba {th.get('numba') or '-'}"
                   + "".join(f"; {k}={v}" for k, v in (th.get("env") or {}).items()))
     if m.get("elapsed_s") is not None:
