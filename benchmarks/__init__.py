@@ -1,8 +1,11 @@
-"""Benchmarks of statespace (depends on statespace, never the reverse).
+"""Benchmarks of statespace: checkout-only tooling, not installed with the package.
 
-* :mod:`benchmarks.compare`: the one-process ratio report behind ``statespace bench``;
-* :mod:`benchmarks.baselines`: the baselines it compares against;
-* :mod:`benchmarks.benchmarks`: asv classes (``cd benchmarks && asv run``);
-* :mod:`benchmarks.float32_budget`: the float32 error budget of ``docs/float32.md``;
-* :mod:`benchmarks.tasks`: training tasks of the torch adapter.
+Run from the repository root (they depend on statespace, never the reverse):
+
+* ``benchmarks.compare``: the one-process ratio report (``python -m benchmarks.compare``,
+  or ``statespace bench`` from a checkout);
+* ``benchmarks.benchmarks``: the asv suite (``cd benchmarks && asv run``) and the
+  baselines it compares against (``benchmarks.benchmarks.baselines``);
+* ``benchmarks.float32_budget``: the float32 error budget of ``docs/float32.md``;
+* ``benchmarks.tasks``: training tasks of the torch adapter.
 """

@@ -27,7 +27,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import sys
 import time
 import tracemalloc
@@ -118,48 +117,12 @@ def _loadavg():
         return None
 
 
-def _cpu_model():
-    """The processor's name (``model name`` of ``/proc/cpuinfo`` on Linux), or None."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or None
-
-
 def _environment():
-    import numpy
+    """statespace's environment record, plus whether the fused CPU path is on."""
+    from statespace import _env, _fast_cpu
 
-    import statespace
-    from statespace import _fast_cpu
-
-    env = {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpu_model": _cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "numpy": numpy.__version__,
-        "statespace": statespace.__version__,
-        "fast_cpu": _fast_cpu.available(),
-        "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS"),
-    }
-    try:
-        import numba
-
-        env["numba"] = numba.__version__
-        env["numba_threads"] = numba.get_num_threads()
-    except ImportError:
-        env["numba"] = None
-    try:
-        from threadpoolctl import threadpool_info
-
-        env["blas_threads"] = [(i.get("internal_api"), i.get("num_threads"))
-                               for i in threadpool_info()]
-    except ImportError:  # pragma: no cover
-        pass
+    env = _env.environment()
+    env["fast_cpu"] = _fast_cpu.available()
     return env
 
 
@@ -474,17 +437,20 @@ def _targets(res):
 def _markdown(res):
     L = []
     env = res["environment"]
+    mach, vers, thr = env["machine"], env["versions"], env["threads"]
+    blas = ("unknown" if thr.get("blas") is None
+            else ", ".join(f"{api} {n}" for api, n in thr["blas"]) or "none loaded")
     L.append("# statespace benchmark report\n")
     L.append(f"Run {res['started']} ({'quick' if res['quick'] else 'full'}), "
              f"{res['elapsed_seconds']:.0f} s. Every ratio is against a baseline measured "
              "in this run. Load average at start / end: "
-             f"{res['load_start']} / {res['load_end']} on {env['cpu_count']} CPUs "
+             f"{res['load_start']} / {res['load_end']} on {mach['cpu_count']} CPUs "
              "(timings on a shared machine are noisy).\n")
-    L.append(f"Machine: {env.get('cpu_model') or 'unknown CPU'}, {env['cpu_count']} CPUs, "
-             f"{env['platform']}, Python {env['python']}.\n")
-    L.append(f"numpy {env['numpy']}, numba {env.get('numba')} "
-             f"(threads {env.get('numba_threads')}), fused CPU path: {env['fast_cpu']}, "
-             f"BLAS threads: {env.get('blas_threads')}.\n")
+    L.append(f"Machine: {mach.get('cpu_model') or 'unknown CPU'}, {mach['cpu_count']} CPUs, "
+             f"{mach['platform']}, Python {mach['python']}.\n")
+    L.append(f"numpy {vers.get('numpy')}, numba {vers.get('numba')} "
+             f"(threads {thr.get('numba')}), fused CPU path: {env['fast_cpu']}, "
+             f"BLAS threads: {blas}.\n")
     if res.get("targets"):
         L.append("## Targets\n")
         L.append("Measured on wall time, as the targets are stated; the last column is the "

@@ -16,11 +16,27 @@ import sys
 from datetime import date
 
 # Import the package from the checkout being documented, even on a fresh clone
-# where it has not been installed (``verification`` is a top-level package too).
+# where it has not been installed.
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, ROOT)
 
 import statespace  # noqa: E402
+
+try:
+    import statespace.verification  # noqa: F401, E402
+except ModuleNotFoundError:
+    # Not installed: the checkout keeps statespace.verification in its top-level
+    # verification/ folder (setuptools maps it there); load it under that name.
+    import importlib.util
+
+    _dir = os.path.join(ROOT, "verification")
+    _spec = importlib.util.spec_from_file_location(
+        "statespace.verification", os.path.join(_dir, "__init__.py"),
+        submodule_search_locations=[_dir])
+    _verification = importlib.util.module_from_spec(_spec)
+    sys.modules[_spec.name] = _verification
+    _spec.loader.exec_module(_verification)
+    statespace.verification = _verification
 
 # -- Project -----------------------------------------------------------------
 project = "statespace"
@@ -113,7 +129,7 @@ html_sidebars = {"**": ["sidebar-nav-bs"]}
 def _namedtuple_owner(obj, name):
     for module in list(sys.modules.values()):
         modname = getattr(module, "__name__", "") or ""
-        if not modname.startswith(("statespace", "verification")):
+        if not modname.startswith("statespace"):
             continue
         for value in list(vars(module).values()):
             if isinstance(value, type) and hasattr(value, "_fields"):

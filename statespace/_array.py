@@ -15,9 +15,11 @@ Rules
 
 from __future__ import annotations
 
+import importlib
 import math
 import numbers
 import sys
+import types
 
 import array_api_compat
 from array_api_compat import (
@@ -50,6 +52,8 @@ __all__ = [
     "expm",
     "solve",
     "to_numpy",
+    "BACKENDS",
+    "backend_namespace",
 ]
 
 
@@ -388,3 +392,45 @@ is_numpy = is_numpy_namespace
 is_torch = is_torch_namespace
 is_cupy = is_cupy_namespace
 compat = array_api_compat
+
+
+#: Backend names and the module of the array namespace each stands for; the one table
+#: that the verification suite, the command line and the tests look backends up in.
+BACKENDS = types.MappingProxyType({
+    "numpy": "array_api_compat.numpy",
+    "torch": "array_api_compat.torch",
+    "array_api_strict": "array_api_strict",
+    "cupy": "array_api_compat.cupy",
+})
+
+
+def backend_namespace(name):
+    """The array namespace of a backend name in :data:`BACKENDS`.
+
+    Parameters
+    ----------
+    name : str
+        ``"numpy"``, ``"torch"``, ``"array_api_strict"`` or ``"cupy"``.
+
+    Returns
+    -------
+    xp : module
+        The namespace (array-api-compat's wrapper for NumPy, torch and CuPy).
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a key of :data:`BACKENDS`.
+    ImportError
+        If the backend's library is not installed.
+
+    Examples
+    --------
+    >>> from statespace._array import backend_namespace
+    >>> backend_namespace("numpy").__name__
+    'array_api_compat.numpy'
+    """
+    module = BACKENDS.get(name) if isinstance(name, str) else None
+    if module is None:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {name!r}")
+    return importlib.import_module(module)

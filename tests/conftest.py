@@ -13,6 +13,38 @@ import numpy as np  # noqa: E402
 import pytest
 from hypothesis import HealthCheck, settings
 
+
+def _use_the_installed_package():
+    """Test the installed statespace when the checkout's copy lacks its verification layer.
+
+    setuptools installs the repository's ``verification/`` folder as
+    ``statespace.verification``. ``python -m pytest`` puts the repository root first on
+    ``sys.path``, so ``statespace`` is imported from the checkout; an editable install
+    maps the subpackage there, but after a non-editable install it is only in
+    site-packages, which that import never looks in. Then drop the repository root
+    from ``sys.path`` (worker processes inherit it) and import the installed package,
+    as plain ``pytest`` does.
+    """
+    import importlib
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    if importlib.util.find_spec("statespace.verification") is not None:
+        return
+    root = Path(__file__).resolve().parents[1]
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != root]
+    for name in [m for m in sys.modules if m == "statespace" or m.startswith("statespace.")]:
+        del sys.modules[name]
+    importlib.invalidate_caches()
+    if importlib.util.find_spec("statespace.verification") is None:
+        pytest.exit('statespace is not installed: pip install -e ".[test]"', returncode=4)
+
+
+_use_the_installed_package()
+
+from statespace._array import backend_namespace  # noqa: E402
+
 # Deterministic hypothesis: CI failures reproduce (SciPy's convention).
 settings.register_profile(
     "ci",
@@ -57,26 +89,14 @@ def _gpu_reason():
 def xp(request):
     """Array namespace under test (array-api-compat wrapped where needed)."""
     name = request.param
-    if name == "numpy":
-        import array_api_compat.numpy as xp_np
-
-        return xp_np
+    xp = backend_namespace("torch" if name == "torch_cuda" else name)
     if name == "array_api_strict":
-        import array_api_strict
-
-        array_api_strict.set_array_api_strict_flags(api_version="2025.12")
-        return array_api_strict
+        xp.set_array_api_strict_flags(api_version="2025.12")
     if name in ("torch", "torch_cuda"):
-        import array_api_compat.torch as xp_torch
         import torch
 
         torch.set_default_dtype(torch.float32)
-        return xp_torch
-    if name == "cupy":  # pragma: no cover - GPU only
-        import array_api_compat.cupy as xp_cp
-
-        return xp_cp
-    raise AssertionError(name)
+    return xp
 
 
 @pytest.fixture

@@ -37,10 +37,12 @@ PUBLIC_MODULES = (
     "statespace.kernels",
     "statespace.cli",
     "statespace.torch",
-    "verification.reference",
-    "verification.report",
-    "verification.suite",
-    "verification.make_data",
+    "statespace.verification.reference",
+    "statespace.verification.report",
+    "statespace.verification.suite",
+    "statespace.verification.make_data",
+    "statespace.verification.runner",
+    "statespace._env",
 )
 
 _VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)

@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 
 import statespace as ss
-from verification import reference as ref
+from statespace.verification import reference as ref
 
 DPS = 30  # 100 bits: the reference error is < 1e-12 ulp of float64
 MAX_ULP = 2.0

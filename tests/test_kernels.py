@@ -4,7 +4,7 @@ Oracles
 -------
 * ``kernel_dense`` (Krylov doubling of the dense discretized system in the original,
   real basis) shares no code with the Cauchy/Woodbury or Vandermonde paths.
-* ``verification.reference.kernel`` (explicit powers in mpmath at 50 digits).
+* ``statespace.verification.reference.kernel`` (explicit powers in mpmath at 50 digits).
 
 Tolerances
 ----------
@@ -223,7 +223,7 @@ def test_s4d_inits_end_to_end(init):
 # ---------------------------------------------------------------------------- mpmath
 def test_legs_kernel_matches_mpmath():
     # legs N = 16, L = 256, dt = 0.05 against explicit powers at 50 digits
-    from verification import reference
+    from statespace.verification import reference
 
     N, L, dt = 16, 256, 0.05
     A, B = ss.hippo.transition("legs", N)

@@ -1,4 +1,4 @@
-"""verification.reference against closed forms and independent oracles."""
+"""statespace.verification.reference against closed forms and independent oracles."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 import scipy.linalg
 import scipy.signal
 
-from verification import reference as ref
-from verification.report import compare
+from statespace.verification import reference as ref
+from statespace.verification.report import compare
 
 DPS = 30
 
@@ -451,7 +451,7 @@ def test_arb_kernel_matches_mpmath_kernel():
 
 
 def _stored():
-    from verification import make_data
+    from statespace.verification import make_data
 
     try:
         return make_data.available()
@@ -460,10 +460,10 @@ def _stored():
 
 
 def test_cached_data_exists_and_converged():
-    from verification import make_data
+    from statespace.verification import make_data
 
     names = _stored()
-    assert names, "run `python -m verification.make_data`"
+    assert names, "run `python -m statespace.verification.make_data`"
     assert set(names) == set(make_data.SPECS)
     for name in names:
         d = make_data.load(name)
@@ -482,10 +482,10 @@ def test_cached_data_exists_and_converged():
 
 def test_cached_kernel_matches_a_fresh_reference():
     # independent recomputation of the head of a stored kernel (cheap: L=64)
-    from verification import make_data
+    from statespace.verification import make_data
 
     if "kernel_legt_N16_L4096_bilinear" not in _stored():
-        pytest.fail("reference data missing: run `python -m verification.make_data`")
+        pytest.fail("reference data missing: run `python -m statespace.verification.make_data`")
     d = make_data.load("kernel_legt_N16_L4096_bilinear")
     A, B = ref.transition("legt", 16, dps=DPS)
     K = ref.kernel(A, B, d["C"], d.meta["dt"], 64, d.meta["method"], dps=DPS)
@@ -499,9 +499,9 @@ def test_cached_kernel_matches_a_fresh_reference():
 
 
 def test_missing_data_names_the_command(tmp_path):
-    from verification import make_data
+    from statespace.verification import make_data
 
-    with pytest.raises(FileNotFoundError, match="python -m verification.make_data"):
+    with pytest.raises(FileNotFoundError, match="python -m statespace.verification.make_data"):
         make_data.load("kernel_legs_N16_L4096_bilinear", data_dir=tmp_path)
     if _stored():
         with pytest.raises(KeyError, match="make_data"):

@@ -1,4 +1,4 @@
-"""verification.report (rows, suite runner, report writer) and the statespace CLI."""
+"""statespace.verification.report (rows, suite runner, report writer) and the statespace CLI."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from statespace import cli
-from verification import report
-from verification.report import Experiment, Row, run_suite, validate, write_report
+from statespace.verification import report, runner, suite
+from statespace.verification.report import Experiment, Row, run_suite, validate, write_report
 
 # --------------------------------------------------------------------------- rows
 
@@ -248,15 +248,21 @@ def _statespace_cmd():
     return [exe] if exe else [sys.executable, "-m", "statespace.cli"]
 
 
-def _interim(quick, dtypes, backend):
-    return cli.interim_experiments(quick, dtypes, backend), "interim job (statespace.cli)"
+_CHEAP = ("hippo_legs_N16", "legs_N16", "kernel_legs_N16")
 
 
-# The real suite (verification.suite) is run through the console script by
-# tests/test_suite.py; here the built-in interim job stands in for it, in process.
-def test_cli_verify_interim_job(tmp_path, monkeypatch, capsys):
+def _cheap_suite(quick, dtypes, backend):
+    """A few quick experiments of the real suite (under a second), as the suite's own."""
+    exps = [e for e in suite.experiments(quick=quick, dtypes=dtypes, backend=backend)
+            if e.name in _CHEAP]
+    return exps, runner.SOURCE
+
+
+# The whole suite is run through the console script by tests/test_suite.py; here a
+# few of its experiments run in process.
+def test_cli_verify_in_process(tmp_path, monkeypatch, capsys):
     out = tmp_path / "rep"
-    monkeypatch.setattr(cli, "_load_experiments", _interim)
+    monkeypatch.setattr(runner, "_load_experiments", _cheap_suite)
     status = cli.main(["verify", "--out", str(out), "--no-progress"])
     stdout = capsys.readouterr().out
     assert status == 0, stdout
@@ -266,8 +272,11 @@ def test_cli_verify_interim_job(tmp_path, monkeypatch, capsys):
     validate(doc)
     assert doc["summary"]["status"] == "passed" and doc["summary"]["rows"] >= 3
     assert {r["dtype"] for r in doc["rows"]} == {"float32", "float64"}
-    assert doc["meta"]["experiments_from"] == "interim job (statespace.cli)"
-    assert "## Summary" not in (out / "report.md").read_text()  # no suite, no summary
+    assert doc["meta"]["experiments_from"] == "statespace.verification.suite"
+    # the suite's summary is written with the report, once, after the failures
+    md = (out / "report.md").read_text()
+    assert md.count("## Summary") == 1
+    assert md.index("## Failures") < md.index("## Summary") < md.index(f"## {suite.EXP_HIPPO}")
     assert "rows passed" in stdout
 
 
@@ -275,19 +284,19 @@ def test_cli_verify_exit_status_follows_rows(tmp_path, monkeypatch, capsys):
     def fake(quick, dtypes, backend):
         return [exp_ok, exp_raises], "test"
 
-    monkeypatch.setattr(cli, "_load_experiments", fake)
+    monkeypatch.setattr(runner, "_load_experiments", fake)
     status = cli.main(["verify", "--out", str(tmp_path), "--no-progress", "--dtype",
                        "float64"])
     assert status == 1
     assert "FAIL" in capsys.readouterr().out
-    monkeypatch.setattr(cli, "_load_experiments", lambda q, d, b: ([exp_ok], "test"))
+    monkeypatch.setattr(runner, "_load_experiments", lambda q, d, b: ([exp_ok], "test"))
     assert cli.main(["verify", "--out", str(tmp_path), "--no-progress"]) == 0
     doc = json.loads((tmp_path / "report.json").read_text())
     assert doc["meta"]["experiments_from"] == "test" and doc["meta"]["mode"] == "quick"
 
 
-def test_cli_interim_job_in_process_other_backend(tmp_path, monkeypatch):
-    monkeypatch.setattr(cli, "_load_experiments", _interim)
+def test_cli_verify_other_backend_in_process(tmp_path, monkeypatch):
+    monkeypatch.setattr(runner, "_load_experiments", _cheap_suite)
     status = cli.main(["verify", "--out", str(tmp_path), "--no-progress", "--backend",
                        "array_api_strict", "--dtype", "float32"])
     assert status == 0
@@ -315,9 +324,7 @@ def test_cli_usage_errors(capsys):
     assert exc.value.code == 2
     with pytest.raises(SystemExit):
         cli.main(["verify", "--workers", "0"])
-    with pytest.raises(SystemExit) as exc:
-        cli.main(["bench", "--sections", "nope"])
-    assert exc.value.code == 2
+    assert cli.main(["bench", "--sections", "nope"]) == 2  # benchmarks.compare's own error
     capsys.readouterr()
 
 
@@ -329,6 +336,32 @@ def test_cli_bench_writes_a_report(tmp_path, capsys):
     doc = json.loads((tmp_path / "report.json").read_text())
     assert doc["generation"]["speedup"] > 0 and not doc["errors"]
     assert "## Autoregressive generation" in (tmp_path / "report.md").read_text()
+
+
+def test_cli_bench_without_a_checkout(tmp_path):
+    """Outside a source checkout ``statespace bench`` says how to get one and exits 2."""
+    env = dict(os.environ, STATESPACE_CHECKOUT=str(tmp_path))  # no package-source walk
+    proc = subprocess.run(_statespace_cmd() + ["bench", "--quick"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "no statespace source checkout found" in proc.stderr
+    assert 'pip install -e ".[test]"' in proc.stderr
+    assert not (tmp_path / "bench-report").exists()
+
+
+def test_find_checkout(tmp_path, monkeypatch):
+    root = Path(__file__).resolve().parents[1]
+    assert cli.find_checkout([root / "docs" / "api"]) == root  # walks up
+    assert cli.find_checkout([tmp_path]) is None
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "other"\n')
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "compare.py").write_text("")
+    assert cli.find_checkout([tmp_path]) is None  # another project
+    monkeypatch.setenv(cli.CHECKOUT_ENV, str(root / "tests"))
+    assert cli.find_checkout() == root
+    # a relative --out stays relative to the caller's directory
+    assert cli._outside_paths(["--quick", "--out", "r", "--out=s"], tmp_path) == \
+        ["--quick", "--out", str(tmp_path / "r"), f"--out={tmp_path / 's'}"]
 
 
 def test_report_paths_are_relative(tmp_path):

@@ -1,4 +1,4 @@
-"""verification.suite: the experiments of ``statespace verify`` (acceptance tests).
+"""statespace.verification.suite: the experiments of ``statespace verify`` (acceptance tests).
 
 The CLI run (`statespace verify --quick`) is shared by the tests that read its
 report (module-scoped fixture), so the quick suite runs once per session here.
@@ -22,9 +22,9 @@ import pytest
 
 import statespace as ss
 from statespace import kernels
-from verification import reference as ref
-from verification import suite
-from verification.report import Row, run_suite, validate, write_report
+from statespace.verification import reference as ref
+from statespace.verification import suite
+from statespace.verification.report import Row, run_suite, validate, write_report
 
 # The quick run must take < 60 s on 2 idle cores (measured figure in the lead's
 # notes); the machine running the tests is shared, so the assertion leaves margin.
@@ -64,7 +64,7 @@ def test_cli_quick_passes_and_writes_the_report(quick_report):
     doc = json.loads((out / "report.json").read_text())
     validate(doc)
     assert doc["summary"]["status"] == "passed"
-    assert doc["meta"]["experiments_from"] == "verification.suite"
+    assert doc["meta"]["experiments_from"] == "statespace.verification.suite"
     assert {r["dtype"] for r in doc["rows"]} == {"float32", "float64"}
     experiments = {r["experiment"] for r in doc["rows"]}
     assert experiments == {suite.EXP_HIPPO, suite.EXP_LEGS, suite.EXP_DISC, suite.EXP_KERNEL,

@@ -1,27 +1,33 @@
 """Verification layer of :mod:`statespace`: ground truth, experiments and reports.
 
-Submodules (imported lazily, so ``import verification`` is cheap):
+Installed as :mod:`statespace.verification` (the repository keeps it in its top-level
+``verification/`` folder). Submodules, imported lazily, so
+``import statespace.verification`` is cheap:
 
-* :mod:`verification.reference` - mpmath ground truth computed from definitions,
-  with a two-precision self-check (:func:`verification.reference.converged`);
-* :mod:`verification.report` - :class:`~verification.report.Row`,
-  :func:`~verification.report.run_suite` and
-  :func:`~verification.report.write_report` (``report.md``, ``report.json``, PNGs);
-* :mod:`verification.make_data` - regenerates the cached reference data under
-  ``verification/data/`` (``python -m verification.make_data``) and
-  :func:`verification.make_data.load` reads it;
-* :mod:`verification.suite` - the experiments run by ``statespace verify``
-  (``experiments(quick, dtypes, backend) -> list of callables``).
+* :mod:`statespace.verification.reference` - mpmath ground truth computed from
+  definitions, with a two-precision self-check
+  (:func:`statespace.verification.reference.converged`);
+* :mod:`statespace.verification.report` - :class:`~statespace.verification.report.Row`,
+  :func:`~statespace.verification.report.run_suite` and
+  :func:`~statespace.verification.report.write_report` (``report.md``,
+  ``report.json``, PNGs);
+* :mod:`statespace.verification.make_data` - regenerates the cached reference data
+  under ``verification/data/`` (``python -m statespace.verification.make_data``)
+  and :func:`statespace.verification.make_data.load` reads it;
+* :mod:`statespace.verification.suite` - the experiments run by ``statespace verify``
+  (``experiments(quick, dtypes, backend) -> list of callables``);
+* :mod:`statespace.verification.runner` - runs the suite and writes the report
+  (:func:`statespace.verification.runner.run`, called by ``statespace verify``).
 
-This package depends on :mod:`statespace`, never the reverse (only
-``statespace.cli`` imports it, lazily, to run ``statespace verify``).
+This package depends on the core of :mod:`statespace`, never the reverse; only
+:mod:`statespace.cli` imports it.
 """
 
 from __future__ import annotations
 
 import importlib
 
-__all__ = ["reference", "report", "make_data", "suite"]
+__all__ = ["reference", "report", "make_data", "suite", "runner"]
 
 
 def __getattr__(name):
@@ -29,7 +35,7 @@ def __getattr__(name):
         mod = importlib.import_module(f".{name}", __name__)
         globals()[name] = mod
         return mod
-    raise AttributeError(f"module 'verification' has no attribute {name!r}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__():

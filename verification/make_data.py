@@ -1,9 +1,9 @@
 r"""Cached ground truth: generate once with mpmath, ship, load in tests and the suite.
 
-Run ``python -m verification.make_data`` to (re)generate every dataset (a few
+Run ``python -m statespace.verification.make_data`` to (re)generate every dataset (a few
 minutes on one core; ``--workers 2`` halves it), ``--only NAME...`` to
 regenerate some, ``--list`` to see what exists. Each dataset is computed by
-:func:`verification.reference.converged` at ``dps`` and ``dps + 20`` digits and
+:func:`statespace.verification.reference.converged` at ``dps`` and ``dps + 20`` digits and
 is written only if the runs agree on at least :data:`REQUIRED_DIGITS` digits.
 
 Files
@@ -36,7 +36,7 @@ Datasets
 
 Examples
 --------
->>> from verification import make_data
+>>> from statespace.verification import make_data
 >>> d = make_data.load("kernel_legs_N16_L4096_bilinear")
 >>> d.arrays["K"].shape, d.meta["converged"]
 ((4096,), True)
@@ -57,7 +57,7 @@ from pathlib import Path
 import mpmath
 import numpy as np
 
-from . import reference as ref
+from statespace.verification import reference as ref
 
 __all__ = ["Dataset", "SPECS", "DATA_DIR", "REQUIRED_DIGITS", "load", "available", "generate",
            "main"]
@@ -70,7 +70,7 @@ VERSION = 1
 #: Digits the two precisions must agree on before a dataset is written: float64
 #: checks need 17; the stored double-double pair carries ~32.
 REQUIRED_DIGITS = 25
-REGENERATE = "python -m verification.make_data"
+REGENERATE = "python -m statespace.verification.make_data"
 
 KERNEL_MEASURES = ("legs", "legt", "fout", "lagt")
 
@@ -164,7 +164,7 @@ def generate(name):
 
     Examples
     --------
-    >>> from verification.make_data import SPECS
+    >>> from statespace.verification.make_data import SPECS
     >>> sorted(SPECS)[0]
     'disc_legs_N64_bilinear'
     """
@@ -261,7 +261,7 @@ def available(data_dir=DATA_DIR):
 
     Examples
     --------
-    >>> from verification.make_data import available
+    >>> from statespace.verification.make_data import available
     >>> "kernel_legs_N64_L4096_bilinear" in available()
     True
     """
@@ -292,7 +292,7 @@ def load(name, data_dir=DATA_DIR):
 
     Examples
     --------
-    >>> from verification.make_data import load
+    >>> from statespace.verification.make_data import load
     >>> d = load("normal_eig_legs_N64")
     >>> round(float(d["lam"].real.max()), 12), d.meta["N"]
     (-0.5, 64)
@@ -348,7 +348,7 @@ def _write(data_dir, arrays_by_name, meta_by_name, total_seconds):
 
 
 def main(argv=None):
-    """Command line: ``python -m verification.make_data [--only NAME ...] [--workers N]``.
+    """Command line: ``python -m statespace.verification.make_data [--only NAME ...]``.
 
     Parameters
     ----------
@@ -362,13 +362,13 @@ def main(argv=None):
 
     Examples
     --------
-    >>> from verification.make_data import main
+    >>> from statespace.verification.make_data import main
     >>> main(["--list"])  # doctest: +ELLIPSIS
     kernel_legs_N16_L4096_bilinear (stored: ...
     ...
     0
     """
-    p = argparse.ArgumentParser(prog="python -m verification.make_data",
+    p = argparse.ArgumentParser(prog="python -m statespace.verification.make_data",
                                 description="Regenerate the cached mpmath reference data.")
     p.add_argument("--only", nargs="+", metavar="NAME", help="datasets to regenerate")
     p.add_argument("--workers", type=int, default=1, help="processes (default 1)")

@@ -33,7 +33,7 @@ the two agree on and returns a :class:`Reference` carrying the value, the
 precision and ``digits_agree``. A reference whose ``digits_agree`` is below the
 digits a comparison needs (17 for float64 checks, :data:`FLOAT64_DIGITS`) has
 ``converged == False`` and must never count as a pass;
-:func:`verification.report.compare` enforces this.
+:func:`statespace.verification.report.compare` enforces this.
 
 Precision contexts
 ------------------
@@ -48,7 +48,7 @@ precision, so wrap it in ``mpmath.workdps(...)``.
 Examples
 --------
 >>> import mpmath
->>> from verification import reference as ref
+>>> from statespace.verification import reference as ref
 >>> A, B = ref.transition("legs", 3, dps=30)
 >>> print(mpmath.nstr(A[2, 1], 30))
 -3.87298334620741688517926539978
@@ -393,7 +393,7 @@ def transition(measure, N, dps=50, **params):
     Examples
     --------
     >>> import mpmath
-    >>> from verification import reference as ref
+    >>> from statespace.verification import reference as ref
     >>> A, B = ref.transition("legs", 3, dps=20)
     >>> print(mpmath.nstr(A[1, 0], 20), A[1, 1], A[0, 1])
     -1.7320508075688772935 -2.0 0.0
@@ -437,7 +437,7 @@ def rank_correction(measure, N, dps=50, **params):
     Examples
     --------
     >>> import mpmath
-    >>> from verification import reference as ref
+    >>> from statespace.verification import reference as ref
     >>> P = ref.rank_correction("legs", 2, dps=20)
     >>> print(mpmath.nstr(P[0, 0], 20), mpmath.nstr(P[0, 1], 20))
     0.7071067811865475244 1.2247448713915890491
@@ -704,7 +704,7 @@ def discretize(A, B, dt, method="bilinear", dps=50, alpha=None, *, engine="mpmat
     Examples
     --------
     >>> import mpmath
-    >>> from verification import reference as ref
+    >>> from statespace.verification import reference as ref
     >>> Ad, Bd = ref.discretize([[-1.0]], [1.0], 0.5, "bilinear", dps=20)
     >>> print(Ad[0, 0], Bd[0, 0])
     0.6 0.4
@@ -779,7 +779,7 @@ def kernel(A, B, C, dt, L, method="bilinear", dps=50, alpha=None, *, engine="mpm
 
     Examples
     --------
-    >>> from verification import reference as ref
+    >>> from statespace.verification import reference as ref
     >>> K = ref.kernel([[-1.0]], [1.0], [1.0], 0.5, 3, dps=20)
     >>> [round(float(k), 6) for k in K]
     [0.4, 0.24, 0.144]
@@ -889,7 +889,7 @@ def normal_eigenvalues(measure, N, dps=50, **params):
 
     Examples
     --------
-    >>> from verification import reference as ref
+    >>> from statespace.verification import reference as ref
     >>> lam = ref.normal_eigenvalues("legs", 4, dps=20)
     >>> sorted({round(float(v.real), 12) for v in lam})
     [-0.5]
@@ -950,7 +950,7 @@ def eigenvalues(A, dps=50):
 
     Examples
     --------
-    >>> from verification import reference as ref
+    >>> from statespace.verification import reference as ref
     >>> lam = ref.eigenvalues([[2.0, 1.0], [0.0, 3.0]], dps=20)
     >>> [round(float(v.real), 12) for v in lam]
     [2.0, 3.0]
@@ -1013,7 +1013,7 @@ class Reference:
 
         Examples
         --------
-        >>> from verification import reference as ref
+        >>> from statespace.verification import reference as ref
         >>> r = ref.converged(ref.discretize, [[-1.0]], [1.0], 0.5, dps=20)
         >>> float(r.part(1).value[0, 0])
         0.4
@@ -1075,7 +1075,7 @@ def agreeing_digits(a, b, dps, norm="entrywise"):
     Examples
     --------
     >>> import mpmath
-    >>> from verification.reference import agreeing_digits
+    >>> from statespace.verification.reference import agreeing_digits
     >>> round(agreeing_digits([mpmath.mpf("1.0001")], [mpmath.mpf(1)], dps=30), 3)
     4.0
     """
@@ -1137,7 +1137,7 @@ def converged(fn, *args, dps, extra=20, required=FLOAT64_DIGITS, norm="entrywise
 
     Examples
     --------
-    >>> from verification import reference as ref
+    >>> from statespace.verification import reference as ref
     >>> r = ref.converged(ref.discretize, [[-1.0]], [1.0], 0.5, "zoh", dps=30)
     >>> r.converged, r.digits_agree >= 29
     (True, True)
@@ -1192,7 +1192,7 @@ def to_numpy(x, dtype=None):
     Examples
     --------
     >>> import mpmath
-    >>> from verification.reference import to_numpy
+    >>> from statespace.verification.reference import to_numpy
     >>> to_numpy([mpmath.mpf(1) / 3, mpmath.mpc(0, 2)])
     array([0.33333333+0.j, 0.        +2.j])
     """
@@ -1238,7 +1238,7 @@ def to_float_pair(x):
     Examples
     --------
     >>> import mpmath
-    >>> from verification.reference import to_float_pair
+    >>> from statespace.verification.reference import to_float_pair
     >>> with mpmath.workdps(40):
     ...     third = mpmath.mpf(1) / 3
     >>> hi, lo = to_float_pair([third])
@@ -1294,7 +1294,7 @@ def ulp_errors(actual, ref):
     Examples
     --------
     >>> import mpmath, numpy as np
-    >>> from verification.reference import ulp_errors
+    >>> from statespace.verification.reference import ulp_errors
     >>> with mpmath.workdps(40):
     ...     r = [mpmath.mpf(1) / 3]
     >>> bool(ulp_errors(np.array([1 / 3]), r)[0] <= 0.5)

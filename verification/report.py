@@ -36,12 +36,15 @@ Non-finite points are dropped, and so are non-positive ones on a log axis.
       "meta": {                                # free-form; always present keys:
         "created": "2026-01-01T00:00:00+00:00",   # ISO 8601, UTC
         "machine": {"platform": str, "machine": str, "processor": str,
-                    "python": str, "cpu_count": int | null},
+                    "python": str, "cpu_count": int | null, ...},
         "versions": {"statespace": str, "numpy": str, ...},   # str or null
+        "threads": {"env": {...}, "blas": [[str, int], ...] | null,
+                    "numba": int | null},
         "dtypes": [str, ...],                  # dtypes that rows were run in
         "elapsed_s": float | null,             # wall time of the suite
         ...                                    # anything the caller adds
-      },
+      },                                       # (machine, versions, threads:
+                                               # statespace._env.environment)
       "summary": {"rows": int, "passed": int, "failed": int,
                   "experiments": int, "status": "passed" | "failed"},
       "rows": [
@@ -67,13 +70,10 @@ against it (without third-party packages).
 from __future__ import annotations
 
 import concurrent.futures as cf
-import datetime as _dt
 import json
 import math
 import multiprocessing
 import numbers
-import os
-import platform
 import re
 import sys
 import time
@@ -157,7 +157,7 @@ class Row:
 
     Examples
     --------
-    >>> from verification.report import Row
+    >>> from statespace.verification.report import Row
     >>> Row("demo", "x", {"N": 4}, "float64", 1e-16, 1e-15).passed
     True
     >>> Row("demo", "x", {}, "float64", float("nan"), 1e-15).passed
@@ -269,7 +269,7 @@ def relative_error(actual, desired) -> float:
 
     Examples
     --------
-    >>> from verification.report import relative_error
+    >>> from statespace.verification.report import relative_error
     >>> relative_error([1.0, 2.0], [1.0, 2.5])
     0.2
     >>> relative_error([float("nan")], [1.0])
@@ -315,8 +315,8 @@ def compare(
         Working dtype of ``actual``.
     actual : array_like
         Computed values (NumPy-convertible).
-    reference : verification.reference.Reference or array_like
-        The ground truth. A :class:`~verification.reference.Reference` that did
+    reference : statespace.verification.reference.Reference or array_like
+        The ground truth. A :class:`~statespace.verification.reference.Reference` that did
         not converge makes the row fail, whatever the error.
     tolerance : float
         Allowed :func:`relative_error`.
@@ -330,8 +330,8 @@ def compare(
 
     Examples
     --------
-    >>> from verification import reference as ref
-    >>> from verification.report import compare
+    >>> from statespace.verification import reference as ref
+    >>> from statespace.verification.report import compare
     >>> r = ref.converged(ref.kernel, [[-1.0]], [1.0], [1.0], 0.5, 4, dps=30, norm="max")
     >>> row = compare("demo", "K", {}, "float64", [0.4, 0.24, 0.144, 0.0864], r, 1e-15)
     >>> row.passed
@@ -341,7 +341,7 @@ def compare(
     forced = None
     desired = reference
     if hasattr(reference, "digits_agree") and hasattr(reference, "value"):
-        from .reference import to_numpy
+        from statespace.verification.reference import to_numpy
 
         desired = to_numpy(reference.value)
         notes.append(
@@ -396,7 +396,7 @@ class Experiment:
 
     Examples
     --------
-    >>> from verification.report import Experiment, Row
+    >>> from statespace.verification.report import Experiment, Row
     >>> def demo(n):
     ...     return [Row("demo", "n", {"n": n}, "float64", 0.0, 1.0)]
     >>> Experiment("demo", demo, {"n": 3})()[0].params
@@ -426,7 +426,7 @@ def experiment_name(fn) -> str:
     Examples
     --------
     >>> import functools
-    >>> from verification.report import experiment_name
+    >>> from statespace.verification.report import experiment_name
     >>> experiment_name(functools.partial(round, ndigits=2))
     'round(ndigits=2)'
     """
@@ -565,7 +565,7 @@ def run_suite(experiments, *, executor=None, workers=1, progress=True):
 
     Examples
     --------
-    >>> from verification.report import Row, run_suite
+    >>> from statespace.verification.report import Row, run_suite
     >>> def ok():
     ...     return [Row("ok", "x", {}, "float64", 0.0, 1.0)]
     >>> def broken():
@@ -622,17 +622,8 @@ def run_suite(experiments, *, executor=None, workers=1, progress=True):
 # --------------------------------------------------------------------------- meta
 
 
-def _version(dist):
-    try:
-        from importlib.metadata import version
-
-        return version(dist)
-    except Exception:  # noqa: BLE001 - not installed or broken metadata
-        return None
-
-
 def collect_meta(**extra) -> dict:
-    """Machine, versions and a timestamp for a report.
+    """Machine, versions, threads and a timestamp for a report.
 
     Parameters
     ----------
@@ -642,42 +633,20 @@ def collect_meta(**extra) -> dict:
     Returns
     -------
     meta : dict
+        :func:`statespace._env.environment` (``created``, ``machine``,
+        ``versions``, ``threads``) with ``dtypes`` and ``elapsed_s`` (empty until
+        the caller fills them in) and ``extra``.
 
     Examples
     --------
-    >>> from verification.report import collect_meta
+    >>> from statespace.verification.report import collect_meta
     >>> sorted(collect_meta())[:3]
     ['created', 'dtypes', 'elapsed_s']
     """
-    dists = {
-        "statespace": "statespace",
-        "numpy": "numpy",
-        "scipy": "scipy",
-        "mpmath": "mpmath",
-        "array_api_compat": "array-api-compat",
-        "array_api_strict": "array-api-strict",
-        "torch": "torch",
-        "matplotlib": "matplotlib",
-        "python_flint": "python-flint",
-    }
-    try:
-        affinity = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        affinity = None
-    meta = {
-        "created": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
-        "machine": {
-            "platform": platform.platform(),
-            "machine": platform.machine(),
-            "processor": platform.processor() or platform.machine(),
-            "python": platform.python_version(),
-            "cpu_count": os.cpu_count(),
-            "cpu_affinity": affinity,
-        },
-        "versions": {k: _version(v) for k, v in dists.items()},
-        "dtypes": [],
-        "elapsed_s": None,
-    }
+    from statespace import _env
+
+    meta = _env.environment()
+    meta.update({"dtypes": [], "elapsed_s": None})
     meta.update(extra)
     return meta
 
@@ -833,7 +802,7 @@ def validate(doc, schema=None):
 
     Examples
     --------
-    >>> from verification.report import validate
+    >>> from statespace.verification.report import validate
     >>> try:
     ...     validate({"schema": "nope"})
     ... except ValueError as exc:
@@ -924,7 +893,7 @@ def _render_plot(spec, path):
     fig.savefig(path, format="png")
 
 
-def write_report(rows, out_dir, *, plots=None, meta=None):
+def write_report(rows, out_dir, *, plots=None, meta=None, summary=None):
     """Write ``report.md``, ``report.json`` and PNG plots.
 
     Parameters
@@ -938,6 +907,10 @@ def write_report(rows, out_dir, *, plots=None, meta=None):
         Without matplotlib they are skipped and the report says so.
     meta : dict, optional
         Added to :func:`collect_meta`'s machine/version data.
+    summary : str, optional
+        A Markdown section with its own heading (the ``## Summary`` of
+        :func:`statespace.verification.suite.postprocess`), placed after the
+        failures, before the per-experiment tables.
 
     Returns
     -------
@@ -948,7 +921,7 @@ def write_report(rows, out_dir, *, plots=None, meta=None):
     Examples
     --------
     >>> import json, tempfile, pathlib
-    >>> from verification.report import Row, write_report
+    >>> from statespace.verification.report import Row, write_report
     >>> d = tempfile.mkdtemp()
     >>> out = write_report([Row("demo", "x", {}, "float64", 1e-17, 1e-15)], d)
     >>> json.loads(pathlib.Path(d, "report.json").read_text())["summary"]["status"]
@@ -997,7 +970,7 @@ def write_report(rows, out_dir, *, plots=None, meta=None):
     npass = sum(r.passed for r in rows)
     ok = bool(rows) and npass == len(rows)
     experiments = list(dict.fromkeys(r.experiment for r in rows))
-    summary = {
+    counts = {
         "rows": len(rows),
         "passed": npass,
         "failed": len(rows) - npass,
@@ -1008,7 +981,7 @@ def write_report(rows, out_dir, *, plots=None, meta=None):
         "schema": SCHEMA_NAME,
         "version": SCHEMA_VERSION,
         "meta": meta_all,
-        "summary": summary,
+        "summary": counts,
         "rows": [r.to_json() for r in rows],
         "plots": [{k: v for k, v in p.items() if k != "experiment"} for p in plot_entries],
     }
@@ -1037,10 +1010,16 @@ def write_report(rows, out_dir, *, plots=None, meta=None):
         f"- versions: {vers}",
         f"- dtypes: {', '.join(m.get('dtypes') or []) or '-'}",
     ]
+    th = m.get("threads") or {}
+    if th:
+        blas = ("unknown" if th.get("blas") is None
+                else ", ".join(f"{a} {n}" for a, n in th["blas"]) or "none loaded")
+        md.append(f"- threads: BLAS {blas}; numba {th.get('numba') or '-'}"
+                  + "".join(f"; {k}={v}" for k, v in (th.get("env") or {}).items()))
     if m.get("elapsed_s") is not None:
         md.append(f"- elapsed: {float(m['elapsed_s']):.1f} s")
-    for key in sorted(set(m) - {"created", "machine", "versions", "dtypes", "elapsed_s",
-                                "plot_problems", "timings"}):
+    for key in sorted(set(m) - {"created", "machine", "versions", "threads", "dtypes",
+                                "elapsed_s", "plot_problems", "timings"}):
         md.append(f"- {key}: {_cell(m[key])}")
     md += ["", "A row passes when its error is finite and no larger than its tolerance.", ""]
 
@@ -1060,6 +1039,8 @@ def write_report(rows, out_dir, *, plots=None, meta=None):
     else:
         md.append("None." if rows else "No rows were produced, which counts as a failure.")
     md.append("")
+    if summary:
+        md += [str(summary).strip("\n"), ""]
 
     for exp in experiments:
         md += [f"## {exp}", "", "| quantity | parameters | dtype | error | tolerance | pass |",

@@ -1,9 +1,9 @@
 r"""The experiments behind ``statespace verify``.
 
 :func:`experiments` returns the list of picklable experiments that
-:func:`verification.report.run_suite` runs (inline or through any
+:func:`statespace.verification.report.run_suite` runs (inline or through any
 :class:`concurrent.futures.Executor`); each returns rows of *(quantity,
-parameters, dtype, measured error, tolerance, pass)* (:class:`~verification.report.Row`)
+parameters, dtype, measured error, tolerance, pass)* (:class:`~statespace.verification.report.Row`)
 and, where useful, plot specs. :func:`postprocess` builds the plots and the
 summary that need rows of several experiments (kernel error against ``L`` with
 the fitted exponent, error against ``N``, ``cond(V)`` against ``N``).
@@ -13,8 +13,8 @@ Experiments
 ``HiPPO entries``
     :func:`statespace.hippo.transition` (``A``, ``B``) and
     :func:`statespace.hippo.rank_correction` (``P``) of every measure, float32 and
-    float64, against :func:`verification.reference.transition` /
-    :func:`~verification.reference.rank_correction` (closed forms in mpmath);
+    float64, against :func:`statespace.verification.reference.transition` /
+    :func:`~statespace.verification.reference.rank_correction` (closed forms in mpmath);
     the error is the largest entrywise error in ulps of the dtype. ``random``
     and ``diagonal`` have no closed form: they are checked against an
     independent float64 draw following their documented recipe.
@@ -34,12 +34,12 @@ Experiments
     Bilinear, ZOH and GBT with :math:`\alpha \in \{0, 1/2, 1\}` over
     :math:`\Delta t \in [10^{-4}, 10]`, dense (:mod:`statespace.discretize`
     ``gbt``/``zoh`` on HiPPO matrices) and diagonal (``gbt_diag``/``zoh_diag`` on
-    S4D initialisations), against :func:`verification.reference.discretize`.
+    S4D initialisations), against :func:`statespace.verification.reference.discretize`.
 ``Kernel accuracy``
     :func:`statespace.kernel_dense`, :func:`statespace.kernel_dplr` (halved
     DPLR form of :func:`statespace.dplr`) and :func:`statespace.kernel_diag` (S4D
     initialisations) against mpmath kernels, over ``N`` (16, 64, 256 from the
-    cached data of :mod:`verification.make_data`), ``L`` (to 65536), ``dt``,
+    cached data of :mod:`statespace.verification.make_data`), ``L`` (to 65536), ``dt``,
     measure and dtype. Beyond the cached ``L = 4096`` the reference is the
     python-flint ``arb`` kernel at ``N = 16`` (cheap), and for larger ``N``
     ``kernel_dense`` in float64, which judges float32 rows only (their note says
@@ -159,12 +159,12 @@ Stability
     number of the discretization, as above).
 
 A reference that did not converge (its two precisions agree on fewer digits than
-the comparison needs, :func:`verification.reference.converged`) makes its row
+the comparison needs, :func:`statespace.verification.reference.converged`) makes its row
 fail whatever the error, and so does a NaN or infinity in a result.
 
 Examples
 --------
->>> from verification import suite
+>>> from statespace.verification import suite
 >>> exps = suite.experiments(quick=True, dtypes=("float64",), backend="numpy")
 >>> len(exps) > 10
 True
@@ -180,9 +180,9 @@ import math
 
 import numpy as np
 
-from . import make_data
-from . import reference as ref
-from .report import Experiment, Row, relative_error
+from statespace.verification import make_data
+from statespace.verification import reference as ref
+from statespace.verification.report import Experiment, Row, relative_error
 
 __all__ = [
     "experiments",
@@ -229,9 +229,9 @@ LSCAN_SYSTEMS = ("legs", "lagt", "diag-lin")
 
 
 def _xp(backend):
-    from statespace.cli import _backend_namespace
+    from statespace._array import backend_namespace
 
-    return _backend_namespace(backend)
+    return backend_namespace(backend)
 
 
 def _np(x):
@@ -465,7 +465,7 @@ def hippo_entries(measure, N, dtypes, backend):
 
     Examples
     --------
-    >>> from verification.suite import hippo_entries
+    >>> from statespace.verification.suite import hippo_entries
     >>> rows = hippo_entries("legs", 8, ["float64"], "numpy")
     >>> [(r.quantity.split()[0], r.passed) for r in rows]
     [('A', True), ('B', True), ('P', True)]
@@ -533,7 +533,7 @@ def growth_lower_bound(N, eps=2.0 ** -52):
 
     Examples
     --------
-    >>> from verification.suite import growth_lower_bound
+    >>> from statespace.verification.suite import growth_lower_bound
     >>> round(growth_lower_bound(48) / 2.0 ** -52, 3) == 2.0 ** 64 / 64
     True
     """
@@ -618,7 +618,7 @@ def legs_instability(N, dtypes, backend, dt=0.01, L=1024):
 
     Examples
     --------
-    >>> from verification.suite import legs_instability
+    >>> from statespace.verification.suite import legs_instability
     >>> rows = legs_instability(8, ["float64"], "numpy", L=64)
     >>> all(r.passed for r in rows)
     True
@@ -776,7 +776,7 @@ def discretization_dense(measure, N, dts, dtypes, backend):
     Parameters
     ----------
     measure : str
-        A formula measure (:data:`verification.reference.FORMULA_MEASURES`).
+        A formula measure (:data:`statespace.verification.reference.FORMULA_MEASURES`).
     N : int
         State size.
     dts : sequence of float
@@ -794,7 +794,7 @@ def discretization_dense(measure, N, dts, dtypes, backend):
 
     Examples
     --------
-    >>> from verification.suite import discretization_dense
+    >>> from statespace.verification.suite import discretization_dense
     >>> rows = discretization_dense("legs", 4, [0.1], ["float64"], "numpy")
     >>> len(rows), all(r.passed for r in rows)
     (10, True)
@@ -901,7 +901,7 @@ def discretization_diag(init, N, dts, dtypes, backend):
 
     Examples
     --------
-    >>> from verification.suite import discretization_diag
+    >>> from statespace.verification.suite import discretization_diag
     >>> rows = discretization_diag("diag-lin", 4, [0.1], ["float64"], "numpy")
     >>> len(rows), all(r.passed for r in rows)
     (10, True)
@@ -1012,7 +1012,7 @@ def kernel_hippo(measure, N, Ls, dt, dtypes, backend, method="bilinear", paths=N
 
     Examples
     --------
-    >>> from verification.suite import kernel_hippo
+    >>> from statespace.verification.suite import kernel_hippo
     >>> rows = kernel_hippo("legs", 16, [64], 0.01, ["float64"], "numpy")
     >>> [r.params["path"] for r in rows], all(r.passed for r in rows)
     (['kernel_dense', 'kernel_dplr'], True)
@@ -1116,7 +1116,7 @@ def kernel_diag_init(init, N, Ls, dt, dtypes, backend, method="zoh"):
 
     Examples
     --------
-    >>> from verification.suite import kernel_diag_init
+    >>> from statespace.verification.suite import kernel_diag_init
     >>> rows = kernel_diag_init("diag-lin", 8, [32], 0.01, ["float64"], "numpy")
     >>> rows[0].params["path"], rows[0].passed
     ('kernel_diag', True)
@@ -1209,7 +1209,7 @@ def recurrence_vs_conv(kind, N, L, dt, dtypes, backend):
 
     Examples
     --------
-    >>> from verification.suite import recurrence_vs_conv
+    >>> from statespace.verification.suite import recurrence_vs_conv
     >>> rows = recurrence_vs_conv("diag", 8, 128, 0.01, ["float64"], "numpy")
     >>> rows[0].passed
     True
@@ -1296,7 +1296,7 @@ def stability(measure, N, dts, dtypes, backend):
 
     Examples
     --------
-    >>> from verification.suite import stability
+    >>> from statespace.verification.suite import stability
     >>> rows = stability("legt", 8, [0.1, 10.0], ["float64"], "numpy")
     >>> len(rows), all(r.passed for r in rows)
     (4, True)
@@ -1396,13 +1396,13 @@ def experiments(quick=True, dtypes=("float32", "float64"), backend="numpy"):
 
     Returns
     -------
-    experiments : list of verification.report.Experiment
-        Picklable, for :func:`verification.report.run_suite` and any executor.
+    experiments : list of statespace.verification.report.Experiment
+        Picklable, for :func:`statespace.verification.report.run_suite` and any executor.
         Heaviest first, so a process pool finishes early.
 
     Examples
     --------
-    >>> from verification.suite import experiments
+    >>> from statespace.verification.suite import experiments
     >>> names = [e.name for e in experiments(quick=True, dtypes=("float64",))]
     >>> "legs_N64" in names
     True
@@ -1515,7 +1515,7 @@ def fit_exponent(L, err):
 
     Examples
     --------
-    >>> from verification.suite import fit_exponent
+    >>> from statespace.verification.suite import fit_exponent
     >>> round(fit_exponent([256, 1024, 4096], [1e-12, 4e-12, 1.6e-11]), 6)
     1.0
     """
@@ -1600,7 +1600,7 @@ def postprocess(rows):
     Returns
     -------
     plots : list of dict
-        Plot specs (see :mod:`verification.report`): kernel error against ``L``
+        Plot specs (see :mod:`statespace.verification.report`): kernel error against ``L``
         (with fitted exponents), kernel error against ``N``, and ``cond(V)`` /
         ``max|V|`` / naive and NPLR errors of LegS against ``N`` with the law
         :math:`2^{4N/3}`.
@@ -1610,7 +1610,7 @@ def postprocess(rows):
 
     Examples
     --------
-    >>> from verification.suite import postprocess
+    >>> from statespace.verification.suite import postprocess
     >>> plots, md = postprocess([])
     >>> md.startswith("## Summary")
     True

@@ -15,8 +15,9 @@ from __future__ import annotations
 import numpy as np
 
 import statespace as ss
-from benchmarks.baselines import conv_recompute_step, legs_inputs
 from statespace import discretize, recurrence
+
+from .baselines import conv_recompute_step, legs_inputs
 
 H, N = 256, 64
 

@@ -3,7 +3,7 @@
 * ``KernelDPLR``: S4 Algorithm 1 with the fused Cauchy kernel (NumPy, CPU), and the
   same with the generic array-API reduction (``time_generic``).
 * ``NaiveS4``: the same algorithm with the reference implementation's CPU Cauchy
-  method (materialised broadcast, :func:`benchmarks.baselines.naive_s4_kernel`).
+  method (materialised broadcast, ``baselines.naive_s4_kernel``).
 * ``KernelDense``: the LSSL-style ``O(N^2 L)`` kernel (:func:`statespace.kernel_dense`).
 * ``KernelDiag``: the S4D Vandermonde kernel (:func:`statespace.kernel_diag`).
 
@@ -17,8 +17,9 @@ from __future__ import annotations
 import numpy as np
 
 import statespace as ss
-from benchmarks.baselines import legs_inputs, naive_s4_kernel
 from statespace import _fast_cpu
+
+from .baselines import legs_inputs, naive_s4_kernel
 
 H = 256
 GRID_N = [64, 128, 256, 512]

@@ -6,7 +6,7 @@ of poles (``cauchy_conj``).
 
 Methods: ``fused`` (the compiled kernel of :mod:`statespace._fast_cpu`), ``generic``
 (the chunked array-API path: denominators formed once per chunk, contracted by
-``matmul``), ``naive`` (:func:`benchmarks.baselines.naive_cauchy`: one materialised
+``matmul``), ``naive`` (``baselines.naive_cauchy``: one materialised
 ``(H, 2N', L')`` tensor per numerator).
 """
 
@@ -15,8 +15,9 @@ from __future__ import annotations
 import numpy as np
 
 import statespace as ss
-from benchmarks.baselines import naive_cauchy
 from statespace import _fast_cpu
+
+from .baselines import naive_cauchy
 
 H, NPAIRS, L, M = 256, 32, 4096, 4
 

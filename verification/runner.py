@@ -1,0 +1,167 @@
+"""Run the verification suite and write its report: the work of ``statespace verify``.
+
+:func:`run` takes the experiments of :func:`statespace.verification.suite.experiments`,
+runs them (:func:`statespace.verification.report.run_suite`), builds the
+cross-experiment plots and summary (:func:`statespace.verification.suite.postprocess`)
+and writes ``report.md``, ``report.json`` and the PNG plots once, complete
+(:func:`statespace.verification.report.write_report`). It returns the exit status
+of the command: 0 when every row passed, 1 when one failed, 2 when the backend is
+not available.
+
+Examples
+--------
+>>> from statespace.verification import runner
+>>> runner.BACKENDS
+('numpy', 'torch', 'array_api_strict')
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+
+from statespace._array import backend_namespace
+
+__all__ = ["BACKENDS", "DTYPES", "SOURCE", "run"]
+
+#: Backends ``statespace verify`` runs the suite on (names of
+#: :data:`statespace._array.BACKENDS`).
+BACKENDS = ("numpy", "torch", "array_api_strict")
+
+#: Working precisions the suite verifies.
+DTYPES = ("float32", "float64")
+
+#: Where the experiments come from (recorded as ``experiments_from`` in the report).
+SOURCE = "statespace.verification.suite"
+
+
+def _load_experiments(quick, dtypes, backend):
+    """The suite's experiments and their source name."""
+    from statespace.verification import suite
+
+    return list(suite.experiments(quick=quick, dtypes=dtypes, backend=backend)), SOURCE
+
+
+def _postprocess(source):
+    """The suite's cross-experiment summary builder for experiments from the suite."""
+    if source != SOURCE:
+        return None
+    from statespace.verification import suite
+
+    return suite.postprocess
+
+
+def _blas_limit(n):
+    """Limit BLAS threads to ``n`` for this process and the workers it starts.
+
+    Before NumPy is imported the usual environment variables do it (and are
+    inherited by worker processes); afterwards threadpoolctl, when installed.
+    Returns a context manager that restores the previous setting where it can.
+    """
+    if "numpy" not in sys.modules:
+        for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, str(n))
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=n, user_api="blas")
+
+
+def run(*, quick=True, out="report", dtypes=DTYPES, backend="numpy", workers=1,
+        blas_threads=1, progress=True):
+    """Run the verification suite and write the report to ``out``.
+
+    Parameters
+    ----------
+    quick : bool, optional
+        Small sizes (default) or, when false, every size.
+    out : str or path, optional
+        Output folder of ``report.md``, ``report.json`` and the plots.
+    dtypes : sequence of str, optional
+        Working precisions, a subset of :data:`DTYPES` (default both).
+    backend : str, optional
+        Array namespace statespace runs on, one of :data:`BACKENDS`.
+    workers : int, optional
+        Worker processes (1: inline).
+    blas_threads : int, optional
+        BLAS threads per process.
+    progress : bool, optional
+        Show a progress bar on stderr.
+
+    Returns
+    -------
+    status : int
+        0 when every row passed, 1 when a row failed (or none was produced), 2
+        when ``backend`` is not installed. A one-line summary and the first
+        failures go to stdout.
+
+    Raises
+    ------
+    ValueError
+        If ``backend`` or a dtype is not one of the accepted names.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from statespace.verification.runner import run
+    >>> run(backend="jax", out=tempfile.mkdtemp())
+    Traceback (most recent call last):
+    ...
+    ValueError: backend must be one of numpy, torch, array_api_strict; got 'jax'
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+    dtypes = tuple(dtypes)
+    bad = [d for d in dtypes if d not in DTYPES]
+    if bad or not dtypes:
+        raise ValueError(f"dtypes must be a non-empty subset of {DTYPES}; got {dtypes!r}")
+    with _blas_limit(blas_threads):
+        return _run(quick, out, dtypes, backend, workers, blas_threads, progress)
+
+
+def _run(quick, out, dtypes, backend, workers, blas_threads, progress):
+    from statespace.verification.report import run_suite, write_report
+
+    try:
+        backend_namespace(backend)
+    except ImportError as exc:
+        print(f"statespace verify: backend {backend!r} is not available: {exc}",
+              file=sys.stderr)
+        return 2
+    experiments, source = _load_experiments(quick, dtypes, backend)
+    print(f"statespace verify: {len(experiments)} experiments from {source}, "
+          f"{'quick' if quick else 'full'} mode, dtypes {', '.join(dtypes)}, "
+          f"backend {backend}", file=sys.stderr)
+    result = run_suite(experiments, workers=workers, progress=progress)
+    plots, summary = list(result.plots), None
+    post = _postprocess(source)
+    if post is not None:
+        try:
+            extra_plots, summary = post(result.rows)
+            plots += list(extra_plots)
+        except Exception as exc:  # noqa: BLE001 - a broken summary must not lose the report
+            summary = f"## Summary\n\nThe summary could not be built: {type(exc).__name__}: {exc}"
+    meta = {
+        "mode": "quick" if quick else "full",
+        "backend": backend,
+        "dtypes": list(dtypes),
+        "workers": workers,
+        "blas_threads": blas_threads,
+        "experiments_from": source,
+        "elapsed_s": round(result.elapsed, 3),
+        "timings": {k: round(v, 3) for k, v in result.timings.items()},
+    }
+    written = write_report(result.rows, out, plots=plots, meta=meta, summary=summary)
+    n = len(result.rows)
+    failed = [r for r in result.rows if not r.passed]
+    print(f"{n - len(failed)}/{n} rows passed in {result.elapsed:.1f} s; "
+          f"report: {written['markdown']}")
+    for r in failed[:10]:
+        print(f"  FAIL {r.experiment}: {r.quantity} [{r.dtype}] error={r.error:.3e} "
+              f"tolerance={r.tolerance:.3e}")
+    if len(failed) > 10:
+        print(f"  ... and {len(failed) - 10} more (see the report)")
+    return 0 if written["passed"] else 1
