@@ -33,7 +33,7 @@ import tracemalloc
 
 import numpy as np
 
-from verification.report import relative_error
+from statespace.verification.report import relative_error
 
 __all__ = ["main", "build_parser", "PAPER_TABLE2"]
 

@@ -35,7 +35,6 @@ needed, and always in the ``"custom"`` mode of
 
 from __future__ import annotations
 
-import contextlib
 import math
 
 import torch
@@ -43,45 +42,7 @@ import torch
 from . import _array
 from . import _reduction_contract as _contract
 
-__all__ = ["cauchy_torch", "vandermonde_torch", "cauchy_function", "vandermonde_function",
-           "autograd_mode"]
-
-
-@contextlib.contextmanager
-def autograd_mode(mode):
-    """Alias of ``with statespace.reductions.fast_paths(mode):`` (the older name).
-
-    Parameters
-    ----------
-    mode : {"auto", "custom", "generic"}
-        The mode of :func:`statespace.reductions.fast_paths` inside the block:
-        ``"custom"`` sends every torch tensor through the Functions, ``"generic"``
-        every array through the generic array-API path, ``"auto"`` restores the
-        default choice.
-
-    Yields
-    ------
-    None
-
-    Examples
-    --------
-    >>> import torch
-    >>> import statespace as ss
-    >>> from statespace._torch_reductions import autograd_mode
-    >>> v = torch.ones(3, dtype=torch.complex128, requires_grad=True)
-    >>> w = -torch.arange(1.0, 4.0, dtype=torch.float64).to(torch.complex128)
-    >>> z = torch.zeros(2, dtype=torch.complex128)
-    >>> with autograd_mode("generic"):
-    ...     g1, = torch.autograd.grad(ss.cauchy(v, z, w).real.sum(), v)
-    >>> g2, = torch.autograd.grad(ss.cauchy(v, z, w).real.sum(), v)
-    >>> bool(torch.allclose(g1, g2))
-    True
-    """
-    old = _contract.set_fast_mode(mode)
-    try:
-        yield
-    finally:
-        _contract.set_fast_mode(old)
+__all__ = ["cauchy_torch", "vandermonde_torch", "cauchy_function", "vandermonde_function"]
 
 
 # --------------------------------------------------------------------------------------

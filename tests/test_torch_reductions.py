@@ -197,18 +197,6 @@ def test_fast_paths_errors():
         tr.cauchy_torch(z, z, z - 1, conj=1)
 
 
-def test_autograd_mode_is_an_alias_of_fast_paths():
-    from statespace import _reduction_contract
-
-    start = _reduction_contract.fast_mode
-    with tr.autograd_mode("generic"):
-        assert _reduction_contract.fast_mode == "generic"
-    assert _reduction_contract.fast_mode == start
-    with pytest.raises(ValueError, match="mode"):
-        with tr.autograd_mode("fast"):
-            pass
-
-
 def test_no_warning_leak_and_values_match_generic(gen):
     v, z, w = _rc(gen, 3, 6), _rc(gen, 9), _rc(gen, 6, shift=-2.0)
     with warnings.catch_warnings():

@@ -16,7 +16,7 @@ import numpy as np
 from array_api_compat import array_namespace, device
 
 from statespace._array import to_numpy
-from verification.report import relative_error
+from statespace.verification.report import relative_error
 
 __all__ = [
     "to_numpy",

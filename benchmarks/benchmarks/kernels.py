@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 import statespace as ss
-from statespace import _fast_cpu
+from statespace.reductions import fast_paths
 
 from .baselines import legs_inputs, naive_s4_kernel
 
@@ -53,11 +53,8 @@ class KernelDPLR(_Base):
                               halved=True, tilde=self.tilde)
 
     def run_generic(self):
-        old = _fast_cpu.set_enabled(False)
-        try:
+        with fast_paths("generic"):
             return self.run()
-        finally:
-            _fast_cpu.set_enabled(old)
 
     def time_kernel_dplr(self, *p):
         self.run()

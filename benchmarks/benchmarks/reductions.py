@@ -16,6 +16,7 @@ import numpy as np
 
 import statespace as ss
 from statespace import _fast_cpu
+from statespace.reductions import fast_paths
 
 from .baselines import naive_cauchy
 
@@ -50,11 +51,8 @@ class Cauchy:
         if self.method == "naive":
             return naive_cauchy(self.vn, self.z, self.wn)
         if self.method == "generic":
-            old = _fast_cpu.set_enabled(False)
-            try:
+            with fast_paths("generic"):
                 return ss.cauchy_conj(self.v, self.z, self.w)
-            finally:
-                _fast_cpu.set_enabled(old)
         return ss.cauchy_conj(self.v, self.z, self.w)
 
     def time_cauchy_conj(self, *p):
@@ -82,11 +80,8 @@ class Vandermonde:
 
     def run(self):
         if self.method == "generic":
-            old = _fast_cpu.set_enabled(False)
-            try:
+            with fast_paths("generic"):
                 return ss.vandermonde(self.v, self.x, L)
-            finally:
-                _fast_cpu.set_enabled(old)
         return ss.vandermonde(self.v, self.x, L)
 
     def time_vandermonde(self, *p):

@@ -33,9 +33,9 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 
-from statespace import _torch_reductions as tr  # noqa: E402
+from statespace.reductions import fast_paths  # noqa: E402
 from statespace.torch import S4Kernel  # noqa: E402
-from verification.report import relative_error  # noqa: E402
+from statespace.verification.report import relative_error  # noqa: E402
 
 warnings.filterwarnings("ignore", category=UserWarning)
 
@@ -59,7 +59,7 @@ def make(mode, H, N, L, seed):
 
 
 def one_pass(k, L, path):
-    with tr.autograd_mode(path):
+    with fast_paths(path):
         t = time.perf_counter()
         nbytes, K = saved_bytes(lambda: k(L))
         K.square().sum().backward()
