@@ -106,7 +106,7 @@ def _prepare(named, dt):
     """Namespace, device, real working dtype and the converted, checked arrays.
 
     ``named`` is ``[(name, value, min_ndim), ...]``; every array must be floating or
-    complex and finite, and all share the state size of their last axis.
+    complex, finite and have at least ``min_ndim`` axes.
     """
     values = [v for _, v, _ in named]
     xp = _array.namespace(*values, dt if _array.is_array_api_obj(dt) else None)
@@ -193,7 +193,7 @@ def _diag_inputs(Lambda, vec, vec_name, dt, method):
     _check_method(method)
     xp, dev, real_dt, (Lambda, vec) = _prepare([("Lambda", Lambda, 1), (vec_name, vec, 1)], dt)
     _check_state_size([Lambda, vec], ["Lambda", vec_name])
-    sys_batch, dtv = _system_batch(xp, [Lambda.shape[:-1]], ["Lambda"], dt, dev)
+    _, dtv = _system_batch(xp, [Lambda.shape[:-1]], ["Lambda"], dt, dev)
     return xp, dev, real_dt, Lambda, vec, dtv
 
 
@@ -811,9 +811,9 @@ def final_state_dplr(Lambda, P, B, x, u, dt, *, halved=False, lengths=None):
         and returned.
     lengths : array of int, optional
         Number of steps ``0 <= n <= L`` per batch entry (the valid lengths of a padded
-        batch), broadcasting against the batch shape (e.g. shape ``(b, 1)`` for
-        inputs of shape ``(b, H, L)``); inputs at positions ``>= n`` are ignored.
-        Default ``L``.
+        batch; an integer array of the inputs' library or a sequence), broadcasting
+        against the batch shape (e.g. shape ``(b, 1)`` for inputs of shape
+        ``(b, H, L)``); inputs at positions ``>= n`` are ignored. Default ``L``.
 
     Returns
     -------
