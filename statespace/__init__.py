@@ -36,6 +36,14 @@ _EXPORTS = {
     "bidirectional_conv": "conv",
     "step": "recurrence",
     "scan": "recurrence",
+    "c_tilde_dplr": "boundary",
+    "c_from_tilde_dplr": "boundary",
+    "c_tilde_diag": "boundary",
+    "c_from_tilde_diag": "boundary",
+    "initial_response_dplr": "boundary",
+    "initial_response_diag": "boundary",
+    "final_state_dplr": "boundary",
+    "final_state_diag": "boundary",
 }
 _SUBMODULES = (
     "hippo",
@@ -45,6 +53,7 @@ _SUBMODULES = (
     "kernels",
     "conv",
     "recurrence",
+    "boundary",
 )
 
 __all__ = sorted(_EXPORTS) + list(_SUBMODULES)

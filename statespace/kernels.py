@@ -439,12 +439,22 @@ def kernel_dplr(Lambda, P, B, C, dt, L, *, halved=False, tilde=False):
 
 def _c_tilde_shifted(xp, lam, pp, cc, dd, L, halved, rho_L):
     """``C (I + rho^L Ad^L)`` in complex128 from the dense discrete transition (full system)."""
+    cc_full = xp.concat([cc, xp.conj(cc)], axis=-1) if halved else cc
+    Y = _power_minus_identity(xp, _bilinear_deviation(xp, lam, pp, dd, halved), L)  # Ad^L - I
+    # C (I + rho^L Ad^L) = (1 + rho^L) C + rho^L C (Ad^L - I)
+    ct = (1 + rho_L) * cc_full + rho_L * xp.matmul(cc_full[:, None, :], Y)[:, 0, :]
+    return ct[:, : cc.shape[-1]]
+
+
+def _bilinear_deviation(xp, lam, pp, dd, halved):
+    """``Ad - I`` (dense, full system) of the bilinear DPLR transition, batch ``(m,)``.
+
+    ``lam`` (m, N), ``pp`` (m, r, N), ``dd`` (m,) real steps; the result has shape
+    (m, n, n), ``n = 2N`` when ``halved``, in the dtype of ``lam``.
+    """
     if halved:
         lam = xp.concat([lam, xp.conj(lam)], axis=-1)
         pp = xp.concat([pp, xp.conj(pp)], axis=-1)
-        cc_full = xp.concat([cc, xp.conj(cc)], axis=-1)
-    else:
-        cc_full = cc
     n, r = lam.shape[-1], pp.shape[-2]
     dev = _array.device_of(lam)
     eye = xp.eye(n, dtype=lam.dtype, device=dev)
@@ -458,11 +468,7 @@ def _c_tilde_shifted(xp, lam, pp, cc, dd, L, halved, rho_L):
     small = xp.eye(r, dtype=lam.dtype, device=dev) / h[:, :, None] + xp.matmul(pe, ph)
     low = xp.matmul(einv[:, :, None] * ph, xp.linalg.solve(small, pe))
     # Ad - I = 2 ((I - hA)^{-1} - I) = 2 (diag(h Lambda E^{-1}) - E^{-1} P^H S^{-1} P E^{-1})
-    X = 2 * (eye * (h * lam * einv)[:, None, :] - low)
-    Y = _power_minus_identity(xp, X, L)  # Ad^L - I
-    # C (I + rho^L Ad^L) = (1 + rho^L) C + rho^L C (Ad^L - I)
-    ct = (1 + rho_L) * cc_full + rho_L * xp.matmul(cc_full[:, None, :], Y)[:, 0, :]
-    return ct[:, : cc.shape[-1]]
+    return 2 * (eye * (h * lam * einv)[:, None, :] - low)
 
 
 def _woodbury(xp, kk, sigma, r):

@@ -35,6 +35,7 @@ PUBLIC_MODULES = (
     "statespace.conv",
     "statespace.recurrence",
     "statespace.kernels",
+    "statespace.boundary",
     "statespace.cli",
     "statespace.torch",
     "statespace.verification.reference",

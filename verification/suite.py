@@ -1467,6 +1467,7 @@ def experiments(quick=True, dtypes=("float32", "float64"), backend="numpy"):
             (("dense", 64), ("diag", 64), ("dplr", 64), ("dense", 16), ("dplr", 256)):
         add(f"recurrence_{kind}_N{N}_L{rL}", recurrence_vs_conv, kind=kind, N=N, L=rL, dt=0.01)
 
+    add("boundary_states", boundary_states, N=8 if quick else 16, L=64 if quick else 256, dt=0.01)
     # discretization
     dts = (1e-4, 1e-2, 1.0, 10.0) if quick else (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
     dmeas = (("legs", 8),) if quick else tuple((m, N) for m in _KERNEL_MEASURES for N in (8, 32))
@@ -1776,3 +1777,237 @@ def postprocess(rows):
         md.append("No rows.")
         md.append("")
     return plots, "\n".join(md)
+
+
+# =========================================================================== boundary states
+
+#: Section of the boundary-state rows (:func:`boundary_states`).
+EXP_BOUND = "Boundary states (C~ <-> C, initial response, final state)"
+__all__ += ["boundary_states", "EXP_BOUND"]
+
+#: Systems of :func:`boundary_states`: (``dplr`` init, discretization); halved storage.
+_BOUND_SYSTEMS = (("legs", "bilinear"), ("diag-lin", "zoh"), ("diag-inv", "bilinear"))
+
+
+def _c64(a):
+    """``a`` rounded to complex64 and back: inputs both dtypes represent exactly."""
+    return np.asarray(a).astype(np.complex64).astype(np.complex128)
+
+
+def _boundary_inputs(system, N, L):
+    """``(lam, P, B, C, Ct, x, u)`` of a halved system, every value float32-exact."""
+    import statespace as ss
+
+    h = ss.dplr(system, N)
+    rng = np.random.default_rng(4000 + 7 * N + L)
+    n2 = N // 2
+    lam, B = _c64(h.Lambda), _c64(h.B)
+    P = _c64(h.P) if system == "legs" else np.zeros((0, n2), dtype=np.complex128)
+    C, Ct, x = (_c64(rng.standard_normal(n2) + 1j * rng.standard_normal(n2)) for _ in range(3))
+    u = rng.standard_normal(L).astype(np.float32).astype(np.float64)
+    return lam, P, B, C, Ct, x, u
+
+
+def _boundary_pipeline(lam, P, B, C, Ct, x, u, dt, L, method, dps):
+    """mpmath references of the four maps on the full (doubled) system at ``dps`` digits."""
+    A = ref.dplr_matrix(lam, P, halved=True, dps=dps)
+    n2 = len(lam)
+
+    def full(v):
+        return list(v) + [complex(t).conjugate() for t in v]
+
+    return {
+        "c_tilde": ref.c_tilde(A, full(C), dt, L, method, dps=dps)[:n2],
+        "c_from_tilde": ref.c_from_tilde(A, full(Ct), dt, L, method, dps=dps)[:n2],
+        "initial_response": ref.initial_response(A, full(C), full(x), dt, L, method, dps=dps),
+        "final_state": ref.final_state(A, full(B), full(x), list(u), dt, method, dps=dps)[:n2],
+    }
+
+
+@functools.lru_cache(maxsize=8)
+def _boundary_truth(system, method, N, L, dt):
+    lam, P, B, C, Ct, x, u = _boundary_inputs(system, N, L)
+    r = ref.converged(_boundary_pipeline, lam.tolist(), P.tolist(), B.tolist(), C.tolist(),
+                      Ct.tolist(), x.tolist(), u.tolist(), dt, L, method, dps=_DPS,
+                      extra=_EXTRA, norm="max")
+    out = {}
+    for key in r.value:
+        part = r.part(key)
+        t = _from_reference(part, "mpmath explicit powers")
+        t.value = ref.to_numpy(part.value, np.complex128)
+        if key == "initial_response":
+            t.value = np.real(t.value)
+        out[key] = t
+    return out
+
+
+def _boundary_call(kind, key, a, dt, L, method):
+    """One :mod:`statespace.boundary` function on the arrays ``a`` (halved storage)."""
+    import statespace as ss
+
+    if kind == "dplr":
+        lam, P = a["lam"], a["P"]
+        if key == "c_tilde":
+            return ss.c_tilde_dplr(lam, P, a["C"], dt, L, halved=True)
+        if key == "c_from_tilde":
+            return ss.c_from_tilde_dplr(lam, P, a["Ct"], dt, L, halved=True)
+        if key == "initial_response":
+            return ss.initial_response_dplr(lam, P, a["C"], a["x"], dt, L, halved=True)
+        return ss.final_state_dplr(lam, P, a["B"], a["x"], a["u"], dt, halved=True)
+    lam = a["lam"]
+    if key == "c_tilde":
+        return ss.c_tilde_diag(lam, a["C"], dt, L, method)
+    if key == "c_from_tilde":
+        return ss.c_from_tilde_diag(lam, a["Ct"], dt, L, method)
+    if key == "initial_response":
+        return ss.initial_response_diag(lam, a["C"], a["x"], dt, L, method, halved=True)
+    return ss.final_state_diag(lam, a["B"], a["x"], a["u"], dt, method, halved=True)
+
+
+def boundary_states(N, L, dt, dtypes, backend):
+    r""":mod:`statespace.boundary` (C~ <-> C, initial response, final state) against mpmath.
+
+    Three halved systems: the S4 form of HiPPO-LegS (``dplr("legs", N)``,
+    bilinear, the ``*_dplr`` functions), S4D-Lin with ZOH and S4D-Inv with the
+    bilinear transform (the ``*_diag`` functions). Every input (``Lambda``, ``P``,
+    ``B``, ``C``, :math:`\tilde C`, the state :math:`x_{-1}`, the inputs ``u``) is
+    float32-exact, so the one reference judges both dtypes:
+    :func:`verification.reference.c_tilde`, :func:`~verification.reference.c_from_tilde`,
+    :func:`~verification.reference.initial_response` and
+    :func:`~verification.reference.final_state` on the full (doubled) dense system
+    from :func:`~verification.reference.dplr_matrix`, by explicit powers at
+    ``dps = 30`` (checked at 40).
+
+    Tolerances (:math:`\varepsilon` of the dtype, ``N`` the full state size):
+
+    * ``c_tilde_dplr``: :math:`N L \varepsilon`, the rule of ``kernel_dense``:
+      :math:`\bar A^L - I` comes from :math:`\log_2 L` squarings, each adding the
+      error of one product, which at most doubles per level for a contraction.
+    * ``c_from_tilde_dplr``: :math:`\kappa_2(I - \bar A^L)\, N L \varepsilon`: the
+      solve turns the relative error of :math:`\bar A^L - I` into that of ``C``
+      times the condition number (computed by NumPy from the dense float64
+      :math:`\bar A`, independently of the core).
+    * ``initial_response_dplr``, ``final_state_dplr``: :math:`N(\log_2 L + M)
+      \varepsilon`, the rule of ``kernel_dplr`` (same nodes, Cauchy sums, Woodbury
+      solves and FFT; :math:`M = \min(L, 1/(\Delta t\,\alpha))` the memory in lags,
+      :math:`\alpha = -\max\mathrm{Re}\,\lambda(A)`).
+    * ``c_tilde_diag``, ``c_from_tilde_diag`` (entrywise relative):
+      :math:`16 (1 + \max_n \kappa_n)\,\varepsilon` with
+      :math:`\kappa_n = |L x_n e^{L x_n} / (1 - e^{L x_n})|`,
+      :math:`x_n = \log\bar\lambda_n`, the relative condition number of
+      :math:`1 - e^{L x}` in :math:`x`; 16 covers the complex ``expm1`` (about six
+      roundings) and one complex product or division (up to 4 each).
+    * ``initial_response_diag``: :math:`(N + L \max_n |x_n|)\,\varepsilon`, the rule
+      of ``kernel_diag`` (one Vandermonde reduction).
+    * ``final_state_diag``: :math:`L (1 + \max_n |x_n|)\,\varepsilon\, a`: each of
+      the ``L`` terms :math:`\bar b\,e^{m x} w_m` carries :math:`m |x| \varepsilon`
+      from its exponent and the sum :math:`L \varepsilon`, both relative to
+      :math:`\sum_m |\text{term}_m|`; :math:`a = \max_n(\sum_m |\bar b_n
+      \bar\lambda_n^m w_m| + |\bar\lambda_n^L x_n|) / \max_n |x_{L-1,n}|` converts
+      that to the max-norm relative error.
+
+    Parameters
+    ----------
+    N : int
+        Full state size (``N // 2`` modes).
+    L : int
+        Length (of the correction, the response and the input sequence).
+    dt : float
+        Step (rounded to float32 so that both dtypes see the same system).
+    dtypes : sequence of str
+        Working dtypes.
+    backend : str
+        Backend.
+
+    Returns
+    -------
+    rows : list of Row
+
+    Examples
+    --------
+    >>> from verification.suite import boundary_states
+    >>> rows = boundary_states(4, 8, 0.1, ["float64"], "numpy")
+    >>> len(rows), all(r.passed for r in rows)
+    (12, True)
+    """
+    xp = _xp(backend)
+    dt = float(np.float32(dt))
+    rows = []
+    for system, method in _BOUND_SYSTEMS:
+        lam, P, B, C, Ct, x, u = _boundary_inputs(system, N, L)
+        base = {"system": system, "method": method, "N": N, "L": L, "dt": dt,
+                "backend": backend}
+        try:
+            truth = _boundary_truth(system, method, N, L, dt)
+        except Exception as exc:  # noqa: BLE001
+            for dtype in dtypes:
+                rows.append(_error_row(EXP_BOUND, f"reference ({system})", base, dtype, exc))
+            continue
+        lf = np.concatenate([lam, np.conj(lam)])
+        if system == "legs":
+            Pf = np.concatenate([P, np.conj(P)], axis=-1)
+            A = np.diag(lf) - Pf.conj().T @ Pf
+            eye = np.eye(N)
+            Ad = np.linalg.solve(eye - dt / 2 * A, eye + dt / 2 * A)
+            kappa = float(np.linalg.cond(eye - np.linalg.matrix_power(Ad, L)))
+            mem = _memory(max(0.0, -float(np.max(np.linalg.eigvals(A).real))), dt, L)
+        else:
+            z = dt * lam
+            xs = z if method == "zoh" else 2 * np.arctanh(z / 2)
+            with np.errstate(all="ignore"):
+                kap = np.abs(L * xs * np.exp(L * xs) / -np.expm1(L * xs))
+            kmax, xmax = float(np.max(kap)), float(np.max(np.abs(xs)))
+            ld = np.exp(xs)
+            bd = dt * B * (np.expm1(z) / z if method == "zoh" else 1 / (1 - z / 2))
+            terms = np.abs(bd[:, None] * ld[:, None] ** np.arange(L) * u[::-1])
+            amp = float(np.max(np.sum(terms, axis=1) + np.abs(ld**L * x))
+                        / np.max(np.abs(truth["final_state"].value)))
+        for dtype in dtypes:
+            eps = _eps(dtype)
+            fdt, cdt = getattr(xp, dtype), getattr(xp, _cdt(dtype))
+
+            def arr(v, cdt=cdt, fdt=fdt, dtype=dtype):
+                if np.iscomplexobj(v):
+                    return xp.asarray(v.astype(_cdt(dtype)), dtype=cdt)
+                return xp.asarray(v.astype(dtype), dtype=fdt)
+
+            a = {k: arr(v) for k, v in zip("lam P B C Ct x u".split(), (lam, P, B, C, Ct, x, u),
+                                          strict=True)}
+            kind = "dplr" if system == "legs" else "diag"
+            if kind == "dplr":
+                dplr_tol = _dplr_tol(N, L, mem, eps)
+                tols = {"c_tilde": (N * L * eps, "N L eps"),
+                        "c_from_tilde": (kappa * N * L * eps,
+                                         f"kappa N L eps, kappa = cond(I - Ad^L) = {kappa:.3g}"),
+                        "initial_response": (dplr_tol, f"N (log2 L + M) eps, M = {mem:.3g}"),
+                        "final_state": (dplr_tol, f"N (log2 L + M) eps, M = {mem:.3g}")}
+            else:
+                ctol = (16 * (1 + kmax) * eps,
+                        f"16 (1 + max kappa_n) eps, max kappa_n = {kmax:.3g}")
+                tols = {"c_tilde": ctol, "c_from_tilde": ctol,
+                        "initial_response": ((N + L * xmax) * eps,
+                                             f"(N + L max|x_n|) eps, max|x_n| = {xmax:.3g}"),
+                        "final_state": (L * (1 + xmax) * eps * amp,
+                                        f"L (1 + max|x_n|) eps a, max|x_n| = {xmax:.3g}, "
+                                        f"a = {amp:.3g}")}
+            for key, (tol, rule) in tols.items():
+                fn = f"{key}_{kind}"
+                params = dict(base, function=fn)
+                q = f"{fn} ({method}) vs mpmath, " + \
+                    ("max entrywise rel. error" if kind == "diag" and key.startswith("c_")
+                     else "rel. max error")
+                try:
+                    got = _np(_boundary_call(kind, key, a, dt, L, method))
+                except Exception as exc:  # noqa: BLE001
+                    rows.append(_error_row(EXP_BOUND, q, params, dtype, exc, truth[key].note))
+                    continue
+                t = truth[key]
+                if kind == "diag" and key.startswith("c_"):
+                    rows.append(Row(EXP_BOUND, q, dict(params, kappa=kmax), dtype,
+                                    _rel_entrywise(got, t.value), tol,
+                                    passed=None if t.converged else False,
+                                    note=f"tol = {rule}; {t.note}"))
+                else:
+                    rows.append(_row(EXP_BOUND, q, params, dtype, got, t, tol,
+                                     note=f"tol = {rule}"))
+    return rows

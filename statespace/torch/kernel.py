@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 import statespace as ss
-from statespace import _array
+from statespace import boundary as _bnd
 from statespace import discretize as _disc
 
 __all__ = ["S4Kernel", "DT_BOUNDS", "REAL_MAX"]
@@ -83,20 +83,6 @@ def _real_view(z, dtype):
 
 def _complex_of(dtype):
     return torch.complex64 if dtype == torch.float32 else torch.complex128
-
-
-def _full(z):
-    """Halved (N//2 modes) -> full conjugate-symmetric system along the last axis."""
-    return torch.cat([z, z.conj()], dim=-1)
-
-
-def _right_align(u, lengths):
-    """Shift each row of ``u`` (batch, H, L) so its ``lengths[b]`` valid steps end at L-1."""
-    L = u.shape[-1]
-    idx = torch.arange(L, device=u.device)[None, :] - (L - lengths[:, None])  # (batch, L)
-    valid = idx >= 0
-    g = torch.gather(u, -1, idx.clamp(min=0)[:, None, :].expand(-1, u.shape[1], -1))
-    return torch.where(valid[:, None, :], g, torch.zeros((), dtype=u.dtype, device=u.device))
 
 
 class S4Kernel(nn.Module):
@@ -357,22 +343,18 @@ class S4Kernel(nn.Module):
     def _true_C(self, dtype=torch.float64):
         """Output vectors ``C`` of the continuous system, ``(channels, H, N//2)``, in ``dtype``.
 
-        ``"s4"``: :math:`\\tilde C (I - \\bar A^{L_k})^{-1}` by a dense solve;
-        ``disc="dss"``: :math:`C / (e^{L_k \\Delta\\lambda} - 1)` (ZOH form);
-        otherwise ``C``.
+        ``"s4"``: :math:`\\tilde C (I - \\bar A^{L_k})^{-1}`
+        (:func:`statespace.c_from_tilde_dplr`, a dense solve in complex128);
+        ``disc="dss"``: :math:`C / (e^{L_k \\Delta\\lambda} - 1)`, the ZOH
+        :func:`statespace.c_from_tilde_diag` of :math:`-C`; otherwise ``C``.
         """
         lam, P, B, C, dt = self._system(dtype)
         if self.mode == "s4":
             self._require_l_kernel()
-            Ad = self._dense_Ad(lam, P, B, dt)
-            eye = torch.eye(Ad.shape[-1], dtype=Ad.dtype, device=Ad.device)
-            M = eye - torch.linalg.matrix_power(Ad, self.l_kernel)
-            Cf = torch.linalg.solve(M.mT, _full(C).unsqueeze(-1)).squeeze(-1)
-            return Cf[..., : self.d_state // 2]
+            return _bnd.c_from_tilde_dplr(lam, P, C, dt, self.l_kernel, halved=True)
         if self.disc == "dss":
             self._require_l_kernel()
-            xp = _array.namespace(lam)
-            return C / _array.expm1(xp, self.l_kernel * dt[:, None] * lam)
+            return _bnd.c_from_tilde_diag(lam, -C, dt, self.l_kernel, "zoh")
         return C
 
     # ----------------------------------------------------------------------------------
@@ -469,11 +451,10 @@ class S4Kernel(nn.Module):
 
         Notes
         -----
-        ``"s4"``: :func:`statespace.kernel_dplr` with the input vector
-        :math:`B' = (I + \tfrac{\Delta}{2} A) x_{-1} / \Delta`, whose discrete input
-        vector is :math:`\bar A x_{-1}`, and :math:`\tilde C` for length ``L``.
-        ``"s4d"``: :func:`statespace.vandermonde` with numerators
-        :math:`c_n \bar\lambda_n x_n` and exponents :math:`\log\bar\lambda_n`.
+        ``"s4"``: :func:`statespace.initial_response_dplr` with :math:`\tilde C`
+        (``tilde=True``): the trained one and the first ``L`` of :math:`L_k` outputs
+        when ``rate == 1`` and ``L <= L_k``, else :math:`\tilde C` recomputed for
+        ``L`` and ``dt / rate``. ``"s4d"``: :func:`statespace.initial_response_diag`.
         Computed in float64.
 
         Examples
@@ -492,32 +473,26 @@ class S4Kernel(nn.Module):
         rate = _check_rate(rate)
         self._check_state(state)
         x0 = state.to(torch.complex128)
+        lam, P, _, Ct, dt = self._system(torch.float64)
+        dt = dt / rate
         if self.mode == "s4":
-            lam, P, B, Ct, dt = self._system(torch.float64)
-            dt = dt / rate
             Lk = self._l_kernel_for(L)
-            if rate == 1.0 and L <= Lk:
-                n_out, Ct = Lk, Ct[0]
+            if rate == 1.0 and L <= Lk:  # the trained C~ refers to Lk: first L of Lk outputs
+                y = _bnd.initial_response_dplr(lam, P, Ct[0], x0, dt, Lk, halved=True,
+                                               tilde=True)[..., :L]
             else:
-                n_out, Ct = L, self._c_tilde(L, rate)
-            h = (dt / 2)[:, None]
-            Px = 2 * (P * x0[..., None, :]).sum(-1).real  # (batch, H, r)
-            Ax = lam * x0 - (P.conj() * Px[..., None].to(P.dtype)).sum(-2)
-            Bp = (x0 + h * Ax) / dt[:, None]
-            y = ss.kernel_dplr(lam, P, Bp, Ct, dt, n_out, halved=True, tilde=True)[..., :L]
+                y = _bnd.initial_response_dplr(lam, P, self._c_tilde(L, rate), x0, dt, L,
+                                               halved=True, tilde=True)
         else:
-            sys, C = self._discrete(rate)
-            v = C[0] * sys.Lambda_d * x0
-            y = 2 * ss.vandermonde(v, torch.log(sys.Lambda_d), L).real
+            method = "bilinear" if self.disc == "bilinear" else "zoh"
+            y = _bnd.initial_response_diag(lam, self._true_C()[0], x0, dt, L, method,
+                                           halved=True)
         return y.to(self.log_dt.dtype)
 
     def _c_tilde(self, L, rate):
         """:math:`C (I - \\bar A^L)` at step ``dt / rate`` (complex128, ``(H, N//2)``)."""
-        lam, P, B, _, dt = self._system(torch.float64)
-        Ad = self._dense_Ad(lam, P, B, dt / rate)
-        Cf = _full(self._true_C()[0])
-        Ct = Cf - (Cf.unsqueeze(-2) @ torch.linalg.matrix_power(Ad, L)).squeeze(-2)
-        return Ct[..., : self.d_state // 2]
+        lam, P, _, _, dt = self._system(torch.float64)
+        return _bnd.c_tilde_dplr(lam, P, self._true_C()[0], dt / rate, L, halved=True)
 
     def forward_state(self, u, state, lengths=None, rate=1.0):
         r"""State after running the recurrence over ``u`` from ``state``.
@@ -541,12 +516,10 @@ class S4Kernel(nn.Module):
 
         Notes
         -----
-        The columns :math:`\bar A^l \bar B` (the state kernel, ``(H, N//2, L)``) come
-        from :func:`statespace.vandermonde` (``"s4d"``) or from
-        :func:`statespace.kernel_dplr` on the full system with the rows of
-        :math:`I - \bar A^L` as :math:`\tilde C` (``"s4"``); :math:`\bar A^n x` uses
-        :math:`\bar\lambda^n` or binary powers of the dense :math:`\bar A`. Computed
-        in float64; memory ``O(H N L)``.
+        :func:`statespace.final_state_dplr` (``"s4"``) or
+        :func:`statespace.final_state_diag` (``"s4d"``): :math:`O(N L)` work per
+        sequence after an :math:`O(N L)` (plus, for ``"s4"``, :math:`O(N^3 \log L)`)
+        setup per channel. Computed in float64; memory ``O(H N L)``.
 
         Examples
         --------
@@ -564,39 +537,16 @@ class S4Kernel(nn.Module):
         """
         rate = _check_rate(rate)
         self._check_state(state)
-        batch, H, L = u.shape
         x0 = state.to(torch.complex128)
         uc = u.to(torch.float64)
-        if lengths is None:
-            n = torch.full((batch,), L, device=u.device, dtype=torch.long)
-        else:
-            n = lengths.to(device=u.device, dtype=torch.long)
-            uc = _right_align(uc, n)
-        uf = torch.flip(uc, dims=(-1,)).to(torch.complex128)[..., None]  # (batch, H, L, 1)
-        N2 = self.d_state // 2
+        n = None if lengths is None else lengths.to(device=u.device, dtype=torch.long)[:, None]
+        lam, P, B, _, dt = self._system(torch.float64)
+        dt = dt / rate
         if self.mode == "s4":
-            lam, P, B, _, dt = self._system(torch.float64)
-            dt = dt / rate
-            Ad = self._dense_Ad(lam, P, B, dt)
-            eye = torch.eye(2 * N2, dtype=Ad.dtype, device=Ad.device)
-            rows = (eye - torch.linalg.matrix_power(Ad, L))[:, :N2, :]  # (H, N2, 2 N2)
-            S = ss.kernel_dplr(
-                _full(lam)[:, None], _full(P)[:, None], _full(B)[:, None], rows,
-                dt[:, None], L, halved=False, tilde=True,
-            )  # (H, N2, L): S[h, n, l] = (Ad^l Bd)_n
-            x = _full(x0)[..., None]  # (batch, H, 2 N2, 1)
-            power = Ad
-            for k in range(int(n.max()).bit_length()):
-                bit = ((n >> k) & 1).bool()[:, None, None, None]
-                x = torch.where(bit, power @ x, x)
-                power = power @ power
-            x_free = x[..., :N2, 0]
+            x = _bnd.final_state_dplr(lam, P, B, x0, uc, dt, halved=True, lengths=n)
         else:
-            sys, _ = self._discrete(rate)
-            logd = torch.log(sys.Lambda_d)  # (H, N2)
-            S = ss.vandermonde(torch.diag_embed(sys.Bd), logd[:, None, :], L)
-            x_free = torch.exp(n[:, None, None] * logd) * x0
-        x = x_free + (S @ uf)[..., 0]
+            method = "bilinear" if self.disc == "bilinear" else "zoh"
+            x = _bnd.final_state_diag(lam, B, x0, uc, dt, method, halved=True, lengths=n)
         return x.to(_complex_of(self.log_dt.dtype))
 
     # ----------------------------------------------------------------------------------
