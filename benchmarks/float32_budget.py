@@ -84,7 +84,7 @@ def _err(K, ref):
     """Worst channel's max-norm relative error, ``max_h max_l |K - ref| / max_l |ref|``.
 
     Each channel (row) is scaled by its own ``max|ref|``, as the float32 targets are
-    stated; :func:`verification.report.relative_error` scales by the whole array's.
+    stated; :func:`statespace.verification.report.relative_error` scales by the whole array's.
     """
     return float(np.max(np.max(np.abs(K - ref), axis=-1) / np.max(np.abs(ref), axis=-1)))
 

@@ -29,11 +29,11 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from util import relative_error, to_numpy, xp_assert_close
 
 import statespace as ss
 from statespace import boundary as bd
 from statespace import discretize as sd
-from tests.util import assert_close, rel_err, to_numpy
 
 EPS64 = float(np.finfo(np.float64).eps)
 EPS32 = float(np.finfo(np.float32).eps)
@@ -101,14 +101,14 @@ def test_c_tilde_dplr_equals_dense(halved, r, L):
     ref = (Cf @ (np.eye(n) - np.linalg.matrix_power(Ad, L)))[:5]
     Ct = ss.c_tilde_dplr(lam, P, C, dt, L, halved=halved)
     assert Ct.shape == (5,) and Ct.dtype == np.complex128
-    assert rel_err(Ct, ref) <= _rtol(n, L)
+    assert relative_error(Ct, ref) <= _rtol(n, L)
     # inverse: the dense solve of the same equations
     C2, cond = ss.c_from_tilde_dplr(lam, P, Ct, dt, L, halved=halved, return_cond=True)
     M = np.eye(n) - np.linalg.matrix_power(Ad, L)
     assert math.isclose(float(cond), np.linalg.cond(M), rel_tol=1e-8)
     ref_C = np.linalg.solve(M.T, (_full(Ct) if halved else Ct))[:5]
-    assert rel_err(C2, ref_C) <= _rtol(n, L) * float(cond)
-    assert rel_err(C2, C) <= _rtol(n, L) * float(cond)
+    assert relative_error(C2, ref_C) <= _rtol(n, L) * float(cond)
+    assert relative_error(C2, C) <= _rtol(n, L) * float(cond)
 
 
 def test_c_tilde_dplr_real_system_is_real():
@@ -116,7 +116,7 @@ def test_c_tilde_dplr_real_system_is_real():
     Ct = ss.c_tilde_dplr(lam, P, C, 0.2, 9, halved=False)
     assert Ct.dtype == np.float64
     Ad, _ = _dense(lam, P, B, 0.2, False)
-    assert rel_err(Ct, C @ (np.eye(4) - np.linalg.matrix_power(Ad, 9))) <= _rtol(4, 9)
+    assert relative_error(Ct, C @ (np.eye(4) - np.linalg.matrix_power(Ad, 9))) <= _rtol(4, 9)
     assert ss.c_from_tilde_dplr(lam, P, Ct, 0.2, 9).dtype == np.float64
 
 
@@ -139,9 +139,9 @@ def test_c_tilde_diag_equals_powers(method, L):
     Ct = ss.c_tilde_diag(lam, C, dt, L, method)
     # the exponent L log(ld) is rounded once: relative error ~ (1 + L |dt lam|) eps
     xmax = float(np.max(np.abs(dt * lam)))
-    assert_close(Ct, C * g, rtol=8 * (1 + L * xmax) * EPS64)
+    xp_assert_close(Ct, C * g, rtol=8 * (1 + L * xmax) * EPS64)
     C2 = ss.c_from_tilde_diag(lam, Ct, dt, L, method)
-    assert_close(C2, C, rtol=8 * EPS64)
+    xp_assert_close(C2, C, rtol=8 * EPS64)
 
 
 @pytest.mark.parametrize("halved", [False, True], ids=["full", "halved"])
@@ -155,12 +155,12 @@ def test_initial_response_dplr_equals_scan(halved, r, tilde):
     sys = _bilinear_dplr(lam, P, B, dt, halved)
     y_ref, _ = ss.scan(sys, np.zeros(L), x0=x, C=C, halved=halved)
     assert y.shape == (L,) and y.dtype == (np.float64 if halved else np.complex128)
-    assert rel_err(y, y_ref) <= _rtol(8 if halved else 4, L)
+    assert relative_error(y, y_ref) <= _rtol(8 if halved else 4, L)
     # definition by dense powers: y_l = C Ad^{l+1} x
     Ad, _ = _dense(lam, P, B, dt, halved)
     Cf, xf = (_full(C), _full(x)) if halved else (C, x)
     dense = np.array([Cf @ np.linalg.matrix_power(Ad, l + 1) @ xf for l in range(L)])
-    assert rel_err(y, dense.real if halved else dense) <= _rtol(Ad.shape[0], L)
+    assert relative_error(y, dense.real if halved else dense) <= _rtol(Ad.shape[0], L)
 
 
 @pytest.mark.parametrize("halved", [False, True], ids=["full", "halved"])
@@ -173,7 +173,7 @@ def test_final_state_dplr_equals_scan(halved, r):
     xF = ss.final_state_dplr(lam, P, B, x, u, dt, halved=halved)
     _, x_ref = ss.scan(sys, u, x0=x, halved=halved)
     assert xF.shape == (4,) and xF.dtype == np.complex128
-    assert rel_err(xF, x_ref) <= _rtol(8, L)
+    assert relative_error(xF, x_ref) <= _rtol(8, L)
     # variable lengths (padding ignored), against scans of the truncated inputs
     lengths = np.array([0, 1, 13, L])
     u_pad = np.where(np.arange(L) < lengths[:, None], u, 1e3)  # garbage past the length
@@ -181,21 +181,21 @@ def test_final_state_dplr_equals_scan(halved, r):
     assert xl.shape == (4, 4)
     for i, n in enumerate(lengths):
         ref = x if n == 0 else ss.scan(sys, u[:n], x0=x, halved=halved)[1]
-        assert rel_err(xl[i], ref) <= _rtol(8, L), n
+        assert relative_error(xl[i], ref) <= _rtol(8, L), n
 
 
 def test_final_state_dplr_complex_input_and_real_system():
     lam, P, B, _, x = _dplr(5, 3, 1)
     u = np.exp(0.3j * np.arange(11))
     sys = sd.bilinear_dplr(lam, P, B, 0.2)
-    assert rel_err(ss.final_state_dplr(lam, P, B, x, u, 0.2), ss.scan(sys, u, x0=x)[1]) \
+    assert relative_error(ss.final_state_dplr(lam, P, B, x, u, 0.2), ss.scan(sys, u, x0=x)[1]) \
         <= _rtol(3, 11)
     lam, P, B, _, x = _dplr(6, 3, 2, cplx=False)
     u = np.cos(np.arange(11.0))
     xF = ss.final_state_dplr(lam, P, B, x, u, 0.2)
     assert xF.dtype == np.float64
     sys = sd.bilinear_dplr(lam, P, B, 0.2)
-    assert rel_err(xF, ss.scan(sys, u, x0=x)[1]) <= _rtol(3, 11)
+    assert relative_error(xF, ss.scan(sys, u, x0=x)[1]) <= _rtol(3, 11)
 
 
 @pytest.mark.parametrize("measure", ["legs", "legt", "lagt", "fout"])
@@ -210,10 +210,10 @@ def test_hippo_systems_long_sequence(measure):
     sys = sd.bilinear_dplr(d.Lambda, d.P, d.B, dt, halved=True)
     y_ref, x_ref = ss.scan(sys, u, x0=x, C=C, halved=True)
     y0_ref, _ = ss.scan(sys, np.zeros(L), x0=x, C=C, halved=True)
-    assert rel_err(ss.final_state_dplr(d.Lambda, d.P, d.B, x, u, dt, halved=True), x_ref) \
+    assert relative_error(ss.final_state_dplr(d.Lambda, d.P, d.B, x, u, dt, halved=True), x_ref) \
         <= _rtol(16, L)
     y0 = ss.initial_response_dplr(d.Lambda, d.P, C, x, dt, L, halved=True)
-    assert rel_err(y0, y0_ref) <= _rtol(16, L)
+    assert relative_error(y0, y0_ref) <= _rtol(16, L)
     # the zero eigenvalue of FouT makes I - Ad^L singular: reported, not a silent NaN
     if measure == "fout":
         Ct = ss.c_tilde_dplr(d.Lambda, d.P, C, dt, L, halved=True)
@@ -234,15 +234,15 @@ def test_diag_maps_equal_scan(halved, method):
     y0_ref, _ = ss.scan(sys, np.zeros(L), x0=x, C=C, halved=halved)
     y0 = ss.initial_response_diag(lam, C, x, dt, L, method, halved=halved)
     assert y0.dtype == (np.float64 if halved else np.complex128)
-    assert rel_err(y0, y0_ref) <= _rtol(6, L)
+    assert relative_error(y0, y0_ref) <= _rtol(6, L)
     xF = ss.final_state_diag(lam, B, x, u, dt, method, halved=halved)
-    assert rel_err(xF, x_ref) <= _rtol(6, L)
+    assert relative_error(xF, x_ref) <= _rtol(6, L)
     lengths = np.array([0, 4, L])
     xl = ss.final_state_diag(lam, B, x, np.where(np.arange(L) < lengths[:, None], u, 7.0),
                              dt, method, halved=halved, lengths=lengths)
     for i, n in enumerate(lengths):
         ref = x if n == 0 else ss.scan(sys, u[:n], x0=x, C=None, halved=halved)[1]
-        assert rel_err(xl[i], ref) <= _rtol(6, L)
+        assert relative_error(xl[i], ref) <= _rtol(6, L)
 
 
 def test_diag_real_system_is_real():
@@ -255,7 +255,7 @@ def test_diag_real_system_is_real():
         y0 = ss.initial_response_diag(lam, C, x, 0.4, 6, method)
         xF = ss.final_state_diag(lam, B, x, u, 0.4, method)
         assert y0.dtype == xF.dtype == np.float64
-        assert rel_err(xF, x_ref) <= _rtol(2, 6)
+        assert relative_error(xF, x_ref) <= _rtol(2, 6)
         assert ss.c_tilde_diag(lam, C, 0.4, 6, method).dtype == np.float64
 
 
@@ -288,8 +288,8 @@ def test_windowed_processing_equals_one_scan(mode):
                                                                 halved=True)
             x = bd.final_state_diag(d.Lambda, d.B, x, w, dt, "zoh", halved=True)
         out.append(y)
-    assert rel_err(np.concatenate(out), y_ref) <= _rtol(8, 100)
-    assert rel_err(x, x_ref) <= _rtol(8, 100)
+    assert relative_error(np.concatenate(out), y_ref) <= _rtol(8, 100)
+    assert relative_error(x, x_ref) <= _rtol(8, 100)
 
 
 # ------------------------------------------------------------------------------------
@@ -302,7 +302,7 @@ def test_round_trip_dplr(seed, N, r, L, dt, halved):
     Ct = ss.c_tilde_dplr(lam, P, C, dt, L, halved=halved)
     C2, cond = ss.c_from_tilde_dplr(lam, P, Ct, dt, L, halved=halved, return_cond=True)
     n = 2 * N if halved else N
-    assert rel_err(C2, C) <= 64 * n * math.log2(2 * L) * float(cond) * EPS64
+    assert relative_error(C2, C) <= 64 * n * math.log2(2 * L) * float(cond) * EPS64
 
 
 @given(seed=st.integers(0, 2**31 - 1), N=st.integers(1, 6), L=st.integers(1, 500),
@@ -312,7 +312,7 @@ def test_round_trip_diag(seed, N, L, dt, method):
     C2 = ss.c_from_tilde_diag(lam, ss.c_tilde_diag(lam, C, dt, L, method), dt, L, method)
     # entrywise: one complex multiplication and one division by the same factor, each
     # within a few eps relative
-    assert_close(C2, C, rtol=8 * EPS64)
+    xp_assert_close(C2, C, rtol=8 * EPS64)
 
 
 @given(seed=st.integers(0, 2**31 - 1), N=st.integers(1, 4), r=st.integers(0, 2),
@@ -325,13 +325,13 @@ def test_halved_equals_doubled_full_system(seed, N, r, L):
     tol = _rtol(2 * N, L)
     h = ss.c_tilde_dplr(lam, P, C, dt, L, halved=True)
     f = ss.c_tilde_dplr(lf, Pf, Cf, dt, L, halved=False)
-    assert rel_err(h, f[:N]) <= tol and rel_err(np.conj(h), f[N:]) <= tol
+    assert relative_error(h, f[:N]) <= tol and relative_error(np.conj(h), f[N:]) <= tol
     h = ss.initial_response_dplr(lam, P, C, x, dt, L, halved=True)
     f = ss.initial_response_dplr(lf, Pf, Cf, xf, dt, L, halved=False)
-    assert rel_err(h, f.real) <= tol and np.max(np.abs(f.imag)) <= tol * np.max(np.abs(f))
+    assert relative_error(h, f.real) <= tol and np.max(np.abs(f.imag)) <= tol * np.max(np.abs(f))
     h = ss.final_state_dplr(lam, P, B, x, u, dt, halved=True)
     f = ss.final_state_dplr(lf, Pf, Bf, xf, u, dt, halved=False)
-    assert rel_err(h, f[:N]) <= tol and rel_err(np.conj(h), f[N:]) <= tol
+    assert relative_error(h, f[:N]) <= tol and relative_error(np.conj(h), f[N:]) <= tol
 
 
 @given(seed=st.integers(0, 2**31 - 1), r=st.integers(0, 2), L=st.integers(1, 30))
@@ -353,16 +353,16 @@ def test_batching_equals_per_entry_calls(seed, r, L):
     for h in range(H):
         one = (lam[h], P[h], dt[h])
         for c in range(2):
-            assert rel_err(Ct[c, h], ss.c_tilde_dplr(one[0], one[1], Cb[c, h], one[2], L,
+            assert relative_error(Ct[c, h], ss.c_tilde_dplr(one[0], one[1], Cb[c, h], one[2], L,
                                                      halved=True)) <= tol
         for b in range(2):
-            assert rel_err(y[b, h], ss.initial_response_dplr(
+            assert relative_error(y[b, h], ss.initial_response_dplr(
                 lam[h], P[h], C[h], x[b, h], dt[h], L, halved=True)) <= tol
-            assert rel_err(xF[b, h], ss.final_state_dplr(
+            assert relative_error(xF[b, h], ss.final_state_dplr(
                 lam[h], P[h], B[h], x[b, h], u[b, h], dt[h], halved=True)) <= tol
-            assert rel_err(yd[b, h], ss.initial_response_diag(
+            assert relative_error(yd[b, h], ss.initial_response_diag(
                 lam[h], C[h], x[b, h], dt[h], L, "zoh", halved=True)) <= tol
-            assert rel_err(xd[b, h], ss.final_state_diag(
+            assert relative_error(xd[b, h], ss.final_state_diag(
                 lam[h], B[h], x[b, h], u[b, h], dt[h], "bilinear", halved=True)) <= tol
 
 
@@ -416,7 +416,7 @@ def test_namespaces_and_dtypes(xp, dtype):
             type(xp.asarray(0.0)).__module__.split(".")[0], name
         assert tuple(val.shape) == ref[name].shape, name
         rtol = 4 * math.sqrt(EPS32) if dtype == "float32" else _rtol(6, 12)
-        assert rel_err(to_numpy(val), ref[name]) <= rtol, name
+        assert relative_error(to_numpy(val), ref[name]) <= rtol, name
 
 
 # ------------------------------------------------------------------------------------

@@ -1346,7 +1346,7 @@ def dplr_matrix(Lambda, P, *, halved=False, dps=50):
 
     Examples
     --------
-    >>> from verification import reference as ref
+    >>> from statespace.verification import reference as ref
     >>> A = ref.dplr_matrix([-1.0, -2.0], [[1.0, 2.0]], dps=20)
     >>> [[float(A[i, j]) for j in range(2)] for i in range(2)]
     [[-2.0, -2.0], [-2.0, -6.0]]
@@ -1410,7 +1410,7 @@ def c_tilde(A, C, dt, L, method="bilinear", dps=50):
 
     Examples
     --------
-    >>> from verification import reference as ref
+    >>> from statespace.verification import reference as ref
     >>> Ct = ref.c_tilde([[-1.0]], [2.0], 0.5, 2, dps=20)  # 2 (1 - 0.6^2)
     >>> round(float(Ct[0]), 12)
     1.28
@@ -1456,7 +1456,7 @@ def c_from_tilde(A, Ct, dt, L, method="bilinear", dps=50):
 
     Examples
     --------
-    >>> from verification import reference as ref
+    >>> from statespace.verification import reference as ref
     >>> C = ref.c_from_tilde([[-1.0]], [1.28], 0.5, 2, dps=20)
     >>> round(float(C[0]), 12)
     2.0
@@ -1508,7 +1508,7 @@ def initial_response(A, C, x, dt, L, method="bilinear", dps=50):
 
     Examples
     --------
-    >>> from verification import reference as ref
+    >>> from statespace.verification import reference as ref
     >>> y = ref.initial_response([[-1.0]], [1.0], [1.0], 0.5, 2, dps=20)
     >>> [round(float(v), 12) for v in y]
     [0.6, 0.36]
@@ -1556,7 +1556,7 @@ def final_state(A, B, x, u, dt, method="bilinear", dps=50):
 
     Examples
     --------
-    >>> from verification import reference as ref
+    >>> from statespace.verification import reference as ref
     >>> xf = ref.final_state([[-1.0]], [1.0], [1.0], [1.0, 0.0], 0.5, dps=20)
     >>> round(float(xf[0]), 12)  # (0.6 * 1 + 0.4) * 0.6
     0.6

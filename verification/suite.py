@@ -1872,10 +1872,10 @@ def boundary_states(N, L, dt, dtypes, backend):
     bilinear transform (the ``*_diag`` functions). Every input (``Lambda``, ``P``,
     ``B``, ``C``, :math:`\tilde C`, the state :math:`x_{-1}`, the inputs ``u``) is
     float32-exact, so the one reference judges both dtypes:
-    :func:`verification.reference.c_tilde`, :func:`~verification.reference.c_from_tilde`,
-    :func:`~verification.reference.initial_response` and
-    :func:`~verification.reference.final_state` on the full (doubled) dense system
-    from :func:`~verification.reference.dplr_matrix`, by explicit powers at
+    :func:`~statespace.verification.reference.c_tilde`, :func:`~statespace.verification.reference.c_from_tilde`,
+    :func:`~statespace.verification.reference.initial_response` and
+    :func:`~statespace.verification.reference.final_state` on the full (doubled) dense system
+    from :func:`~statespace.verification.reference.dplr_matrix`, by explicit powers at
     ``dps = 30`` (checked at 40).
 
     Tolerances (:math:`\varepsilon` of the dtype, ``N`` the full state size):
@@ -1925,7 +1925,7 @@ def boundary_states(N, L, dt, dtypes, backend):
 
     Examples
     --------
-    >>> from verification.suite import boundary_states
+    >>> from statespace.verification.suite import boundary_states
     >>> rows = boundary_states(4, 8, 0.1, ["float64"], "numpy")
     >>> len(rows), all(r.passed for r in rows)
     (12, True)
