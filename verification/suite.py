@@ -1872,7 +1872,8 @@ def boundary_states(N, L, dt, dtypes, backend):
     bilinear transform (the ``*_diag`` functions). Every input (``Lambda``, ``P``,
     ``B``, ``C``, :math:`\tilde C`, the state :math:`x_{-1}`, the inputs ``u``) is
     float32-exact, so the one reference judges both dtypes:
-    :func:`~statespace.verification.reference.c_tilde`, :func:`~statespace.verification.reference.c_from_tilde`,
+    :func:`~statespace.verification.reference.c_tilde`,
+    :func:`~statespace.verification.reference.c_from_tilde`,
     :func:`~statespace.verification.reference.initial_response` and
     :func:`~statespace.verification.reference.final_state` on the full (doubled) dense system
     from :func:`~statespace.verification.reference.dplr_matrix`, by explicit powers at
