@@ -142,14 +142,6 @@ class DenseDiscrete(NamedTuple):
         Discrete transition matrix.
     Bd : array, shape batch + (N,)
         Discrete input vector.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from statespace import discretize as sd
-    >>> Ad, Bd = sd.forward_euler(np.array([[-2.0]]), np.array([1.0]), 0.25)
-    >>> sd.DenseDiscrete(Ad, Bd)._fields
-    ('Ad', 'Bd')
     """
 
     Ad: Any
@@ -165,14 +157,6 @@ class DiagDiscrete(NamedTuple):
         Diagonal of the discrete transition matrix.
     Bd : array, shape batch + (N,)
         Discrete input vector.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from statespace import discretize as sd
-    >>> sys = sd.forward_euler_diag(np.array([-2.0, -4.0]), np.ones(2), 0.25)
-    >>> sys.Lambda_d
-    array([0.5, 0. ])
     """
 
     Lambda_d: Any
@@ -533,7 +517,8 @@ def discretize(system, dt, method="bilinear", *, alpha=None):
     ValueError: method must be one of bilinear, gbt, forward_euler, backward_euler for a
     DPLRSystem (the exponential of a diagonal-plus-low-rank matrix is dense), got 'zoh'
     """
-    alpha = _resolve_method(type(system), method, alpha)
+    kind = next((k for k in _METHODS if isinstance(system, k)), type(system))
+    alpha = _resolve_method(kind, method, alpha)
     if isinstance(system, DenseSystem):
         if alpha is None:
             return _zoh_dense(system.A, system.B, dt)
@@ -547,8 +532,8 @@ def _resolve_method(kind, method, alpha):
     """Validate ``method`` and ``alpha`` for a system type; the GBT alpha, None for ZOH."""
     if kind not in _METHODS:
         raise TypeError(
-            "system must be a DenseSystem, DiagSystem or DPLRSystem (see "
-            f"statespace.discretize), got {kind.__name__}"
+            "system must be a DenseSystem, DiagSystem or DPLRSystem of "
+            f"statespace.discretize (e.g. DenseSystem(A, B)), got {kind.__name__}"
         )
     if not isinstance(method, str):
         raise TypeError(f"method must be a string, got {type(method).__name__}")
