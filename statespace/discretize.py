@@ -1,74 +1,137 @@
 r"""Discretization of continuous-time linear systems (bilinear, ZOH, GBT, Euler).
 
-The continuous system is :math:`x' = A x + B u`.
+One entry, :func:`discretize`, maps a continuous system :math:`x' = A x + B u`
+to its discrete recurrence :math:`x_l = A_d x_{l-1} + B_d u_l`. The type of the
+system passed is the structure of ``A``, and selects the algorithm:
 
-Three structures are supported, each returning a small named tuple that
-:mod:`statespace.recurrence` consumes directly:
+* :class:`DenseSystem` ``(A, B)`` -> :class:`DenseDiscrete` ``(Ad, Bd)``: one
+  N x N solve (GBT family) or one matrix exponential (ZOH);
+* :class:`DiagSystem` ``(Lambda, B)`` -> :class:`DiagDiscrete`
+  ``(Lambda_d, Bd)``: elementwise, no solve;
+* :class:`DPLRSystem` ``(Lambda, P, B, halved)``, diagonal plus low rank
+  :math:`A = \mathrm{diag}(\Lambda) - P^H P` -> :class:`DPLRDiscrete`: the
+  Woodbury pieces of an O(N r) step, no N x N matrix.
 
-* dense ``(A, B)`` -> :class:`DenseDiscrete` ``(Ad, Bd)``: :func:`gbt`,
-  :func:`bilinear`, :func:`forward_euler`, :func:`backward_euler`, :func:`zoh`;
-* diagonal ``(Lambda, B)`` -> :class:`DiagDiscrete` ``(Lambda_d, Bd)``:
-  :func:`gbt_diag`, :func:`bilinear_diag`, :func:`forward_euler_diag`,
-  :func:`backward_euler_diag`, :func:`zoh_diag` (elementwise, no solve);
-* diagonal plus low rank, :math:`A = \mathrm{diag}(\Lambda) - P^H P`, ->
-  :class:`DPLRDiscrete`: :func:`gbt_dplr`, :func:`bilinear_dplr`,
-  :func:`forward_euler_dplr`, :func:`backward_euler_dplr` (O(N r) per step,
-  Woodbury identity, no N x N matrix). There is no DPLR zero-order hold: the
-  exponential of a diagonal-plus-low-rank matrix is dense.
+Methods: ``"bilinear"`` (Tustin), ``"zoh"`` (zero-order hold; dense and diagonal
+systems), ``"gbt"`` (generalized bilinear transform with parameter ``alpha``),
+``"forward_euler"`` and ``"backward_euler"``; the formulas are in the Notes of
+:func:`discretize`, and the dense forms agree with
+:func:`scipy.signal.cont2discrete`. The results are the inputs of
+:mod:`statespace.recurrence`.
 
-All discretizations of the generalized bilinear family (GBT) are
-
-.. math::
-
-    A_d = (I - \alpha\,\Delta A)^{-1} (I + (1 - \alpha)\,\Delta A), \qquad
-    B_d = (I - \alpha\,\Delta A)^{-1} \Delta B,
-
-with :math:`\alpha = 0` (forward Euler), :math:`\tfrac12` (bilinear / Tustin) and
-:math:`1` (backward Euler); they agree with :func:`scipy.signal.cont2discrete`
-(methods ``'euler'``, ``'bilinear'``, ``'backward_diff'``, ``'gbt'``). Zero-order
-hold (``'zoh'``) is :math:`A_d = e^{\Delta A}`,
-:math:`B_d = \int_0^\Delta e^{sA}\,ds\,B`.
-
-Shapes: ``A`` is ``batch + (N, N)``, ``Lambda`` and ``B`` are ``batch + (N,)``,
-``P`` is ``batch + (r, N)`` and the step ``dt`` is a positive scalar or an array
-broadcasting against the batch shape; every field of a result carries the
-broadcast batch shape of all inputs. float32 inputs give float32 / complex64
-results, anything else float64 / complex128. Inputs are never modified.
+The per-method functions (:func:`bilinear`, :func:`zoh_diag`, :func:`gbt_dplr`,
+...) are aliases of :func:`discretize` for one structure and one method.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+import types
 from typing import Any, NamedTuple
 
 from . import _array
 
 __all__ = [
-    "DenseDiscrete",
-    "DiagDiscrete",
-    "DPLRDiscrete",
-    "gbt",
-    "bilinear",
-    "forward_euler",
-    "backward_euler",
-    "zoh",
-    "gbt_diag",
-    "bilinear_diag",
-    "forward_euler_diag",
-    "backward_euler_diag",
-    "zoh_diag",
-    "gbt_dplr",
-    "bilinear_dplr",
-    "forward_euler_dplr",
-    "backward_euler_dplr",
-    "dplr_transition",
-    "dplr_to_dense",
+    "discretize", "GBT_ALPHA",
+    "DenseSystem", "DiagSystem", "DPLRSystem",
+    "DenseDiscrete", "DiagDiscrete", "DPLRDiscrete",
+    "gbt", "bilinear", "forward_euler", "backward_euler", "zoh",
+    "gbt_diag", "bilinear_diag", "forward_euler_diag", "backward_euler_diag", "zoh_diag",
+    "gbt_dplr", "bilinear_dplr", "forward_euler_dplr", "backward_euler_dplr",
+    "dplr_transition", "dplr_to_dense",
 ]
+
+#: The GBT parameter :math:`\alpha` of each named method of the GBT family
+#: (read-only mapping); ``"gbt"`` takes ``alpha`` from the caller.
+GBT_ALPHA = types.MappingProxyType(
+    {"forward_euler": 0.0, "bilinear": 0.5, "backward_euler": 1.0}
+)
 
 
 # ----------------------------------------------------------------------------------
-# result types
+# continuous systems
+# ----------------------------------------------------------------------------------
+class DenseSystem(NamedTuple):
+    r"""Continuous dense system :math:`x' = A x + B u`, an input of :func:`discretize`.
+
+    Attributes
+    ----------
+    A : array, shape batch + (N, N)
+        Transition matrix (real or complex; any stability, may be singular).
+    B : array, shape batch + (N,)
+        Input vector.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from statespace import discretize as sd
+    >>> sys = sd.DenseSystem(np.array([[-2.0]]), np.array([1.0]))
+    >>> sd.discretize(sys, 0.25, "forward_euler")
+    DenseDiscrete(Ad=array([[0.5]]), Bd=array([0.25]))
+    """
+
+    A: Any
+    B: Any
+
+
+class DiagSystem(NamedTuple):
+    r"""Continuous diagonal system :math:`x' = \Lambda \odot x + B u`.
+
+    Attributes
+    ----------
+    Lambda : array, shape batch + (N,)
+        Diagonal of the transition matrix (real or complex; zero allowed).
+    B : array, shape batch + (N,)
+        Input vector.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from statespace import discretize as sd
+    >>> sys = sd.DiagSystem(np.array([-2.0, -4.0]), np.ones(2))
+    >>> sd.discretize(sys, 0.25, "forward_euler").Lambda_d
+    array([0.5, 0. ])
+    """
+
+    Lambda: Any
+    B: Any
+
+
+class DPLRSystem(NamedTuple):
+    r"""Continuous diagonal-plus-low-rank system, :math:`A = \mathrm{diag}(\Lambda) - P^H P`.
+
+    Attributes
+    ----------
+    Lambda : array, shape batch + (N,)
+        Diagonal part (typically complex with negative real parts).
+    P : array, shape batch + (r, N)
+        Low-rank factor, rank ``r >= 1``.
+    B : array, shape batch + (N,)
+        Input vector.
+    halved : bool, default False
+        Whether each of the ``N`` modes stands for a conjugate pair (S4's halved
+        storage of the ``2N``-mode system :math:`[\Lambda, \bar\Lambda]`,
+        :math:`[P, \bar P]`, :math:`[B, \bar B]`; see :func:`discretize`).
+
+    Examples
+    --------
+    >>> import statespace as ss
+    >>> from statespace import discretize as sd
+    >>> h = ss.dplr("legs", 8)                        # 4 conjugate-pair modes
+    >>> sys = sd.discretize(sd.DPLRSystem(h.Lambda, h.P, h.B, halved=True), 0.1)
+    >>> sys.Einv.shape, sys.R.shape, sys.halved
+    ((4,), (1, 1), True)
+    """
+
+    Lambda: Any
+    P: Any
+    B: Any
+    halved: bool = False
+
+
+# ----------------------------------------------------------------------------------
+# discrete systems
 # ----------------------------------------------------------------------------------
 class DenseDiscrete(NamedTuple):
     """Discrete dense system :math:`x_l = A_d x_{l-1} + B_d u_l`.
@@ -79,14 +142,6 @@ class DenseDiscrete(NamedTuple):
         Discrete transition matrix.
     Bd : array, shape batch + (N,)
         Discrete input vector.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from statespace import discretize as sd
-    >>> Ad, Bd = sd.forward_euler(np.array([[-2.0]]), np.array([1.0]), 0.25)
-    >>> sd.DenseDiscrete(Ad, Bd)._fields
-    ('Ad', 'Bd')
     """
 
     Ad: Any
@@ -102,14 +157,6 @@ class DiagDiscrete(NamedTuple):
         Diagonal of the discrete transition matrix.
     Bd : array, shape batch + (N,)
         Discrete input vector.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from statespace import discretize as sd
-    >>> sys = sd.forward_euler_diag(np.array([-2.0, -4.0]), np.ones(2), 0.25)
-    >>> sys.Lambda_d
-    array([0.5, 0. ])
     """
 
     Lambda_d: Any
@@ -119,22 +166,12 @@ class DiagDiscrete(NamedTuple):
 class DPLRDiscrete(NamedTuple):
     r"""Structured GBT discretization of :math:`A = \mathrm{diag}(\Lambda) - P^H P`.
 
-    The transition is :math:`A_d = A_1 A_0` with
-
-    .. math::
-
-        A_0 x = \Lambda_0 \odot x - s_0\, P^H (P x), \qquad
-        A_1 y = E^{-1} y - E^{-1} P^H R\, P E^{-1} y,
-
-    where :math:`\Lambda_0 = 1 + (1-\alpha)\Delta\Lambda`,
-    :math:`s_0 = (1-\alpha)\Delta`, :math:`E = \mathrm{diag}(1 - \alpha\Delta\Lambda)`
-    and :math:`R = (I_r/(\alpha\Delta) + P E^{-1} P^H)^{-1}`. Apply it with
-    :func:`dplr_transition`; :meth:`to_dense` rebuilds the dense matrices (tests,
-    small N only).
-
-    When ``halved`` is true each mode stands for a conjugate pair and every
-    :math:`P v` above is replaced by :math:`2\,\mathrm{Re}(P v)` (see
-    :func:`gbt_dplr`).
+    The transition is :math:`A_d = A_1 A_0`, :math:`A_0 = I + (1-\alpha)\Delta A`
+    and :math:`A_1 = (I - \alpha\Delta A)^{-1}`, both applied in O(N r) through the
+    pieces below (the Woodbury form in the Notes of :func:`discretize`). Apply it
+    with :func:`dplr_transition`; :meth:`to_dense` rebuilds the dense matrices
+    (tests, small N only). When ``halved`` is true each mode stands for a
+    conjugate pair and every :math:`P v` is :math:`2\,\mathrm{Re}(P v)`.
 
     Attributes
     ----------
@@ -148,8 +185,7 @@ class DPLRDiscrete(NamedTuple):
         Low-rank factor.
     R : array, shape batch + (r, r)
         :math:`\alpha\Delta\,(I_r + \alpha\Delta\, P E^{-1} P^H)^{-1}` (real when
-        ``halved``), equal to the Woodbury core above and zero for
-        :math:`\alpha = 0`.
+        ``halved``), zero for :math:`\alpha = 0`.
     Bd : array, shape batch + (N,)
         Discrete input vector :math:`A_1 \Delta B`.
     halved : bool
@@ -289,68 +325,278 @@ def _check_n(name, a, N, ref):
 
 
 # ----------------------------------------------------------------------------------
-# dense
+# the entry
 # ----------------------------------------------------------------------------------
-def _dense_inputs(A, B, dt):
-    xp, (A, B), dt = _prepare([("A", A), ("B", B)], dt, (2, 1))
-    N = A.shape[-1]
-    if A.shape[-2] != N:
-        raise ValueError(f"A must be square in its last two axes, got shape {A.shape}")
-    _check_n("B", B, N, "A")
-    batch = _broadcast_shapes([("A", A.shape[:-2]), ("B", B.shape[:-1]), ("dt", dt.shape)])
-    return xp, A, B, dt, N, batch
+_METHODS = {  # the methods offered for each system type
+    DenseSystem: ("bilinear", "zoh", "gbt", "forward_euler", "backward_euler"),
+    DiagSystem: ("bilinear", "zoh", "gbt", "forward_euler", "backward_euler"),
+    # the exponential of a diagonal-plus-low-rank matrix is dense: no structured ZOH
+    DPLRSystem: ("bilinear", "gbt", "forward_euler", "backward_euler"),
+}
 
 
-def gbt(A, B, dt, alpha):
-    r"""Generalized bilinear transform of a dense system.
+def discretize(system, dt, method="bilinear", *, alpha=None):
+    r"""Discretize a continuous-time linear system :math:`x' = A x + B u`.
 
     Parameters
     ----------
-    A : array, shape batch + (N, N)
-        Continuous transition matrix (real or complex).
-    B : array, shape batch + (N,)
-        Continuous input vector.
+    system : DenseSystem, DiagSystem or DPLRSystem
+        The continuous system; its type (the structure of :math:`A`) selects the
+        algorithm and the result type.
     dt : float or array
-        Step size :math:`\Delta > 0`, a scalar or an array broadcasting against
+        Step size :math:`\Delta > 0`: a scalar, or an array broadcasting against
         the batch shape (e.g. one step per channel).
-    alpha : float
-        Blending parameter in :math:`[0, 1]`: 0 forward Euler, 1/2 bilinear,
-        1 backward Euler.
+    method : {"bilinear", "zoh", "gbt", "forward_euler", "backward_euler"}, default "bilinear"
+        The discretization; ``"zoh"`` is not offered for a :class:`DPLRSystem`
+        (see Notes).
+    alpha : float, optional
+        The GBT parameter in :math:`[0, 1]`, required with ``method="gbt"`` and
+        rejected with any other method (the named methods fix it, see
+        :data:`GBT_ALPHA`).
 
     Returns
     -------
-    DenseDiscrete
-        ``(Ad, Bd)`` with shapes broadcast batch + (N, N) and batch + (N,).
+    DenseDiscrete, DiagDiscrete or DPLRDiscrete
+        For a :class:`DenseSystem`, :class:`DiagSystem` and :class:`DPLRSystem`
+        respectively. Every field carries the broadcast batch shape of all inputs.
+        float32 (complex64) inputs give float32 / complex64 results, anything
+        else float64 / complex128; complex when any input is complex. Inputs are
+        never modified.
 
     Raises
     ------
+    TypeError
+        ``system`` is not one of the three system types, ``method`` is not a
+        string, ``alpha`` is not a real number, ``halved`` is not a bool, an
+        array has a non-numeric dtype or ``dt`` is complex.
     ValueError
-        ``dt`` not finite and positive, NaN/inf in ``A`` or ``B``, mismatched
-        state sizes or batch shapes, ``alpha`` outside :math:`[0, 1]`.
+        ``method`` is unknown or not offered for the structure (the message lists
+        the supported methods); ``alpha`` missing with ``"gbt"``, given with
+        another method, or outside :math:`[0, 1]`; ``dt`` not positive and
+        finite; NaN/inf entries; mismatched state sizes (last axis) or batch
+        shapes; ``A`` not square; ``P`` of rank 0; a zero
+        :math:`1 - \alpha\Delta\lambda_n` (diagonal and DPLR systems).
+
+    See Also
+    --------
+    scipy.signal.cont2discrete : The dense forms, for one system.
+    statespace.recurrence.scan : Runs the discrete system over a sequence.
 
     Notes
     -----
+    **Shapes.** ``A`` is ``batch + (N, N)``; ``Lambda`` and ``B`` are
+    ``batch + (N,)``; ``P`` is ``batch + (r, N)``; the batch axes of all inputs
+    and of ``dt`` broadcast.
+
+    **GBT family** (dense). The generalized bilinear transform with parameter
+    :math:`\alpha` is
+
     .. math::
 
         A_d = (I - \alpha\Delta A)^{-1}(I + (1-\alpha)\Delta A), \qquad
         B_d = (I - \alpha\Delta A)^{-1}\,\Delta B,
 
-    computed with one LU solve for both right-hand sides; this is
-    :func:`scipy.signal.cont2discrete` with ``method='gbt'``.
+    computed with one LU solve for both right-hand sides. The named methods are
+    :math:`\alpha = 0` (``"forward_euler"``: :math:`A_d = I + \Delta A`,
+    :math:`B_d = \Delta B`), :math:`\alpha = \tfrac12` (``"bilinear"``, Tustin:
+    it maps the open left half plane onto the open unit disc, so a stable
+    system stays stable) and :math:`\alpha = 1` (``"backward_euler"``:
+    :math:`A_d = (I - \Delta A)^{-1}`). These are
+    :func:`scipy.signal.cont2discrete`'s ``'euler'``, ``'bilinear'``,
+    ``'backward_diff'`` and ``'gbt'`` [1]_.
+
+    **Zero-order hold** (dense). The input is held constant over each step:
+    :math:`A_d = e^{\Delta A}`, :math:`B_d = \int_0^\Delta e^{sA}\,ds\;B`, both
+    read off one augmented exponential (no inverse of :math:`A`; it may be
+    singular),
+
+    .. math::
+
+        \exp\!\left(\Delta \begin{bmatrix} A & B \\ 0 & 0 \end{bmatrix}\right)
+        = \begin{bmatrix} A_d & B_d \\ 0 & 1 \end{bmatrix}.
+
+    The error is normwise relative to the whole exponential (norm :math:`\ge 1`,
+    from its corner entry): for a strongly decaying system, where
+    :math:`\|A_d\| \ll 1`, the entries of :math:`A_d` carry an absolute error of
+    order :math:`\varepsilon \|\Delta M\|_1`, not a relative one. The exponential
+    is delegated to the backend (:func:`scipy.linalg.expm`,
+    :func:`torch.linalg.matrix_exp`, CuPy) with a Padé fallback elsewhere; this
+    is ``cont2discrete``'s ``'zoh'``.
+
+    **Diagonal systems**, :math:`A = \mathrm{diag}(\Lambda)`, elementwise:
+
+    .. math::
+
+        \text{GBT:}\quad \Lambda_d = \frac{1 + (1-\alpha)\Delta\Lambda}{1 - \alpha\Delta\Lambda},
+        \quad B_d = \frac{\Delta B}{1 - \alpha\Delta\Lambda}; \qquad
+        \text{ZOH:}\quad \Lambda_d = e^{\Delta\Lambda}, \quad
+        B_d = \Delta\,\varphi_1(\Delta\Lambda)\,B,
+
+    with :math:`\varphi_1(z) = (e^z - 1)/z` evaluated through a complex-safe
+    ``expm1`` so that small :math:`|\Delta\lambda|` loses no digits, and
+    :math:`\varphi_1(0) = 1` (an integrator mode gets :math:`B_d = \Delta B`
+    exactly, with a finite gradient).
+
+    **Diagonal plus low rank**, :math:`A = \mathrm{diag}(\Lambda) - P^H P`, GBT
+    family. With :math:`E = \mathrm{diag}(1 - \alpha\Delta\Lambda)`, Woodbury's
+    identity gives (S4 [2]_, Appendix C.2)
+
+    .. math::
+
+        (I - \alpha\Delta A)^{-1} = (E + \alpha\Delta P^H P)^{-1}
+        = E^{-1} - E^{-1} P^H R\, P E^{-1}, \qquad
+        R = \Big(\frac{I_r}{\alpha\Delta} + P E^{-1} P^H\Big)^{-1}
+          = \alpha\Delta\,(I_r + \alpha\Delta\,P E^{-1} P^H)^{-1},
+
+    the last form being used (well defined at :math:`\alpha = 0`, where
+    :math:`R = 0`). The step is :math:`x' = A_1(A_0 x) + B_d u` with
+    :math:`A_0 x = \Lambda_0 \odot x - s_0 P^H (P x)`,
+    :math:`\Lambda_0 = 1 + (1-\alpha)\Delta\Lambda`, :math:`s_0 = (1-\alpha)\Delta`,
+    :math:`A_1 = (I - \alpha\Delta A)^{-1}` applied by the identity above and
+    :math:`B_d = A_1 \Delta B` (the fields of :class:`DPLRDiscrete`): O(N r) per
+    step, and the only dense solve is r x r. There is no DPLR zero-order hold:
+    :math:`e^{\Delta A}` of a diagonal-plus-low-rank matrix is dense in general
+    (use a :class:`DenseSystem` of :func:`dplr_to_dense` for small N, or a
+    :class:`DiagSystem`).
+
+    **Halved DPLR systems.** With ``halved=True`` the system stands for the full
+    ``2N``-mode one :math:`\Lambda_f = [\Lambda, \bar\Lambda]`,
+    :math:`P_f = [P, \bar P]`, :math:`B_f = [B, \bar B]`. For real inputs the
+    full state stays conjugate symmetric, :math:`x_f = [x, \bar x]`, so only
+    :math:`x` is carried: :math:`P_f x_f = 2\,\mathrm{Re}(P x)` (a real
+    r-vector), :math:`P_f^H v = [P^H v, \overline{P^H v}]` for real :math:`v`,
+    and the r x r matrix becomes :math:`I_r/(\alpha\Delta) + 2\,\mathrm{Re}(P
+    E^{-1} P^H)` (real). Outputs are then :math:`y = 2\,\mathrm{Re}(C x)`.
+
+    References
+    ----------
+    .. [1] G. Zhang, X. Chen and T. Chen, "Digital redesign via the generalized
+       bilinear transformation", Int. J. Control 82(4), 741-754, 2009.
+    .. [2] A. Gu, K. Goel and C. Ré, "Efficiently Modeling Long Sequences with
+       Structured State Spaces", ICLR 2022.
 
     Examples
     --------
     >>> import numpy as np
+    >>> from scipy.signal import cont2discrete
     >>> from statespace import discretize as sd
     >>> A = np.array([[-1.0, 0.0], [1.0, -2.0]]); B = np.array([1.0, 0.0])
-    >>> Ad, Bd = sd.gbt(A, B, 0.1, alpha=0.5)
+    >>> Ad, Bd = sd.discretize(sd.DenseSystem(A, B), 0.1)      # bilinear
     >>> np.round(Ad, 6)
     array([[0.904762, 0.      ],
            [0.08658 , 0.818182]])
-    >>> np.round(Bd, 6)
-    array([0.095238, 0.004329])
+    >>> ref = cont2discrete((A, B[:, None], np.eye(2), np.zeros((2, 1))), 0.1, "bilinear")
+    >>> bool(np.allclose(Ad, ref[0]) and np.allclose(Bd, ref[1][:, 0]))
+    True
+
+    One step per channel (batch shape ``(3,)``), GBT with :math:`\alpha = 0.3`:
+
+    >>> sd.discretize(sd.DenseSystem(A, B), np.array([0.1, 0.2, 0.4]), "gbt",
+    ...               alpha=0.3).Ad.shape
+    (3, 2, 2)
+
+    A diagonal system under zero-order hold; the integrator mode is exact:
+
+    >>> Ld, Bd = sd.discretize(sd.DiagSystem(np.array([0.0, -1.0]), np.ones(2)), 0.5, "zoh")
+    >>> Bd.tolist()
+    [0.5, 0.3934693402873666]
+
+    A halved DPLR system (the S4 recurrence) agrees with the dense form of the
+    full system:
+
+    >>> Lam = np.array([-0.5 + 1j, -0.5 + 3j]); P = np.array([[0.4 + 0.2j, 0.1 - 0.3j]])
+    >>> Bc = np.array([1.0 + 0j, 0.5j])
+    >>> sys = sd.discretize(sd.DPLRSystem(Lam, P, Bc, halved=True), 0.1)
+    >>> Lf, Pf, Bf = (np.concatenate([a, a.conj()], axis=-1) for a in (Lam, P, Bc))
+    >>> ref = sd.discretize(sd.DenseSystem(sd.dplr_to_dense(Lf, Pf), Bf), 0.1)
+    >>> bool(np.allclose(sys.to_dense().Ad, ref.Ad))
+    True
+    >>> sd.discretize(sd.DPLRSystem(Lam, P, Bc), 0.1, "zoh")
+    Traceback (most recent call last):
+    ...
+    ValueError: method must be one of bilinear, gbt, forward_euler, backward_euler for a
+    DPLRSystem (the exponential of a diagonal-plus-low-rank matrix is dense), got 'zoh'
     """
-    alpha = _check_alpha(alpha)
+    kind = next((k for k in _METHODS if isinstance(system, k)), type(system))
+    alpha = _resolve_method(kind, method, alpha)
+    if isinstance(system, DenseSystem):
+        if alpha is None:
+            return _zoh_dense(system.A, system.B, dt)
+        return _gbt_dense(system.A, system.B, dt, alpha)
+    if isinstance(system, DiagSystem):
+        return _diag(system.Lambda, system.B, dt, alpha)
+    return _gbt_dplr(system.Lambda, system.P, system.B, dt, alpha, system.halved)
+
+
+def _resolve_method(kind, method, alpha):
+    """Validate ``method`` and ``alpha`` for a system type; the GBT alpha, None for ZOH."""
+    if kind not in _METHODS:
+        raise TypeError(
+            "system must be a DenseSystem, DiagSystem or DPLRSystem of "
+            f"statespace.discretize (e.g. DenseSystem(A, B)), got {kind.__name__}"
+        )
+    if not isinstance(method, str):
+        raise TypeError(f"method must be a string, got {type(method).__name__}")
+    supported = _METHODS[kind]
+    if method not in supported:
+        why = ""
+        if method == "zoh" and kind is DPLRSystem:
+            why = " (the exponential of a diagonal-plus-low-rank matrix is dense)"
+        raise ValueError(
+            f"method must be one of {', '.join(supported)} for a {kind.__name__}{why}, "
+            f"got {method!r}"
+        )
+    if method == "gbt":
+        if alpha is None:
+            raise ValueError("method='gbt' needs alpha")
+        return _check_alpha(alpha)
+    if alpha is not None:
+        raise ValueError(f"alpha is only used with method='gbt', not method={method!r}")
+    return GBT_ALPHA.get(method)
+
+
+def _phi1(xp, z):
+    r""":math:`\varphi_1(z) = (e^z - 1)/z`, with :math:`\varphi_1(0) = 1`.
+
+    ``expm1`` keeps full relative accuracy for small :math:`|z|`; below
+    :math:`|z| < \varepsilon` the first Taylor terms :math:`1 + z/2` are exact to
+    rounding and avoid the 0/0 at :math:`z = 0` (also in the gradient) and the
+    overflow of a complex quotient of subnormal numbers.
+    """
+    small = xp.abs(z) < _array.eps(xp, z.dtype)
+    one = xp.ones_like(z)
+    zs = xp.where(small, one, z)
+    return xp.where(small, one + z / 2, _array.expm1(xp, zs) / zs)
+
+
+def _diag_terms(xp, z, w, alpha, *, log=False):
+    r"""Discrete poles and scaled input of a diagonal system, elementwise.
+
+    ``z`` is :math:`\Delta\Lambda` and ``w`` an input scaled by :math:`\Delta`
+    (:math:`\Delta B`, or :math:`\Delta\, C \odot B` for a kernel); ``alpha`` is
+    the GBT parameter, ``None`` for ZOH. Returns ``(p, wd)``: the poles
+    :math:`\Lambda_d` (their logarithm when ``log``) and ``w`` scaled as
+    :math:`B_d` is from :math:`\Delta B`. The logarithm is formed from ``z``
+    (ZOH: ``z`` itself; bilinear: :math:`2\,\mathrm{artanh}(z/2)`), never as
+    :math:`\log\Lambda_d`, which loses the digits of poles close to 1. Other GBT
+    parameters have no log form here (NumPy's complex ``log1p`` loses digits near 0).
+    """
+    if alpha is None:
+        return (z if log else xp.exp(z)), w * _phi1(xp, z)
+    den = 1.0 - alpha * z
+    if not log:
+        p = (1.0 + (1.0 - alpha) * z) / den
+    elif alpha == 0.5:
+        p = 2 * xp.atanh(z / 2)
+    else:
+        raise ValueError(f"no log form of the GBT poles for alpha={alpha}")
+    return p, w / den
+
+
+# ----------------------------------------------------------------------------------
+# the algorithms (inputs validated here, method and alpha by the entry)
+# ----------------------------------------------------------------------------------
+def _gbt_dense(A, B, dt, alpha):
     xp, A, B, dt, N, batch = _dense_inputs(A, B, dt)
     dev = _array.device_of(A)
     eye = xp.eye(N, dtype=A.dtype, device=dev)
@@ -367,163 +613,7 @@ def gbt(A, B, dt, alpha):
     return DenseDiscrete(X[..., :N], X[..., N])
 
 
-def bilinear(A, B, dt):
-    r"""Bilinear (Tustin) discretization of a dense system, :func:`gbt` with alpha = 1/2.
-
-    Parameters
-    ----------
-    A : array, shape batch + (N, N)
-        Continuous transition matrix.
-    B : array, shape batch + (N,)
-        Continuous input vector.
-    dt : float or array
-        Step size, positive, broadcasting against the batch shape.
-
-    Returns
-    -------
-    DenseDiscrete
-        ``(Ad, Bd)``.
-
-    Notes
-    -----
-    .. math::
-
-        A_d = (I - \tfrac{\Delta}{2} A)^{-1}(I + \tfrac{\Delta}{2} A), \qquad
-        B_d = (I - \tfrac{\Delta}{2} A)^{-1}\Delta B.
-
-    It maps the open left half plane onto the open unit disc, so a stable
-    continuous system stays stable.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> import statespace as ss
-    >>> A, B = ss.hippo.transition("legs", 4)
-    >>> Ad, Bd = ss.discretize.bilinear(A, B, 0.01)
-    >>> bool(np.max(np.abs(np.linalg.eigvals(Ad))) < 1)
-    True
-    """
-    return gbt(A, B, dt, 0.5)
-
-
-def forward_euler(A, B, dt):
-    r"""Forward Euler discretization, :math:`A_d = I + \Delta A`, :math:`B_d = \Delta B`.
-
-    Parameters
-    ----------
-    A : array, shape batch + (N, N)
-        Continuous transition matrix.
-    B : array, shape batch + (N,)
-        Continuous input vector.
-    dt : float or array
-        Step size, positive, broadcasting against the batch shape.
-
-    Returns
-    -------
-    DenseDiscrete
-        ``(Ad, Bd)``; :func:`gbt` with alpha = 0.
-
-    Notes
-    -----
-    .. math:: A_d = I + \Delta A, \qquad B_d = \Delta B.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from statespace import discretize as sd
-    >>> Ad, Bd = sd.forward_euler(np.array([[-2.0]]), np.array([1.0]), 0.25)
-    >>> float(Ad[0, 0]), float(Bd[0])
-    (0.5, 0.25)
-    """
-    return gbt(A, B, dt, 0.0)
-
-
-def backward_euler(A, B, dt):
-    r"""Backward Euler discretization, :func:`gbt` with alpha = 1.
-
-    Parameters
-    ----------
-    A : array, shape batch + (N, N)
-        Continuous transition matrix.
-    B : array, shape batch + (N,)
-        Continuous input vector.
-    dt : float or array
-        Step size, positive, broadcasting against the batch shape.
-
-    Returns
-    -------
-    DenseDiscrete
-        ``(Ad, Bd)``.
-
-    Notes
-    -----
-    .. math:: A_d = (I - \Delta A)^{-1}, \qquad B_d = (I - \Delta A)^{-1}\Delta B.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from statespace import discretize as sd
-    >>> Ad, Bd = sd.backward_euler(np.array([[-3.0]]), np.array([1.0]), 1.0)
-    >>> float(Ad[0, 0]), float(Bd[0])
-    (0.25, 0.25)
-    """
-    return gbt(A, B, dt, 1.0)
-
-
-def zoh(A, B, dt):
-    r"""Zero-order-hold discretization of a dense system.
-
-    Parameters
-    ----------
-    A : array, shape batch + (N, N)
-        Continuous transition matrix (may be singular).
-    B : array, shape batch + (N,)
-        Continuous input vector.
-    dt : float or array
-        Step size, positive, broadcasting against the batch shape.
-
-    Returns
-    -------
-    DenseDiscrete
-        ``(Ad, Bd)``.
-
-    Raises
-    ------
-    ValueError
-        As for :func:`gbt` (without ``alpha``).
-
-    Notes
-    -----
-    The input is held constant over each step, so
-
-    .. math::
-
-        A_d = e^{\Delta A}, \qquad B_d = \int_0^\Delta e^{sA}\,ds\;B,
-
-    both read off one augmented exponential (no inverse of ``A`` needed):
-
-    .. math::
-
-        \exp\!\left(\Delta \begin{bmatrix} A & B \\ 0 & 0 \end{bmatrix}\right)
-        = \begin{bmatrix} A_d & B_d \\ 0 & 1 \end{bmatrix}.
-
-    The error is normwise relative to the whole exponential (norm >= 1, from its
-    corner entry): for a strongly decaying system, where :math:`\|A_d\| \ll 1`,
-    the entries of :math:`A_d` carry an absolute error of order
-    :math:`\varepsilon \|\Delta M\|_1`, not a relative one.
-
-    The exponential is delegated to the backend (:func:`scipy.linalg.expm`,
-    :func:`torch.linalg.matrix_exp`, CuPy) with a Padé fallback elsewhere; this is
-    :func:`scipy.signal.cont2discrete` with ``method='zoh'``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from statespace import discretize as sd
-    >>> Ad, Bd = sd.zoh(np.array([[0.0]]), np.array([2.0]), 0.5)   # an integrator
-    >>> float(Ad[0, 0]), float(Bd[0])
-    (1.0, 1.0)
-    """
+def _zoh_dense(A, B, dt):
     xp, A, B, dt, N, batch = _dense_inputs(A, B, dt)
     dev = _array.device_of(A)
     top = xp.concat(
@@ -538,385 +628,22 @@ def zoh(A, B, dt):
     return DenseDiscrete(E[..., :N, :N], E[..., :N, N])
 
 
-# ----------------------------------------------------------------------------------
-# diagonal
-# ----------------------------------------------------------------------------------
-def _diag_inputs(Lambda, B, dt):
+def _diag(Lambda, B, dt, alpha):
     xp, (Lambda, B), dt = _prepare([("Lambda", Lambda), ("B", B)], dt, (1, 1))
     N = Lambda.shape[-1]
     _check_n("B", B, N, "Lambda")
-    batch = _broadcast_shapes(
+    shape = _broadcast_shapes(
         [("Lambda", Lambda.shape[:-1]), ("B", B.shape[:-1]), ("dt", dt.shape)]
-    )
-    return xp, Lambda, B, dt[..., None], batch + (N,)
-
-
-def _nonzero(xp, den, what):
-    if bool(xp.any(den == 0)):
-        raise ValueError(f"the discretization is singular: {what} has a zero entry")
-
-
-def gbt_diag(Lambda, B, dt, alpha):
-    r"""Generalized bilinear transform of a diagonal system, elementwise.
-
-    Parameters
-    ----------
-    Lambda : array, shape batch + (N,)
-        Diagonal of the continuous transition matrix (real or complex).
-    B : array, shape batch + (N,)
-        Continuous input vector.
-    dt : float or array
-        Step size, positive, broadcasting against the batch shape.
-    alpha : float
-        Blending parameter in :math:`[0, 1]`.
-
-    Returns
-    -------
-    DiagDiscrete
-        ``(Lambda_d, Bd)``, both of shape broadcast batch + (N,).
-
-    Raises
-    ------
-    ValueError
-        Bad ``dt``/``alpha``, NaN/inf inputs, mismatched shapes, or
-        :math:`1 - \alpha\Delta\lambda_n = 0` for some mode.
-
-    Notes
-    -----
-    .. math::
-
-        \Lambda_d = \frac{1 + (1-\alpha)\Delta\Lambda}{1 - \alpha\Delta\Lambda},
-        \qquad B_d = \frac{\Delta B}{1 - \alpha\Delta\Lambda}.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from statespace import discretize as sd
-    >>> Ld, Bd = sd.gbt_diag(np.array([-1.0, -2.0]), np.array([1.0, 1.0]), 0.5, 0.5)
-    >>> np.round(Ld, 6), np.round(Bd, 6)
-    (array([0.6     , 0.333333]), array([0.4     , 0.333333]))
-    """
-    alpha = _check_alpha(alpha)
-    xp, Lambda, B, dtv, shape = _diag_inputs(Lambda, B, dt)
+    ) + (N,)
+    dtv = dt[..., None]
     z = dtv * Lambda
-    den = 1.0 - alpha * z
-    _nonzero(xp, den, "1 - alpha*dt*Lambda")
-    Ld = (1.0 + (1.0 - alpha) * z) / den
-    Bd = dtv * B / den
+    if alpha is not None:
+        _nonzero(xp, 1.0 - alpha * z, "1 - alpha*dt*Lambda")
+    Ld, Bd = _diag_terms(xp, z, dtv * B, alpha)
     return DiagDiscrete(_expand(xp, Ld, shape), _expand(xp, Bd, shape))
 
 
-def bilinear_diag(Lambda, B, dt):
-    r"""Bilinear discretization of a diagonal system (:func:`gbt_diag`, alpha = 1/2).
-
-    Parameters
-    ----------
-    Lambda : array, shape batch + (N,)
-        Continuous eigenvalues.
-    B : array, shape batch + (N,)
-        Continuous input vector.
-    dt : float or array
-        Step size, positive, broadcasting against the batch shape.
-
-    Returns
-    -------
-    DiagDiscrete
-        ``(Lambda_d, Bd)``.
-
-    Notes
-    -----
-    .. math::
-
-        \Lambda_d = \frac{1 + \Delta\Lambda/2}{1 - \Delta\Lambda/2}, \qquad
-        B_d = \frac{\Delta B}{1 - \Delta\Lambda/2}.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from statespace import discretize as sd
-    >>> Ld, Bd = sd.bilinear_diag(np.array([-0.5 + 3j]), np.array([1.0]), 0.1)
-    >>> bool(abs(Ld[0]) < 1)
-    True
-    """
-    return gbt_diag(Lambda, B, dt, 0.5)
-
-
-def forward_euler_diag(Lambda, B, dt):
-    r"""Forward Euler discretization of a diagonal system.
-
-    Parameters
-    ----------
-    Lambda : array, shape batch + (N,)
-        Continuous eigenvalues.
-    B : array, shape batch + (N,)
-        Continuous input vector.
-    dt : float or array
-        Step size, positive, broadcasting against the batch shape.
-
-    Returns
-    -------
-    DiagDiscrete
-        ``(Lambda_d, Bd)``.
-
-    Notes
-    -----
-    .. math:: \Lambda_d = 1 + \Delta\Lambda, \qquad B_d = \Delta B.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from statespace import discretize as sd
-    >>> Ld, Bd = sd.forward_euler_diag(np.array([-2.0]), np.array([3.0]), 0.25)
-    >>> float(Ld[0]), float(Bd[0])
-    (0.5, 0.75)
-    """
-    return gbt_diag(Lambda, B, dt, 0.0)
-
-
-def backward_euler_diag(Lambda, B, dt):
-    r"""Backward Euler discretization of a diagonal system.
-
-    Parameters
-    ----------
-    Lambda : array, shape batch + (N,)
-        Continuous eigenvalues.
-    B : array, shape batch + (N,)
-        Continuous input vector.
-    dt : float or array
-        Step size, positive, broadcasting against the batch shape.
-
-    Returns
-    -------
-    DiagDiscrete
-        ``(Lambda_d, Bd)``.
-
-    Notes
-    -----
-    .. math::
-
-        \Lambda_d = \frac{1}{1 - \Delta\Lambda}, \qquad
-        B_d = \frac{\Delta B}{1 - \Delta\Lambda}.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from statespace import discretize as sd
-    >>> Ld, Bd = sd.backward_euler_diag(np.array([-3.0]), np.array([1.0]), 1.0)
-    >>> float(Ld[0]), float(Bd[0])
-    (0.25, 0.25)
-    """
-    return gbt_diag(Lambda, B, dt, 1.0)
-
-
-def _phi1(xp, z):
-    r""":math:`\varphi_1(z) = (e^z - 1)/z`, with :math:`\varphi_1(0) = 1`.
-
-    ``expm1`` keeps full relative accuracy for small :math:`|z|`; below
-    :math:`|z| < \varepsilon` the first Taylor terms :math:`1 + z/2` are exact to
-    rounding and avoid the 0/0 at :math:`z = 0` (also in the gradient).
-    """
-    small = xp.abs(z) < _array.eps(xp, z.dtype)
-    one = xp.ones_like(z)
-    zs = xp.where(small, one, z)
-    return xp.where(small, one + z / 2, _array.expm1(xp, zs) / zs)
-
-
-def zoh_diag(Lambda, B, dt):
-    r"""Zero-order-hold discretization of a diagonal system, elementwise.
-
-    Parameters
-    ----------
-    Lambda : array, shape batch + (N,)
-        Continuous eigenvalues (real or complex; zero allowed).
-    B : array, shape batch + (N,)
-        Continuous input vector.
-    dt : float or array
-        Step size, positive, broadcasting against the batch shape.
-
-    Returns
-    -------
-    DiagDiscrete
-        ``(Lambda_d, Bd)``.
-
-    Notes
-    -----
-    .. math::
-
-        \Lambda_d = e^{\Delta\Lambda}, \qquad
-        B_d = \frac{e^{\Delta\Lambda} - 1}{\Lambda} B = \Delta\,\varphi_1(\Delta\Lambda)\,B,
-        \qquad \varphi_1(z) = \frac{e^z - 1}{z},
-
-    with :math:`\varphi_1` evaluated through a complex-safe ``expm1`` so that
-    small :math:`|\Delta\lambda|` loses no digits, and :math:`\varphi_1(0) = 1`
-    (an integrator mode gets :math:`B_d = \Delta B` exactly).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from statespace import discretize as sd
-    >>> Ld, Bd = sd.zoh_diag(np.array([0.0, -1e-20]), np.array([2.0, 2.0]), 0.5)
-    >>> Ld.tolist(), Bd.tolist()
-    ([1.0, 1.0], [1.0, 1.0])
-    """
-    xp, Lambda, B, dtv, shape = _diag_inputs(Lambda, B, dt)
-    z = dtv * Lambda
-    Ld = xp.exp(z)
-    Bd = dtv * _phi1(xp, z) * B
-    return DiagDiscrete(_expand(xp, Ld, shape), _expand(xp, Bd, shape))
-
-
-# ----------------------------------------------------------------------------------
-# diagonal plus low rank
-# ----------------------------------------------------------------------------------
-def _project(xp, P, x, halved):
-    """``P x`` (an r-vector); ``2 Re(P x)`` for halved systems."""
-    v = xp.sum(P * x[..., None, :], axis=-1)
-    return 2 * xp.real(v) if halved and _array.is_complex(xp, v) else v
-
-
-def _lift(xp, P, v):
-    """``P^H v`` (an N-vector)."""
-    return xp.sum(_conj(xp, P) * v[..., :, None], axis=-2)
-
-
-def _apply_a1(xp, Einv, P, R, y, halved):
-    z = Einv * y
-    w = xp.sum(R * _project(xp, P, z, halved)[..., None, :], axis=-1)
-    return z - Einv * _lift(xp, P, w)
-
-
-def _transition(xp, Lambda0, s0, Einv, P, R, x, halved):
-    y = Lambda0 * x - s0 * _lift(xp, P, _project(xp, P, x, halved))
-    return _apply_a1(xp, Einv, P, R, y, halved)
-
-
-def dplr_transition(sys, x):
-    r"""Apply the discrete DPLR transition :math:`A_d x` in O(N r) operations.
-
-    Parameters
-    ----------
-    sys : DPLRDiscrete
-        Result of :func:`gbt_dplr` (or its named variants).
-    x : array, shape batch + (N,)
-        State (the half state when ``sys.halved``), broadcasting against the
-        system's batch shape.
-
-    Returns
-    -------
-    array, shape broadcast batch + (N,)
-        :math:`A_1 (A_0 x)`.
-
-    Notes
-    -----
-    With :math:`E^{-1}` diagonal and :math:`R` of size r x r,
-
-    .. math::
-
-        y = \Lambda_0 \odot x - s_0 P^H (P x), \qquad
-        A_d x = E^{-1} y - E^{-1} P^H R\,P (E^{-1} y),
-
-    i.e. four products with the r x N factor and one r x r product (S4, Gu et
-    al. 2022, Appendix C.2). For halved systems every :math:`P v` is
-    :math:`2\,\mathrm{Re}(P v)`.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from statespace import discretize as sd
-    >>> Lam = np.array([-0.5 + 1j, -1.0]); P = np.array([[0.3 + 0.1j, 0.2j]])
-    >>> sys = sd.bilinear_dplr(Lam, P, np.ones(2), 0.1)
-    >>> x = np.array([1.0 + 0j, -2.0 + 0j])
-    >>> bool(np.allclose(sd.dplr_transition(sys, x), sys.to_dense().Ad @ x))
-    True
-    """
-    if not isinstance(sys, DPLRDiscrete):
-        raise TypeError(f"sys must be a DPLRDiscrete, got {type(sys).__name__}")
-    xp = _array.namespace(sys.Einv, x)
-    return _transition(xp, sys.Lambda0, sys.s0, sys.Einv, sys.P, sys.R, x, sys.halved)
-
-
-def _check_halved(halved):
-    if not isinstance(halved, bool):
-        raise TypeError(f"halved must be a bool, got {type(halved).__name__}")
-
-
-def gbt_dplr(Lambda, P, B, dt, alpha, *, halved=False):
-    r"""Structured GBT discretization of :math:`A = \mathrm{diag}(\Lambda) - P^H P`.
-
-    Parameters
-    ----------
-    Lambda : array, shape batch + (N,)
-        Diagonal part (typically complex with negative real parts).
-    P : array, shape batch + (r, N)
-        Low-rank factor, rank ``r >= 1``.
-    B : array, shape batch + (N,)
-        Continuous input vector.
-    dt : float or array
-        Step size, positive, broadcasting against the batch shape.
-    alpha : float
-        Blending parameter in :math:`[0, 1]` (see :func:`gbt`).
-    halved : bool, default False
-        Whether each of the ``N`` modes stands for a conjugate pair (S4's halved
-        storage); see Notes.
-
-    Returns
-    -------
-    DPLRDiscrete
-        Structured pieces for :func:`dplr_transition` and
-        :func:`statespace.recurrence.step`, O(N r) memory; complex when any input
-        is complex.
-
-    Raises
-    ------
-    ValueError
-        Bad ``dt``/``alpha``, NaN/inf inputs, mismatched ``N`` or batch shapes,
-        or :math:`1 - \alpha\Delta\lambda_n = 0` for some mode.
-
-    Notes
-    -----
-    With :math:`E = \mathrm{diag}(1 - \alpha\Delta\Lambda)`, Woodbury's identity
-    gives (S4, Gu et al. 2022, Appendix C.2)
-
-    .. math::
-
-        (I - \alpha\Delta A)^{-1} = (E + \alpha\Delta P^H P)^{-1}
-        = E^{-1} - E^{-1} P^H R\, P E^{-1}, \qquad
-        R = \Big(\frac{I_r}{\alpha\Delta} + P E^{-1} P^H\Big)^{-1}
-          = \alpha\Delta\,(I_r + \alpha\Delta\,P E^{-1} P^H)^{-1},
-
-    the last form being used (well defined at :math:`\alpha = 0`, where
-    :math:`R = 0`). The step is :math:`x' = A_1(A_0 x) + B_d u` with
-    :math:`A_0 = I + (1-\alpha)\Delta A` applied as diagonal plus low rank,
-    :math:`A_1 = (I - \alpha\Delta A)^{-1}` and :math:`B_d = A_1 \Delta B`; the
-    only dense solve is r x r.
-
-    **Halved systems.** With ``halved=True`` the system stands for the full
-    ``2N``-mode one :math:`\Lambda_f = [\Lambda, \bar\Lambda]`,
-    :math:`P_f = [P, \bar P]`, :math:`B_f = [B, \bar B]`. For real inputs the
-    full state stays conjugate symmetric, :math:`x_f = [x, \bar x]`, so only
-    :math:`x` is carried: :math:`P_f x_f = 2\,\mathrm{Re}(P x)` (a real r-vector),
-    :math:`P_f^H v = [P^H v, \overline{P^H v}]` for real :math:`v`, and the r x r
-    matrix becomes :math:`I_r/(\alpha\Delta) + 2\,\mathrm{Re}(P E^{-1} P^H)`
-    (real). Outputs are then :math:`y = 2\,\mathrm{Re}(C x)`.
-
-    Zero-order hold has no O(N r) structured form here: :math:`e^{\Delta A}` of a
-    diagonal-plus-low-rank matrix is dense in general, so it is not offered; use
-    :func:`zoh` on :func:`dplr_to_dense` (small N) or a diagonal system with
-    :func:`zoh_diag`.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from statespace import discretize as sd
-    >>> Lam = np.array([-0.5 + 1j, -0.5 + 3j]); P = np.array([[0.4 + 0.2j, 0.1 - 0.3j]])
-    >>> B = np.array([1.0 + 0j, 0.5j])
-    >>> sys = sd.gbt_dplr(Lam, P, B, 0.1, 0.5, halved=True)
-    >>> Lf, Pf, Bf = (np.concatenate([a, a.conj()], axis=-1) for a in (Lam, P, B))
-    >>> ref = sd.bilinear(sd.dplr_to_dense(Lf, Pf), Bf, 0.1)
-    >>> bool(np.allclose(sys.to_dense().Ad, ref.Ad))
-    True
-    """
-    alpha = _check_alpha(alpha)
+def _gbt_dplr(Lambda, P, B, dt, alpha, halved):
     _check_halved(halved)
     xp, (Lambda, P, B), dt = _prepare(
         [("Lambda", Lambda), ("P", P), ("B", B)], dt, (1, 2, 1)
@@ -953,115 +680,92 @@ def gbt_dplr(Lambda, P, B, dt, alpha, *, halved=False):
     return DPLRDiscrete(Lambda0, s0, Einv, P, R, _expand(xp, Bd, batch + (N,)), halved)
 
 
-def bilinear_dplr(Lambda, P, B, dt, *, halved=False):
-    r"""Bilinear discretization of a DPLR system (:func:`gbt_dplr`, alpha = 1/2).
+def _dense_inputs(A, B, dt):
+    xp, (A, B), dt = _prepare([("A", A), ("B", B)], dt, (2, 1))
+    N = A.shape[-1]
+    if A.shape[-2] != N:
+        raise ValueError(f"A must be square in its last two axes, got shape {A.shape}")
+    _check_n("B", B, N, "A")
+    batch = _broadcast_shapes([("A", A.shape[:-2]), ("B", B.shape[:-1]), ("dt", dt.shape)])
+    return xp, A, B, dt, N, batch
+
+
+def _nonzero(xp, den, what):
+    if bool(xp.any(den == 0)):
+        raise ValueError(f"the discretization is singular: {what} has a zero entry")
+
+
+def _check_halved(halved):
+    if not isinstance(halved, bool):
+        raise TypeError(f"halved must be a bool, got {type(halved).__name__}")
+
+
+# ----------------------------------------------------------------------------------
+# the O(N r) DPLR transition
+# ----------------------------------------------------------------------------------
+def _project(xp, P, x, halved):
+    """``P x`` (an r-vector); ``2 Re(P x)`` for halved systems."""
+    v = xp.sum(P * x[..., None, :], axis=-1)
+    return 2 * xp.real(v) if halved and _array.is_complex(xp, v) else v
+
+
+def _lift(xp, P, v):
+    """``P^H v`` (an N-vector)."""
+    return xp.sum(_conj(xp, P) * v[..., :, None], axis=-2)
+
+
+def _apply_a1(xp, Einv, P, R, y, halved):
+    z = Einv * y
+    w = xp.sum(R * _project(xp, P, z, halved)[..., None, :], axis=-1)
+    return z - Einv * _lift(xp, P, w)
+
+
+def _transition(xp, Lambda0, s0, Einv, P, R, x, halved):
+    y = Lambda0 * x - s0 * _lift(xp, P, _project(xp, P, x, halved))
+    return _apply_a1(xp, Einv, P, R, y, halved)
+
+
+def dplr_transition(sys, x):
+    r"""Apply the discrete DPLR transition :math:`A_d x` in O(N r) operations.
 
     Parameters
     ----------
-    Lambda : array, shape batch + (N,)
-        Diagonal part.
-    P : array, shape batch + (r, N)
-        Low-rank factor.
-    B : array, shape batch + (N,)
-        Continuous input vector.
-    dt : float or array
-        Step size, positive, broadcasting against the batch shape.
-    halved : bool, default False
-        Conjugate-pair (halved) storage, see :func:`gbt_dplr`.
+    sys : DPLRDiscrete
+        A discretized :class:`DPLRSystem` (:func:`discretize`).
+    x : array, shape batch + (N,)
+        State (the half state when ``sys.halved``), broadcasting against the
+        system's batch shape.
 
     Returns
     -------
-    DPLRDiscrete
-        Structured discrete system.
+    array, shape broadcast batch + (N,)
+        :math:`A_1 (A_0 x)`.
 
     Notes
     -----
-    :math:`A_0 = I + \tfrac{\Delta}{2}A`, :math:`A_1 = (I - \tfrac{\Delta}{2}A)^{-1}`
-    by Woodbury, as in S4's recurrent mode.
+    .. math::
+
+        y = \Lambda_0 \odot x - s_0 P^H (P x), \qquad
+        A_d x = E^{-1} y - E^{-1} P^H R\,P (E^{-1} y),
+
+    four products with the r x N factor and one r x r product (the Woodbury form
+    in the Notes of :func:`discretize`). For halved systems every :math:`P v` is
+    :math:`2\,\mathrm{Re}(P v)`.
 
     Examples
     --------
     >>> import numpy as np
     >>> from statespace import discretize as sd
-    >>> Lam = np.array([-0.5 + 1j]); P = np.array([[0.5 + 0j]])
-    >>> sys = sd.bilinear_dplr(Lam, P, np.array([1.0]), 0.2)
-    >>> A = sd.dplr_to_dense(Lam, P)
-    >>> bool(np.allclose(sys.to_dense().Ad, sd.bilinear(A, np.array([1.0]), 0.2).Ad))
+    >>> Lam = np.array([-0.5 + 1j, -1.0]); P = np.array([[0.3 + 0.1j, 0.2j]])
+    >>> sys = sd.bilinear_dplr(Lam, P, np.ones(2), 0.1)
+    >>> x = np.array([1.0 + 0j, -2.0 + 0j])
+    >>> bool(np.allclose(sd.dplr_transition(sys, x), sys.to_dense().Ad @ x))
     True
     """
-    return gbt_dplr(Lambda, P, B, dt, 0.5, halved=halved)
-
-
-def forward_euler_dplr(Lambda, P, B, dt, *, halved=False):
-    r"""Forward Euler discretization of a DPLR system (:func:`gbt_dplr`, alpha = 0).
-
-    Parameters
-    ----------
-    Lambda : array, shape batch + (N,)
-        Diagonal part.
-    P : array, shape batch + (r, N)
-        Low-rank factor.
-    B : array, shape batch + (N,)
-        Continuous input vector.
-    dt : float or array
-        Step size, positive, broadcasting against the batch shape.
-    halved : bool, default False
-        Conjugate-pair (halved) storage, see :func:`gbt_dplr`.
-
-    Returns
-    -------
-    DPLRDiscrete
-        Structured discrete system (``R = 0``, :math:`A_1 = I`).
-
-    Notes
-    -----
-    :math:`A_d = I + \Delta(\mathrm{diag}(\Lambda) - P^H P)`, :math:`B_d = \Delta B`.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from statespace import discretize as sd
-    >>> sys = sd.forward_euler_dplr(np.array([-1.0]), np.array([[1.0]]), np.array([1.0]), 0.25)
-    >>> float(sys.to_dense().Ad[0, 0])
-    0.5
-    """
-    return gbt_dplr(Lambda, P, B, dt, 0.0, halved=halved)
-
-
-def backward_euler_dplr(Lambda, P, B, dt, *, halved=False):
-    r"""Backward Euler discretization of a DPLR system (:func:`gbt_dplr`, alpha = 1).
-
-    Parameters
-    ----------
-    Lambda : array, shape batch + (N,)
-        Diagonal part.
-    P : array, shape batch + (r, N)
-        Low-rank factor.
-    B : array, shape batch + (N,)
-        Continuous input vector.
-    dt : float or array
-        Step size, positive, broadcasting against the batch shape.
-    halved : bool, default False
-        Conjugate-pair (halved) storage, see :func:`gbt_dplr`.
-
-    Returns
-    -------
-    DPLRDiscrete
-        Structured discrete system (:math:`A_0 = I`).
-
-    Notes
-    -----
-    :math:`A_d = (I - \Delta A)^{-1}`, :math:`B_d = A_d \Delta B`, by Woodbury.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from statespace import discretize as sd
-    >>> sys = sd.backward_euler_dplr(np.array([-1.0]), np.array([[1.0]]), np.array([1.0]), 1.0)
-    >>> round(float(sys.to_dense().Ad[0, 0]), 12)
-    0.333333333333
-    """
-    return gbt_dplr(Lambda, P, B, dt, 1.0, halved=halved)
+    if not isinstance(sys, DPLRDiscrete):
+        raise TypeError(f"sys must be a DPLRDiscrete, got {type(sys).__name__}")
+    xp = _array.namespace(sys.Einv, x)
+    return _transition(xp, sys.Lambda0, sys.s0, sys.Einv, sys.P, sys.R, x, sys.halved)
 
 
 def dplr_to_dense(Lambda, P, *, halved=False):
@@ -1109,3 +813,417 @@ def dplr_to_dense(Lambda, P, *, halved=False):
     eye = xp.eye(N, dtype=Lambda.dtype, device=_array.device_of(Lambda))
     gram = _array.matmul(xp, _conj(xp, xp.matrix_transpose(P)), P)
     return eye * Lambda[..., None, :] - gram
+
+
+# ----------------------------------------------------------------------------------
+# per-method aliases
+# ----------------------------------------------------------------------------------
+
+def gbt(A, B, dt, alpha):
+    r"""Generalized bilinear transform of a dense system.
+
+    Parameters
+    ----------
+    A, B : array
+        Continuous system, shapes batch + (N, N) and batch + (N,).
+    dt : float or array
+        Step size, positive, broadcasting against the batch shape.
+    alpha : float
+        GBT parameter in :math:`[0, 1]`.
+
+    Returns
+    -------
+    DenseDiscrete
+        ``discretize(DenseSystem(A, B), dt, "gbt", alpha=alpha)``.
+
+    See Also
+    --------
+    discretize : The formulas, shapes, dtypes and errors.
+
+    Examples
+    --------
+    >>> from statespace import discretize as sd
+    >>> sd.gbt([[-1.0]], [1.0], 0.5, alpha=0.25)
+    DenseDiscrete(Ad=array([[0.55555556]]), Bd=array([0.44444444]))
+    """
+    return discretize(DenseSystem(A, B), dt, "gbt", alpha=alpha)
+
+
+def bilinear(A, B, dt):
+    r"""Bilinear (Tustin) discretization of a dense system.
+
+    Parameters
+    ----------
+    A, B : array
+        Continuous system, shapes batch + (N, N) and batch + (N,).
+    dt : float or array
+        Step size, positive, broadcasting against the batch shape.
+
+    Returns
+    -------
+    DenseDiscrete
+        ``discretize(DenseSystem(A, B), dt, "bilinear")``.
+
+    See Also
+    --------
+    discretize : The formulas, shapes, dtypes and errors.
+
+    Examples
+    --------
+    >>> from statespace import discretize as sd
+    >>> sd.bilinear([[-1.0]], [1.0], 0.5)
+    DenseDiscrete(Ad=array([[0.6]]), Bd=array([0.4]))
+    """
+    return discretize(DenseSystem(A, B), dt, "bilinear")
+
+
+def forward_euler(A, B, dt):
+    r"""Forward Euler discretization of a dense system.
+
+    Parameters
+    ----------
+    A, B : array
+        Continuous system, shapes batch + (N, N) and batch + (N,).
+    dt : float or array
+        Step size, positive, broadcasting against the batch shape.
+
+    Returns
+    -------
+    DenseDiscrete
+        ``discretize(DenseSystem(A, B), dt, "forward_euler")``.
+
+    See Also
+    --------
+    discretize : The formulas, shapes, dtypes and errors.
+
+    Examples
+    --------
+    >>> from statespace import discretize as sd
+    >>> sd.forward_euler([[-2.0]], [1.0], 0.25)
+    DenseDiscrete(Ad=array([[0.5]]), Bd=array([0.25]))
+    """
+    return discretize(DenseSystem(A, B), dt, "forward_euler")
+
+
+def backward_euler(A, B, dt):
+    r"""Backward Euler discretization of a dense system.
+
+    Parameters
+    ----------
+    A, B : array
+        Continuous system, shapes batch + (N, N) and batch + (N,).
+    dt : float or array
+        Step size, positive, broadcasting against the batch shape.
+
+    Returns
+    -------
+    DenseDiscrete
+        ``discretize(DenseSystem(A, B), dt, "backward_euler")``.
+
+    See Also
+    --------
+    discretize : The formulas, shapes, dtypes and errors.
+
+    Examples
+    --------
+    >>> from statespace import discretize as sd
+    >>> sd.backward_euler([[-3.0]], [1.0], 1.0)
+    DenseDiscrete(Ad=array([[0.25]]), Bd=array([0.25]))
+    """
+    return discretize(DenseSystem(A, B), dt, "backward_euler")
+
+
+def zoh(A, B, dt):
+    r"""Zero-order-hold discretization of a dense system.
+
+    Parameters
+    ----------
+    A, B : array
+        Continuous system, shapes batch + (N, N) and batch + (N,).
+    dt : float or array
+        Step size, positive, broadcasting against the batch shape.
+
+    Returns
+    -------
+    DenseDiscrete
+        ``discretize(DenseSystem(A, B), dt, "zoh")``.
+
+    See Also
+    --------
+    discretize : The formulas, shapes, dtypes and errors.
+
+    Examples
+    --------
+    >>> from statespace import discretize as sd
+    >>> sd.zoh([[0.0]], [2.0], 0.5)  # an integrator
+    DenseDiscrete(Ad=array([[1.]]), Bd=array([1.]))
+    """
+    return discretize(DenseSystem(A, B), dt, "zoh")
+
+
+def gbt_diag(Lambda, B, dt, alpha):
+    r"""Generalized bilinear transform of a diagonal system.
+
+    Parameters
+    ----------
+    Lambda, B : array
+        Continuous diagonal system, both of shape batch + (N,).
+    dt : float or array
+        Step size, positive, broadcasting against the batch shape.
+    alpha : float
+        GBT parameter in :math:`[0, 1]`.
+
+    Returns
+    -------
+    DiagDiscrete
+        ``discretize(DiagSystem(Lambda, B), dt, "gbt", alpha=alpha)``.
+
+    See Also
+    --------
+    discretize : The formulas, shapes, dtypes and errors.
+
+    Examples
+    --------
+    >>> from statespace import discretize as sd
+    >>> sd.gbt_diag([-1.0, -2.0], [1.0, 1.0], 0.5, alpha=0.25)
+    DiagDiscrete(Lambda_d=array([0.55555556, 0.2       ]), Bd=array([0.44444444, 0.4       ]))
+    """
+    return discretize(DiagSystem(Lambda, B), dt, "gbt", alpha=alpha)
+
+
+def bilinear_diag(Lambda, B, dt):
+    r"""Bilinear (Tustin) discretization of a diagonal system.
+
+    Parameters
+    ----------
+    Lambda, B : array
+        Continuous diagonal system, both of shape batch + (N,).
+    dt : float or array
+        Step size, positive, broadcasting against the batch shape.
+
+    Returns
+    -------
+    DiagDiscrete
+        ``discretize(DiagSystem(Lambda, B), dt, "bilinear")``.
+
+    See Also
+    --------
+    discretize : The formulas, shapes, dtypes and errors.
+
+    Examples
+    --------
+    >>> from statespace import discretize as sd
+    >>> sd.bilinear_diag([-1.0, -2.0], [1.0, 1.0], 0.5)
+    DiagDiscrete(Lambda_d=array([0.6       , 0.33333333]), Bd=array([0.4       , 0.33333333]))
+    """
+    return discretize(DiagSystem(Lambda, B), dt, "bilinear")
+
+
+def forward_euler_diag(Lambda, B, dt):
+    r"""Forward Euler discretization of a diagonal system.
+
+    Parameters
+    ----------
+    Lambda, B : array
+        Continuous diagonal system, both of shape batch + (N,).
+    dt : float or array
+        Step size, positive, broadcasting against the batch shape.
+
+    Returns
+    -------
+    DiagDiscrete
+        ``discretize(DiagSystem(Lambda, B), dt, "forward_euler")``.
+
+    See Also
+    --------
+    discretize : The formulas, shapes, dtypes and errors.
+
+    Examples
+    --------
+    >>> from statespace import discretize as sd
+    >>> sd.forward_euler_diag([-2.0], [3.0], 0.25)
+    DiagDiscrete(Lambda_d=array([0.5]), Bd=array([0.75]))
+    """
+    return discretize(DiagSystem(Lambda, B), dt, "forward_euler")
+
+
+def backward_euler_diag(Lambda, B, dt):
+    r"""Backward Euler discretization of a diagonal system.
+
+    Parameters
+    ----------
+    Lambda, B : array
+        Continuous diagonal system, both of shape batch + (N,).
+    dt : float or array
+        Step size, positive, broadcasting against the batch shape.
+
+    Returns
+    -------
+    DiagDiscrete
+        ``discretize(DiagSystem(Lambda, B), dt, "backward_euler")``.
+
+    See Also
+    --------
+    discretize : The formulas, shapes, dtypes and errors.
+
+    Examples
+    --------
+    >>> from statespace import discretize as sd
+    >>> sd.backward_euler_diag([-3.0], [1.0], 1.0)
+    DiagDiscrete(Lambda_d=array([0.25]), Bd=array([0.25]))
+    """
+    return discretize(DiagSystem(Lambda, B), dt, "backward_euler")
+
+
+def zoh_diag(Lambda, B, dt):
+    r"""Zero-order-hold discretization of a diagonal system.
+
+    Parameters
+    ----------
+    Lambda, B : array
+        Continuous diagonal system, both of shape batch + (N,).
+    dt : float or array
+        Step size, positive, broadcasting against the batch shape.
+
+    Returns
+    -------
+    DiagDiscrete
+        ``discretize(DiagSystem(Lambda, B), dt, "zoh")``.
+
+    See Also
+    --------
+    discretize : The formulas, shapes, dtypes and errors.
+
+    Examples
+    --------
+    >>> from statespace import discretize as sd
+    >>> sd.zoh_diag([0.0, -1e-20], [2.0, 2.0], 0.5)
+    DiagDiscrete(Lambda_d=array([1., 1.]), Bd=array([1., 1.]))
+    """
+    return discretize(DiagSystem(Lambda, B), dt, "zoh")
+
+
+def gbt_dplr(Lambda, P, B, dt, alpha, *, halved=False):
+    r"""Generalized bilinear transform of a DPLR system.
+
+    Parameters
+    ----------
+    Lambda, P, B : array
+        Continuous system :math:`A = \mathrm{diag}(\Lambda) - P^H P`, shapes
+        batch + (N,), batch + (r, N) and batch + (N,).
+    dt : float or array
+        Step size, positive, broadcasting against the batch shape.
+    alpha : float
+        GBT parameter in :math:`[0, 1]`.
+    halved : bool, default False
+        Conjugate-pair (halved) storage, see :class:`DPLRSystem`.
+
+    Returns
+    -------
+    DPLRDiscrete
+        ``discretize(DPLRSystem(Lambda, P, B, halved), dt, "gbt", alpha=alpha)``.
+
+    See Also
+    --------
+    discretize : The formulas, shapes, dtypes and errors.
+
+    Examples
+    --------
+    >>> from statespace import discretize as sd
+    >>> sd.gbt_dplr([-1.0], [[1.0]], [1.0], 0.5, alpha=0.25).to_dense()
+    DenseDiscrete(Ad=array([[0.2]]), Bd=array([0.4]))
+    """
+    return discretize(DPLRSystem(Lambda, P, B, halved), dt, "gbt", alpha=alpha)
+
+
+def bilinear_dplr(Lambda, P, B, dt, *, halved=False):
+    r"""Bilinear (Tustin) discretization of a DPLR system.
+
+    Parameters
+    ----------
+    Lambda, P, B : array
+        Continuous system :math:`A = \mathrm{diag}(\Lambda) - P^H P`, shapes
+        batch + (N,), batch + (r, N) and batch + (N,).
+    dt : float or array
+        Step size, positive, broadcasting against the batch shape.
+    halved : bool, default False
+        Conjugate-pair (halved) storage, see :class:`DPLRSystem`.
+
+    Returns
+    -------
+    DPLRDiscrete
+        ``discretize(DPLRSystem(Lambda, P, B, halved), dt, "bilinear")``.
+
+    See Also
+    --------
+    discretize : The formulas, shapes, dtypes and errors.
+
+    Examples
+    --------
+    >>> from statespace import discretize as sd
+    >>> sd.bilinear_dplr([-1.0], [[1.0]], [1.0], 0.5).to_dense()
+    DenseDiscrete(Ad=array([[0.33333333]]), Bd=array([0.33333333]))
+    """
+    return discretize(DPLRSystem(Lambda, P, B, halved), dt, "bilinear")
+
+
+def forward_euler_dplr(Lambda, P, B, dt, *, halved=False):
+    r"""Forward Euler discretization of a DPLR system.
+
+    Parameters
+    ----------
+    Lambda, P, B : array
+        Continuous system :math:`A = \mathrm{diag}(\Lambda) - P^H P`, shapes
+        batch + (N,), batch + (r, N) and batch + (N,).
+    dt : float or array
+        Step size, positive, broadcasting against the batch shape.
+    halved : bool, default False
+        Conjugate-pair (halved) storage, see :class:`DPLRSystem`.
+
+    Returns
+    -------
+    DPLRDiscrete
+        ``discretize(DPLRSystem(Lambda, P, B, halved), dt, "forward_euler")``.
+
+    See Also
+    --------
+    discretize : The formulas, shapes, dtypes and errors.
+
+    Examples
+    --------
+    >>> from statespace import discretize as sd
+    >>> sd.forward_euler_dplr([-1.0], [[1.0]], [1.0], 0.25).to_dense()
+    DenseDiscrete(Ad=array([[0.5]]), Bd=array([0.25]))
+    """
+    return discretize(DPLRSystem(Lambda, P, B, halved), dt, "forward_euler")
+
+
+def backward_euler_dplr(Lambda, P, B, dt, *, halved=False):
+    r"""Backward Euler discretization of a DPLR system.
+
+    Parameters
+    ----------
+    Lambda, P, B : array
+        Continuous system :math:`A = \mathrm{diag}(\Lambda) - P^H P`, shapes
+        batch + (N,), batch + (r, N) and batch + (N,).
+    dt : float or array
+        Step size, positive, broadcasting against the batch shape.
+    halved : bool, default False
+        Conjugate-pair (halved) storage, see :class:`DPLRSystem`.
+
+    Returns
+    -------
+    DPLRDiscrete
+        ``discretize(DPLRSystem(Lambda, P, B, halved), dt, "backward_euler")``.
+
+    See Also
+    --------
+    discretize : The formulas, shapes, dtypes and errors.
+
+    Examples
+    --------
+    >>> from statespace import discretize as sd
+    >>> sd.backward_euler_dplr([-1.0], [[1.0]], [1.0], 1.0).to_dense()
+    DenseDiscrete(Ad=array([[0.33333333]]), Bd=array([0.33333333]))
+    """
+    return discretize(DPLRSystem(Lambda, P, B, halved), dt, "backward_euler")

@@ -75,6 +75,7 @@ import warnings
 
 from . import _array
 from ._compensated import cauchy_compensated
+from .discretize import DenseSystem, DiagSystem, _diag_terms, _resolve_method, discretize
 from .reductions import vandermonde
 
 __all__ = ["kernel_dense", "kernel_dplr", "kernel_diag"]
@@ -90,7 +91,7 @@ _CHUNK_ELEMS = 1 << 20
 # transform's rounding by at most rho^{-L} = e^{_RADIUS}.
 _RADIUS = 1.0
 
-_DENSE_METHODS = ("bilinear", "zoh", "gbt", "forward_euler", "backward_euler")
+# kernel_diag's methods: two discretizations and DSS's normalised ZOH kernel
 _DIAG_METHODS = ("zoh", "bilinear", "dss")
 
 
@@ -218,11 +219,8 @@ def kernel_dense(A, B, C, dt, L, method="bilinear", *, alpha=None):
     >>> bool(np.allclose(K[0], C @ np.linalg.solve(np.eye(4) - 0.05 * A, 0.1 * B)))
     True
     """
-    from . import discretize
-
     L = _array.check_length(L)
-    if method not in _DENSE_METHODS:
-        raise ValueError(f"method must be one of {_DENSE_METHODS}, got {method!r}")
+    a = _resolve_method(DenseSystem, method, alpha)  # the GBT alpha, None for ZOH
     xp = _array.namespace(A, B, C, dt if _array.is_array_api_obj(dt) else None)
     dev = _array.device_of(A, B, C)
     A = xp.asarray(A, device=dev) if not _array.is_array_api_obj(A) else A
@@ -232,16 +230,7 @@ def kernel_dense(A, B, C, dt, L, method="bilinear", *, alpha=None):
         raise ValueError(f"A must have shape (..., N, N), got {tuple(A.shape)}")
     _check_state_size([A, B, C], ["A", "B", "C"])
     _array.check_finite(xp, C, "C")
-    if method == "gbt":
-        if alpha is None:
-            raise ValueError("method='gbt' needs alpha")
-    elif alpha is not None:
-        raise ValueError(f"alpha is only used with method='gbt', not {method!r}")
-    a = {"bilinear": 0.5, "forward_euler": 0.0, "backward_euler": 1.0}.get(method, alpha)
-    if method == "zoh":
-        Ad, Bd = discretize.zoh(A, B, dt)[:2]
-    else:
-        Ad, Bd = discretize.gbt(A, B, dt, a)[:2]
+    Ad, Bd = discretize(DenseSystem(A, B), dt, method, alpha=alpha)
     if _array.is_complex(xp, Ad) or _array.is_complex(xp, C):
         cdt = _array.complex_dtype(xp, Ad.dtype if _array.is_complex(xp, Ad) else C.dtype)
         Ad, Bd, C = (xp.astype(t, cdt) for t in (Ad, Bd, C))
@@ -249,7 +238,7 @@ def kernel_dense(A, B, C, dt, L, method="bilinear", *, alpha=None):
         wdt = _array.result_float_dtype(xp, Ad, C)
         Ad, Bd, C = (xp.astype(t, wdt) for t in (Ad, Bd, C))
     eye = xp.eye(Ad.shape[-1], dtype=Ad.dtype, device=dev)
-    if method == "zoh":
+    if a is None:  # ZOH
         D = Ad - eye
     else:
         # Ad - I = (I - a dt A)^{-1} dt A, formed directly: for small dt, Ad = I + O(dt)
@@ -590,33 +579,31 @@ def kernel_diag(Lambda, B, C, dt, L, method="zoh", *, halved=False):
     lam = xp.astype(Lambda, cdt)
     cb = xp.astype(C, cdt) * xp.astype(B, cdt)
     z = dtc * lam
-    if method == "bilinear":
-        x = 2 * xp.atanh(z / 2)
-        v = cb * dtc / (1 - z / 2)
+    # log of the discrete poles, formed from dt * Lambda (exact for ZOH; 2 artanh(z/2)
+    # for bilinear), and C * Bd: DSS is the ZOH kernel with C normalised below
+    alpha = _resolve_method(DiagSystem, "zoh" if method == "dss" else method, None)
+    x, v = _diag_terms(xp, z, cb * dtc, alpha, log=True)
+    if method != "dss":
         K = vandermonde(v, x, L)
     else:
-        v = cb * dtc * _phi1(xp, z)
-        if method == "zoh":
-            K = vandermonde(v, z, L)
-        else:
-            grow = _array.real(xp, z) > 0
-            zero = xp.zeros_like(z)
-            z_dec = xp.where(grow, zero, z)
-            z_gro = xp.where(grow, z, zero)
-            # decaying modes: v / (e^{L z} - 1) * e^{z l}
-            denom = _array.expm1(xp, L * z_dec)
-            if not _array.compiling() and bool(
-                xp.any(xp.logical_and(denom == 0, xp.logical_not(grow)))
-            ):
-                raise ValueError("method='dss' needs exp(L dt Lambda) != 1 (Lambda = 0?)")
-            denom = xp.where(grow, xp.ones_like(z), denom)
-            v_dec = xp.where(grow, zero, v / denom)
-            # growing modes (Re z > 0), written with non-positive exponents only:
-            # e^{z l} / (e^{L z} - 1) = e^{-z (L-1-l)} / (e^{z} - e^{-z (L-1)})
-            g_den = xp.exp(z_gro) - xp.exp(-(L - 1) * z_gro)
-            g_den = xp.where(grow, g_den, xp.ones_like(z))
-            v_gro = xp.where(grow, v / g_den, zero)
-            K = vandermonde(v_dec, z_dec, L) + xp.flip(vandermonde(v_gro, -z_gro, L), axis=-1)
+        grow = _array.real(xp, z) > 0
+        zero = xp.zeros_like(z)
+        z_dec = xp.where(grow, zero, z)
+        z_gro = xp.where(grow, z, zero)
+        # decaying modes: v / (e^{L z} - 1) * e^{z l}
+        denom = _array.expm1(xp, L * z_dec)
+        if not _array.compiling() and bool(
+            xp.any(xp.logical_and(denom == 0, xp.logical_not(grow)))
+        ):
+            raise ValueError("method='dss' needs exp(L dt Lambda) != 1 (Lambda = 0?)")
+        denom = xp.where(grow, xp.ones_like(z), denom)
+        v_dec = xp.where(grow, zero, v / denom)
+        # growing modes (Re z > 0), written with non-positive exponents only:
+        # e^{z l} / (e^{L z} - 1) = e^{-z (L-1-l)} / (e^{z} - e^{-z (L-1)})
+        g_den = xp.exp(z_gro) - xp.exp(-(L - 1) * z_gro)
+        g_den = xp.where(grow, g_den, xp.ones_like(z))
+        v_gro = xp.where(grow, v / g_den, zero)
+        K = vandermonde(v_dec, z_dec, L) + xp.flip(vandermonde(v_gro, -z_gro, L), axis=-1)
     if halved:
         K = 2 * xp.real(K)
     elif real_out:
@@ -627,9 +614,3 @@ def kernel_diag(Lambda, B, C, dt, L, method="zoh", *, halved=False):
         )
     return xp.astype(K, real_dt) if real_out else xp.astype(K, cdt)
 
-
-def _phi1(xp, z):
-    """``(exp(z) - 1) / z`` with the removable singularity at 0 filled (= 1)."""
-    small = xp.abs(z) < 1e-300
-    safe = xp.where(small, xp.ones_like(z), z)
-    return xp.where(small, xp.ones_like(z), _array.expm1(xp, safe) / safe)

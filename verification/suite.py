@@ -833,12 +833,7 @@ def discretization_dense(measure, N, dts, dtypes, backend):
                 tol = N * kappa * _eps(dtype)
                 try:
                     A, B = ss.hippo.transition(measure, N, dtype=getattr(xp, dtype), xp=xp)
-                    if method == "zoh":
-                        out = sd.zoh(A, B, dt)
-                    elif method == "bilinear":
-                        out = sd.bilinear(A, B, dt)
-                    else:
-                        out = sd.gbt(A, B, dt, alpha)
+                    out = sd.discretize(sd.DenseSystem(A, B), dt, method, alpha=alpha)
                     Ad, Bd = _np(out[0]), _np(out[1])
                 except Exception as exc:  # noqa: BLE001
                     rows.append(_error_row(EXP_DISC, f"{label} Ad, Bd", params, dtype, exc))
@@ -934,12 +929,7 @@ def discretization_diag(init, N, dts, dtypes, backend):
                           "backend": backend}
                 try:
                     h = ss.dplr(init, N, dtype=getattr(xp, dtype), xp=xp)
-                    if method == "zoh":
-                        out = sd.zoh_diag(h.Lambda, h.B, dt)
-                    elif method == "bilinear":
-                        out = sd.bilinear_diag(h.Lambda, h.B, dt)
-                    else:
-                        out = sd.gbt_diag(h.Lambda, h.B, dt, alpha)
+                    out = sd.discretize(sd.DiagSystem(h.Lambda, h.B), dt, method, alpha=alpha)
                     Ld, Bd = _np(out[0]), _np(out[1])
                 except Exception as exc:  # noqa: BLE001
                     rows.append(_error_row(EXP_DISC, f"{label} Lambda_d, Bd", params, dtype, exc))
@@ -1327,7 +1317,7 @@ def stability(measure, N, dts, dtypes, backend):
                     params["rho_exact"] = exact
                 try:
                     A, B = ss.hippo.transition(measure, N, dtype=getattr(xp, dtype), xp=xp)
-                    out = sd.bilinear(A, B, dt) if method == "bilinear" else sd.zoh(A, B, dt)
+                    out = sd.discretize(sd.DenseSystem(A, B), dt, method)
                     Ad = _np(out[0]).astype(np.float64)
                     bad = int(np.count_nonzero(~np.isfinite(Ad)))
                     if bad:

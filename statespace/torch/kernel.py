@@ -338,7 +338,7 @@ class S4Kernel(nn.Module):
 
     def _dense_Ad(self, lam, P, B, dt):
         """Full (N x N, both conjugate halves) bilinear ``Ad`` of the DPLR system."""
-        return _disc.bilinear_dplr(lam, P, B, dt, halved=True).to_dense().Ad
+        return _disc.discretize(_disc.DPLRSystem(lam, P, B, halved=True), dt).to_dense().Ad
 
     def _true_C(self, dtype=torch.float64):
         """Output vectors ``C`` of the continuous system, ``(channels, H, N//2)``, in ``dtype``.
@@ -413,12 +413,12 @@ class S4Kernel(nn.Module):
         lam, P, B, _, dt = self._system(dtype)
         dt = dt / rate
         if self.mode == "s4":
-            sys = _disc.bilinear_dplr(lam, P, B, dt, halved=True)
-        elif self.disc == "bilinear":
-            sys = _disc.bilinear_diag(lam, B, dt)
+            system = _disc.DPLRSystem(lam, P, B, halved=True)
         else:
-            sys = _disc.zoh_diag(lam, B, dt)
-        return sys, self._true_C(dtype)
+            system = _disc.DiagSystem(lam, B)
+        # DSS is the ZOH system with a normalised C (see _true_C)
+        method = "zoh" if self.disc == "dss" else self.disc
+        return _disc.discretize(system, dt, method), self._true_C(dtype)
 
     def _check_state(self, state, name="state"):
         if not isinstance(state, torch.Tensor):
