@@ -62,6 +62,7 @@ import math
 import numbers
 
 from . import _array
+from .discretize import DiagSystem, _diag_terms, _resolve_method
 from .kernels import (
     _RADIUS,
     _bilinear_deviation,
@@ -69,7 +70,6 @@ from .kernels import (
     _dt_array,
     _flatten,
     _nodes,
-    _phi1,
     _power_minus_identity,
     _to,
 )
@@ -179,14 +179,21 @@ def _dplr_inputs(Lambda, P, vec, vec_name, dt, halved):
     return xp, dev, real_dt, Lambda, P, vec, sys_batch, dtv
 
 
-def _diag_pole(xp, Lambda, dtv, method, cdt):
-    """``(Lambda_d, log Lambda_d, z)`` in ``cdt`` with ``z = dt Lambda`` (see kernel_diag)."""
+def _diag_pole(xp, Lambda, dtv, method, cdt, w=None):
+    r"""``(Lambda_d, log Lambda_d, wd)`` in ``cdt`` for the steps ``dtv``.
+
+    ``wd`` is ``w`` scaled as :math:`B_d` is from :math:`\Delta B` (``None`` without
+    ``w``); the rules are those of :func:`statespace.discretize.discretize`, through
+    its elementwise helper (the logarithm is formed from :math:`\Delta\Lambda`,
+    never as :math:`\log\Lambda_d`).
+    """
     z = xp.astype(dtv, cdt)[..., None] * xp.astype(Lambda, cdt)
-    if method == "zoh":
-        return xp.exp(z), z, z
-    if not _array.compiling() and bool(xp.any(1 - z / 2 == 0)):
+    alpha = _resolve_method(DiagSystem, method, None)
+    if alpha is not None and not _array.compiling() and bool(xp.any(1 - alpha * z == 0)):
         raise ValueError("the bilinear transform is singular: 1 - dt*Lambda/2 has a zero entry")
-    return (1 + z / 2) / (1 - z / 2), 2 * xp.atanh(z / 2), z
+    lam_d, _ = _diag_terms(xp, z, z, alpha)
+    logd, wd = _diag_terms(xp, z, z if w is None else w, alpha, log=True)
+    return lam_d, logd, (None if w is None else wd)
 
 
 def _diag_inputs(Lambda, vec, vec_name, dt, method):
@@ -993,12 +1000,8 @@ def final_state_diag(Lambda, B, x, u, dt, method="zoh", *, halved=False, lengths
     )
     cdt = _array.complex_dtype(xp, real_dt)
     dtv = xp.astype(dtv, real_dt)
-    lam_d, logd, z = _diag_pole(xp, Lambda, dtv, method, cdt)
     dtc = xp.astype(dtv, cdt)[..., None]
-    if method == "zoh":
-        bd = dtc * _phi1(xp, z) * xp.astype(B, cdt)
-    else:
-        bd = dtc * xp.astype(B, cdt) / (1 - z / 2)
+    _, logd, bd = _diag_pole(xp, Lambda, dtv, method, cdt, dtc * xp.astype(B, cdt))
     ell = xp.astype(xp.arange(L, dtype=real_dt, device=dev), cdt)
     S = bd[..., None] * xp.exp(logd[..., None] * ell)  # Bd lambda_d^m, sys + (N, L)
     w = _window(xp, xp.astype(u, cdt), n)

@@ -712,7 +712,7 @@ def test_entry_matches_scipy(kind, method):
                 tol = 8 * (1 + a * dtb[idx] * np.linalg.norm(Ab[idx], 2)) * EPS
             else:
                 tol = (8 + 2 * _kappa(Ab[idx], a * dtb[idx])) * EPS
-            err = max(rel_err(Ad[idx], ref[0]), rel_err(Bd[idx], ref[1]))
+            err = max(relative_error(Ad[idx], ref[0]), relative_error(Bd[idx], ref[1]))
             assert err <= tol, (kind.__name__, method, halved, idx, err / EPS)
 
 

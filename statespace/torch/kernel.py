@@ -336,10 +336,6 @@ class S4Kernel(nn.Module):
                 "run a forward pass or construct the module with l_max"
             )
 
-    def _dense_Ad(self, lam, P, B, dt):
-        """Full (N x N, both conjugate halves) bilinear ``Ad`` of the DPLR system."""
-        return _disc.discretize(_disc.DPLRSystem(lam, P, B, halved=True), dt).to_dense().Ad
-
     def _true_C(self, dtype=torch.float64):
         """Output vectors ``C`` of the continuous system, ``(channels, H, N//2)``, in ``dtype``.
 
