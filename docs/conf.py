@@ -5,13 +5,14 @@ Build from the repository root (warnings are errors)::
     python -m sphinx -W --keep-going -b html docs docs/_build/html
 
 The API stubs under ``docs/api/generated/`` are git-ignored and regenerated on
-every build (``autosummary_generate = True``).
+every build from an empty folder (``autosummary_generate = True``).
 """
 
 from __future__ import annotations
 
 import os
 import pathlib
+import shutil
 import sys
 from datetime import date
 
@@ -69,6 +70,9 @@ nitpicky = False
 
 # -- autodoc / autosummary ---------------------------------------------------
 autosummary_generate = True  # stubs go to docs/api/generated/ (git-ignored)
+# Stubs of a module or name that no longer exists would be orphan pages (a warning,
+# hence an error): start every build from an empty stub folder.
+shutil.rmtree(pathlib.Path(__file__).parent / "api" / "generated", ignore_errors=True)
 autosummary_imported_members = False
 autosummary_ignore_module_all = False  # a module's public API is its __all__
 autodoc_default_options = {"member-order": "bysource"}
