@@ -25,6 +25,7 @@ The per-method functions (:func:`bilinear`, :func:`zoh_diag`, :func:`gbt_dplr`,
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import types
@@ -511,11 +512,10 @@ def discretize(system, dt, method="bilinear", *, alpha=None):
     >>> ref = sd.discretize(sd.DenseSystem(sd.dplr_to_dense(Lf, Pf), Bf), 0.1)
     >>> bool(np.allclose(sys.to_dense().Ad, ref.Ad))
     True
-    >>> sd.discretize(sd.DPLRSystem(Lam, P, Bc), 0.1, "zoh")
+    >>> sd.discretize(sd.DPLRSystem(Lam, P, Bc), 0.1, "zoh")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: method must be one of bilinear, gbt, forward_euler, backward_euler for a
-    DPLRSystem (the exponential of a diagonal-plus-low-rank matrix is dense), got 'zoh'
+    ValueError: method must be one of bilinear, gbt, forward_euler, backward_euler for a ...
     """
     kind = next((k for k in _METHODS if isinstance(system, k)), type(system))
     alpha = _resolve_method(kind, method, alpha)
@@ -819,29 +819,57 @@ def dplr_to_dense(Lambda, P, *, halved=False):
 # per-method aliases
 # ----------------------------------------------------------------------------------
 
+_ALIAS_PARAMETERS = {
+    DenseSystem: (
+        "A, B : array\n    Continuous system, shapes batch + (N, N) and batch + (N,).",
+        "DenseDiscrete", "DenseSystem(A, B)"),
+    DiagSystem: (
+        "Lambda, B : array\n    Continuous diagonal system, both of shape batch + (N,).",
+        "DiagDiscrete", "DiagSystem(Lambda, B)"),
+    DPLRSystem: (
+        "Lambda, P, B : array\n    Continuous system :math:`A = \\mathrm{diag}(\\Lambda) - P^H P`, "
+        "shapes\n    batch + (N,), batch + (r, N) and batch + (N,).",
+        "DPLRDiscrete", "DPLRSystem(Lambda, P, B, halved)"),
+}
+
+
+def _alias(kind, method):
+    """Complete the docstring of the per-method alias of :func:`discretize`.
+
+    The alias's own docstring holds its summary line and its example; the
+    Parameters, Returns and See Also sections, the same for every alias of one
+    system type, are written here once.
+    """
+
+    def fill(f):
+        if f.__doc__ is None:  # python -OO strips docstrings
+            return f
+        summary, _, example = inspect.cleandoc(f.__doc__).partition("\n\n")
+        params, result, system = _ALIAS_PARAMETERS[kind]
+        params += ("\ndt : float or array\n"
+                   "    Step size, positive, broadcasting against the batch shape.")
+        call = f'discretize({system}, dt, "{method}"'
+        if method == "gbt":
+            params += "\nalpha : float\n    GBT parameter in :math:`[0, 1]`."
+            call += ", alpha=alpha"
+        if kind is DPLRSystem:
+            params += ("\nhalved : bool, default False\n"
+                       "    Conjugate-pair (halved) storage, see :class:`DPLRSystem`.")
+        f.__doc__ = (
+            f"{summary}\n\nParameters\n----------\n{params}\n\nReturns\n-------\n{result}\n"
+            f"    ``{call})``.\n\nSee Also\n--------\n"
+            "discretize : The formulas, shapes, dtypes and errors.\n\n"
+            f"Examples\n--------\n{example}\n"
+        )
+        return f
+
+    return fill
+
+
+@_alias(DenseSystem, "gbt")
 def gbt(A, B, dt, alpha):
-    r"""Generalized bilinear transform of a dense system.
+    """Generalized bilinear transform of a dense system.
 
-    Parameters
-    ----------
-    A, B : array
-        Continuous system, shapes batch + (N, N) and batch + (N,).
-    dt : float or array
-        Step size, positive, broadcasting against the batch shape.
-    alpha : float
-        GBT parameter in :math:`[0, 1]`.
-
-    Returns
-    -------
-    DenseDiscrete
-        ``discretize(DenseSystem(A, B), dt, "gbt", alpha=alpha)``.
-
-    See Also
-    --------
-    discretize : The formulas, shapes, dtypes and errors.
-
-    Examples
-    --------
     >>> from statespace import discretize as sd
     >>> sd.gbt([[-1.0]], [1.0], 0.5, alpha=0.25)
     DenseDiscrete(Ad=array([[0.55555556]]), Bd=array([0.44444444]))
@@ -849,27 +877,10 @@ def gbt(A, B, dt, alpha):
     return discretize(DenseSystem(A, B), dt, "gbt", alpha=alpha)
 
 
+@_alias(DenseSystem, "bilinear")
 def bilinear(A, B, dt):
-    r"""Bilinear (Tustin) discretization of a dense system.
+    """Bilinear (Tustin) discretization of a dense system.
 
-    Parameters
-    ----------
-    A, B : array
-        Continuous system, shapes batch + (N, N) and batch + (N,).
-    dt : float or array
-        Step size, positive, broadcasting against the batch shape.
-
-    Returns
-    -------
-    DenseDiscrete
-        ``discretize(DenseSystem(A, B), dt, "bilinear")``.
-
-    See Also
-    --------
-    discretize : The formulas, shapes, dtypes and errors.
-
-    Examples
-    --------
     >>> from statespace import discretize as sd
     >>> sd.bilinear([[-1.0]], [1.0], 0.5)
     DenseDiscrete(Ad=array([[0.6]]), Bd=array([0.4]))
@@ -877,27 +888,10 @@ def bilinear(A, B, dt):
     return discretize(DenseSystem(A, B), dt, "bilinear")
 
 
+@_alias(DenseSystem, "forward_euler")
 def forward_euler(A, B, dt):
-    r"""Forward Euler discretization of a dense system.
+    """Forward Euler discretization of a dense system.
 
-    Parameters
-    ----------
-    A, B : array
-        Continuous system, shapes batch + (N, N) and batch + (N,).
-    dt : float or array
-        Step size, positive, broadcasting against the batch shape.
-
-    Returns
-    -------
-    DenseDiscrete
-        ``discretize(DenseSystem(A, B), dt, "forward_euler")``.
-
-    See Also
-    --------
-    discretize : The formulas, shapes, dtypes and errors.
-
-    Examples
-    --------
     >>> from statespace import discretize as sd
     >>> sd.forward_euler([[-2.0]], [1.0], 0.25)
     DenseDiscrete(Ad=array([[0.5]]), Bd=array([0.25]))
@@ -905,27 +899,10 @@ def forward_euler(A, B, dt):
     return discretize(DenseSystem(A, B), dt, "forward_euler")
 
 
+@_alias(DenseSystem, "backward_euler")
 def backward_euler(A, B, dt):
-    r"""Backward Euler discretization of a dense system.
+    """Backward Euler discretization of a dense system.
 
-    Parameters
-    ----------
-    A, B : array
-        Continuous system, shapes batch + (N, N) and batch + (N,).
-    dt : float or array
-        Step size, positive, broadcasting against the batch shape.
-
-    Returns
-    -------
-    DenseDiscrete
-        ``discretize(DenseSystem(A, B), dt, "backward_euler")``.
-
-    See Also
-    --------
-    discretize : The formulas, shapes, dtypes and errors.
-
-    Examples
-    --------
     >>> from statespace import discretize as sd
     >>> sd.backward_euler([[-3.0]], [1.0], 1.0)
     DenseDiscrete(Ad=array([[0.25]]), Bd=array([0.25]))
@@ -933,27 +910,10 @@ def backward_euler(A, B, dt):
     return discretize(DenseSystem(A, B), dt, "backward_euler")
 
 
+@_alias(DenseSystem, "zoh")
 def zoh(A, B, dt):
-    r"""Zero-order-hold discretization of a dense system.
+    """Zero-order-hold discretization of a dense system.
 
-    Parameters
-    ----------
-    A, B : array
-        Continuous system, shapes batch + (N, N) and batch + (N,).
-    dt : float or array
-        Step size, positive, broadcasting against the batch shape.
-
-    Returns
-    -------
-    DenseDiscrete
-        ``discretize(DenseSystem(A, B), dt, "zoh")``.
-
-    See Also
-    --------
-    discretize : The formulas, shapes, dtypes and errors.
-
-    Examples
-    --------
     >>> from statespace import discretize as sd
     >>> sd.zoh([[0.0]], [2.0], 0.5)  # an integrator
     DenseDiscrete(Ad=array([[1.]]), Bd=array([1.]))
@@ -961,29 +921,10 @@ def zoh(A, B, dt):
     return discretize(DenseSystem(A, B), dt, "zoh")
 
 
+@_alias(DiagSystem, "gbt")
 def gbt_diag(Lambda, B, dt, alpha):
-    r"""Generalized bilinear transform of a diagonal system.
+    """Generalized bilinear transform of a diagonal system.
 
-    Parameters
-    ----------
-    Lambda, B : array
-        Continuous diagonal system, both of shape batch + (N,).
-    dt : float or array
-        Step size, positive, broadcasting against the batch shape.
-    alpha : float
-        GBT parameter in :math:`[0, 1]`.
-
-    Returns
-    -------
-    DiagDiscrete
-        ``discretize(DiagSystem(Lambda, B), dt, "gbt", alpha=alpha)``.
-
-    See Also
-    --------
-    discretize : The formulas, shapes, dtypes and errors.
-
-    Examples
-    --------
     >>> from statespace import discretize as sd
     >>> sd.gbt_diag([-1.0, -2.0], [1.0, 1.0], 0.5, alpha=0.25)
     DiagDiscrete(Lambda_d=array([0.55555556, 0.2       ]), Bd=array([0.44444444, 0.4       ]))
@@ -991,27 +932,10 @@ def gbt_diag(Lambda, B, dt, alpha):
     return discretize(DiagSystem(Lambda, B), dt, "gbt", alpha=alpha)
 
 
+@_alias(DiagSystem, "bilinear")
 def bilinear_diag(Lambda, B, dt):
-    r"""Bilinear (Tustin) discretization of a diagonal system.
+    """Bilinear (Tustin) discretization of a diagonal system.
 
-    Parameters
-    ----------
-    Lambda, B : array
-        Continuous diagonal system, both of shape batch + (N,).
-    dt : float or array
-        Step size, positive, broadcasting against the batch shape.
-
-    Returns
-    -------
-    DiagDiscrete
-        ``discretize(DiagSystem(Lambda, B), dt, "bilinear")``.
-
-    See Also
-    --------
-    discretize : The formulas, shapes, dtypes and errors.
-
-    Examples
-    --------
     >>> from statespace import discretize as sd
     >>> sd.bilinear_diag([-1.0, -2.0], [1.0, 1.0], 0.5)
     DiagDiscrete(Lambda_d=array([0.6       , 0.33333333]), Bd=array([0.4       , 0.33333333]))
@@ -1019,27 +943,10 @@ def bilinear_diag(Lambda, B, dt):
     return discretize(DiagSystem(Lambda, B), dt, "bilinear")
 
 
+@_alias(DiagSystem, "forward_euler")
 def forward_euler_diag(Lambda, B, dt):
-    r"""Forward Euler discretization of a diagonal system.
+    """Forward Euler discretization of a diagonal system.
 
-    Parameters
-    ----------
-    Lambda, B : array
-        Continuous diagonal system, both of shape batch + (N,).
-    dt : float or array
-        Step size, positive, broadcasting against the batch shape.
-
-    Returns
-    -------
-    DiagDiscrete
-        ``discretize(DiagSystem(Lambda, B), dt, "forward_euler")``.
-
-    See Also
-    --------
-    discretize : The formulas, shapes, dtypes and errors.
-
-    Examples
-    --------
     >>> from statespace import discretize as sd
     >>> sd.forward_euler_diag([-2.0], [3.0], 0.25)
     DiagDiscrete(Lambda_d=array([0.5]), Bd=array([0.75]))
@@ -1047,27 +954,10 @@ def forward_euler_diag(Lambda, B, dt):
     return discretize(DiagSystem(Lambda, B), dt, "forward_euler")
 
 
+@_alias(DiagSystem, "backward_euler")
 def backward_euler_diag(Lambda, B, dt):
-    r"""Backward Euler discretization of a diagonal system.
+    """Backward Euler discretization of a diagonal system.
 
-    Parameters
-    ----------
-    Lambda, B : array
-        Continuous diagonal system, both of shape batch + (N,).
-    dt : float or array
-        Step size, positive, broadcasting against the batch shape.
-
-    Returns
-    -------
-    DiagDiscrete
-        ``discretize(DiagSystem(Lambda, B), dt, "backward_euler")``.
-
-    See Also
-    --------
-    discretize : The formulas, shapes, dtypes and errors.
-
-    Examples
-    --------
     >>> from statespace import discretize as sd
     >>> sd.backward_euler_diag([-3.0], [1.0], 1.0)
     DiagDiscrete(Lambda_d=array([0.25]), Bd=array([0.25]))
@@ -1075,27 +965,10 @@ def backward_euler_diag(Lambda, B, dt):
     return discretize(DiagSystem(Lambda, B), dt, "backward_euler")
 
 
+@_alias(DiagSystem, "zoh")
 def zoh_diag(Lambda, B, dt):
-    r"""Zero-order-hold discretization of a diagonal system.
+    """Zero-order-hold discretization of a diagonal system.
 
-    Parameters
-    ----------
-    Lambda, B : array
-        Continuous diagonal system, both of shape batch + (N,).
-    dt : float or array
-        Step size, positive, broadcasting against the batch shape.
-
-    Returns
-    -------
-    DiagDiscrete
-        ``discretize(DiagSystem(Lambda, B), dt, "zoh")``.
-
-    See Also
-    --------
-    discretize : The formulas, shapes, dtypes and errors.
-
-    Examples
-    --------
     >>> from statespace import discretize as sd
     >>> sd.zoh_diag([0.0, -1e-20], [2.0, 2.0], 0.5)
     DiagDiscrete(Lambda_d=array([1., 1.]), Bd=array([1., 1.]))
@@ -1103,32 +976,10 @@ def zoh_diag(Lambda, B, dt):
     return discretize(DiagSystem(Lambda, B), dt, "zoh")
 
 
+@_alias(DPLRSystem, "gbt")
 def gbt_dplr(Lambda, P, B, dt, alpha, *, halved=False):
-    r"""Generalized bilinear transform of a DPLR system.
+    """Generalized bilinear transform of a DPLR system.
 
-    Parameters
-    ----------
-    Lambda, P, B : array
-        Continuous system :math:`A = \mathrm{diag}(\Lambda) - P^H P`, shapes
-        batch + (N,), batch + (r, N) and batch + (N,).
-    dt : float or array
-        Step size, positive, broadcasting against the batch shape.
-    alpha : float
-        GBT parameter in :math:`[0, 1]`.
-    halved : bool, default False
-        Conjugate-pair (halved) storage, see :class:`DPLRSystem`.
-
-    Returns
-    -------
-    DPLRDiscrete
-        ``discretize(DPLRSystem(Lambda, P, B, halved), dt, "gbt", alpha=alpha)``.
-
-    See Also
-    --------
-    discretize : The formulas, shapes, dtypes and errors.
-
-    Examples
-    --------
     >>> from statespace import discretize as sd
     >>> sd.gbt_dplr([-1.0], [[1.0]], [1.0], 0.5, alpha=0.25).to_dense()
     DenseDiscrete(Ad=array([[0.2]]), Bd=array([0.4]))
@@ -1136,30 +987,10 @@ def gbt_dplr(Lambda, P, B, dt, alpha, *, halved=False):
     return discretize(DPLRSystem(Lambda, P, B, halved), dt, "gbt", alpha=alpha)
 
 
+@_alias(DPLRSystem, "bilinear")
 def bilinear_dplr(Lambda, P, B, dt, *, halved=False):
-    r"""Bilinear (Tustin) discretization of a DPLR system.
+    """Bilinear (Tustin) discretization of a DPLR system.
 
-    Parameters
-    ----------
-    Lambda, P, B : array
-        Continuous system :math:`A = \mathrm{diag}(\Lambda) - P^H P`, shapes
-        batch + (N,), batch + (r, N) and batch + (N,).
-    dt : float or array
-        Step size, positive, broadcasting against the batch shape.
-    halved : bool, default False
-        Conjugate-pair (halved) storage, see :class:`DPLRSystem`.
-
-    Returns
-    -------
-    DPLRDiscrete
-        ``discretize(DPLRSystem(Lambda, P, B, halved), dt, "bilinear")``.
-
-    See Also
-    --------
-    discretize : The formulas, shapes, dtypes and errors.
-
-    Examples
-    --------
     >>> from statespace import discretize as sd
     >>> sd.bilinear_dplr([-1.0], [[1.0]], [1.0], 0.5).to_dense()
     DenseDiscrete(Ad=array([[0.33333333]]), Bd=array([0.33333333]))
@@ -1167,30 +998,10 @@ def bilinear_dplr(Lambda, P, B, dt, *, halved=False):
     return discretize(DPLRSystem(Lambda, P, B, halved), dt, "bilinear")
 
 
+@_alias(DPLRSystem, "forward_euler")
 def forward_euler_dplr(Lambda, P, B, dt, *, halved=False):
-    r"""Forward Euler discretization of a DPLR system.
+    """Forward Euler discretization of a DPLR system.
 
-    Parameters
-    ----------
-    Lambda, P, B : array
-        Continuous system :math:`A = \mathrm{diag}(\Lambda) - P^H P`, shapes
-        batch + (N,), batch + (r, N) and batch + (N,).
-    dt : float or array
-        Step size, positive, broadcasting against the batch shape.
-    halved : bool, default False
-        Conjugate-pair (halved) storage, see :class:`DPLRSystem`.
-
-    Returns
-    -------
-    DPLRDiscrete
-        ``discretize(DPLRSystem(Lambda, P, B, halved), dt, "forward_euler")``.
-
-    See Also
-    --------
-    discretize : The formulas, shapes, dtypes and errors.
-
-    Examples
-    --------
     >>> from statespace import discretize as sd
     >>> sd.forward_euler_dplr([-1.0], [[1.0]], [1.0], 0.25).to_dense()
     DenseDiscrete(Ad=array([[0.5]]), Bd=array([0.25]))
@@ -1198,30 +1009,10 @@ def forward_euler_dplr(Lambda, P, B, dt, *, halved=False):
     return discretize(DPLRSystem(Lambda, P, B, halved), dt, "forward_euler")
 
 
+@_alias(DPLRSystem, "backward_euler")
 def backward_euler_dplr(Lambda, P, B, dt, *, halved=False):
-    r"""Backward Euler discretization of a DPLR system.
+    """Backward Euler discretization of a DPLR system.
 
-    Parameters
-    ----------
-    Lambda, P, B : array
-        Continuous system :math:`A = \mathrm{diag}(\Lambda) - P^H P`, shapes
-        batch + (N,), batch + (r, N) and batch + (N,).
-    dt : float or array
-        Step size, positive, broadcasting against the batch shape.
-    halved : bool, default False
-        Conjugate-pair (halved) storage, see :class:`DPLRSystem`.
-
-    Returns
-    -------
-    DPLRDiscrete
-        ``discretize(DPLRSystem(Lambda, P, B, halved), dt, "backward_euler")``.
-
-    See Also
-    --------
-    discretize : The formulas, shapes, dtypes and errors.
-
-    Examples
-    --------
     >>> from statespace import discretize as sd
     >>> sd.backward_euler_dplr([-1.0], [[1.0]], [1.0], 1.0).to_dense()
     DenseDiscrete(Ad=array([[0.33333333]]), Bd=array([0.33333333]))
