@@ -279,24 +279,24 @@ def _complex(xp, re, im):
     return xp.astype(re, cdt) + j * xp.astype(im, cdt)
 
 
-def matmul(xp, a, b):
-    """Matrix product that promotes mixed real/complex operands (torch rejects them)."""
+def _promote_pair(xp, a, b):
+    """``a, b`` with the real one cast to the other's complex dtype when they differ."""
     if is_complex(xp, a) != is_complex(xp, b):
         if is_complex(xp, a):
             b = xp.astype(b, a.dtype)
         else:
             a = xp.astype(a, b.dtype)
-    return xp.matmul(a, b)
+    return a, b
+
+
+def matmul(xp, a, b):
+    """Matrix product that promotes mixed real/complex operands (torch rejects them)."""
+    return xp.matmul(*_promote_pair(xp, a, b))
 
 
 def solve(xp, a, b):
     """Solve ``a @ x = b`` for batched square ``a`` (promoting real/complex)."""
-    if is_complex(xp, a) != is_complex(xp, b):
-        if is_complex(xp, a):
-            b = xp.astype(b, a.dtype)
-        else:
-            a = xp.astype(a, b.dtype)
-    return xp.linalg.solve(a, b)
+    return xp.linalg.solve(*_promote_pair(xp, a, b))
 
 
 def expm(xp, a):
