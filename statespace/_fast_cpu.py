@@ -49,9 +49,13 @@ their IEEE meaning. Every error bound of the written expressions therefore still
 holds, and results may differ from the generic path in the last bits. The compensated
 differences below have no products and are evaluated exactly as written.
 
-Non-finite results: each task counts the non-finite sums as it stores them, and
-:func:`cauchy`/:func:`vandermonde` raise :class:`ValueError` when any is found, so the
-caller needs no second pass over the output.
+Non-finite results: each task counts the non-finite sums as it stores them, so the
+caller needs no second pass over the output. :func:`try_cauchy` and
+:func:`try_vandermonde` return the tasks that found one as chunks ``(index, l0, l1)``
+of the result, which :mod:`statespace._router` recomputes with the generic
+implementation (a sum that only this kernel's formulas overflow, see *Range* below,
+still gets its finite value); called directly, :func:`cauchy`/:func:`vandermonde`
+raise :class:`ValueError` instead.
 
 Compensated differences
 -----------------------
@@ -73,8 +77,12 @@ errors of float64 plus the rounding of ``x * l0`` (the generic path has the same
 
 Range: ``1/d`` through ``|d|^2`` is valid for ``1e-19 < |d| < 1e19`` in float32
 (``1e-154 .. 1e154`` in float64); :func:`try_cauchy` sends inputs whose magnitudes could
-leave that range to the generic path, and a difference below it overflows to a
-non-finite value, which is reported as an error.
+leave that range to the generic path. A difference below it (a pole ``3e-20`` from a
+node in complex64) overflows ``1 / |d|^2`` although ``1 / d`` is finite; the task's
+sums come out non-finite and the router recomputes that chunk with the generic
+``1 / (z - w)``. Likewise, in complex128, ``exp(x l0) * T_j`` overflows a little
+before ``exp(x l)`` does (for ``|exp(x l)|`` between the largest double and
+:math:`\sqrt 2` times it, where NumPy's complex ``exp`` scales and stays finite).
 """
 
 from __future__ import annotations
@@ -407,9 +415,14 @@ def _chunk(M, L, rdt, nb):
     return min(lc, -(-per // 16) * 16)
 
 
-def _raise_if_nonfinite(nonfinite, what):
-    if nonfinite.any():
+def _report_nonfinite(nonfinite, what, bad, batch, L, lc):
+    """Append the chunks of the tasks that stored a non-finite sum to ``bad`` (raise
+    :func:`~statespace._reduction_contract.nonfinite_error` when ``bad`` is None)."""
+    if not nonfinite.any():
+        return
+    if bad is None:
         raise _contract.nonfinite_error(what)
+    bad.extend(_contract.task_chunks(np.flatnonzero(nonfinite).tolist(), batch, L, lc))
 
 
 def _batch_of(*shapes):
@@ -440,12 +453,15 @@ def _torch_threads_kept():
             torch.set_num_threads(n)
 
 
-def cauchy(vs, z, w, *, conj, z_lo=None, w_lo=None):
+def cauchy(vs, z, w, *, conj, z_lo=None, w_lo=None, bad=None):
     """Fused Cauchy reduction on NumPy arrays (contract of ``_reductions_generic.cauchy``).
 
     ``vs``: kept + (M, N); ``z``: kept' + (L,); ``w``: kept' + (N,), one complex dtype
     (complex64 or complex128). ``z_lo``/``w_lo`` (same shapes and dtype as ``z``/``w``)
-    are the low parts of compensated nodes/poles. Returns kept + (M, L).
+    are the low parts of compensated nodes/poles. Returns kept + (M, L). A non-finite
+    sum raises ValueError, or, when ``bad`` is a list, appends the chunk ``(index, l0,
+    l1)`` holding it to ``bad`` (see
+    :func:`~statespace._reduction_contract.task_chunks`).
     """
     rdt = _REAL[np.dtype(vs.dtype)]
     batch = _batch_of(vs.shape[:-2], z.shape[:-1], w.shape[:-1])
@@ -470,14 +486,15 @@ def cauchy(vs, z, w, *, conj, z_lo=None, w_lo=None):
     with _torch_threads_kept():
         cauchy_kernel(vr, vi, iv, zr, zi, zlr, zli, iz, wr, wi, wlr, wli, iw, bool(conj),
                       comp, lc, np.ones(1, rdt), out_f, nonfinite)
-    _raise_if_nonfinite(nonfinite, "cauchy_conj" if conj else "cauchy")
+    _report_nonfinite(nonfinite, "cauchy_conj" if conj else "cauchy", bad, batch, L, lc)
     return out
 
 
-def vandermonde(vs, x, L):
+def vandermonde(vs, x, L, *, bad=None):
     """Fused Vandermonde reduction on NumPy arrays (contract of the generic path).
 
-    ``vs``: kept + (M, N); ``x``: kept' + (N,). Returns kept + (M, L).
+    ``vs``: kept + (M, N); ``x``: kept' + (N,). Returns kept + (M, L). Non-finite
+    sums as in :func:`cauchy`.
     """
     rdt = _REAL[np.dtype(vs.dtype)]
     batch = _batch_of(vs.shape[:-2], x.shape[:-1])
@@ -493,7 +510,7 @@ def vandermonde(vs, x, L):
     nonfinite = np.zeros(nb * -(-L // lc), dtype=np.int64)
     with _torch_threads_kept():
         vandermonde_kernel(vr, vi, iv, xr, xi, ix, L, lc, out_f, nonfinite)
-    _raise_if_nonfinite(nonfinite, "vandermonde")
+    _report_nonfinite(nonfinite, "vandermonde", bad, batch, L, lc)
     return out
 
 
@@ -549,8 +566,10 @@ def _in_range(rdt, *arrays):
 def try_cauchy(vs, z, w, *, conj, z_lo=None, w_lo=None):
     """Run the compiled Cauchy kernel when it applies; None when it does not.
 
-    A non-finite result raises ValueError (counted by the kernel as it stores).
-    Arguments as :func:`cauchy`, in NumPy or (CPU, no pending gradient) torch.
+    Arguments as :func:`cauchy`, in NumPy or (CPU, no pending gradient) torch. Returns
+    ``(y, bad)``: the result, in the namespace of the inputs, and the list of its
+    chunks ``(index, l0, l1)`` that hold a non-finite sum (counted by the kernel as it
+    stores; empty almost always), for the router to recompute.
     """
     batch = _batch_of(vs.shape[:-2], z.shape[:-1], w.shape[:-1])
     work = vs.shape[-2] * vs.shape[-1] * z.shape[-1] * int(np.prod(batch))
@@ -565,16 +584,22 @@ def try_cauchy(vs, z, w, *, conj, z_lo=None, w_lo=None):
     lo = iter(arrs[3:])
     zl = next(lo) if z_lo is not None else None
     wl = next(lo) if w_lo is not None else None
-    return _wrap(cauchy(v_, z_, w_, conj=conj, z_lo=zl, w_lo=wl), is_torch)
+    bad = []
+    y = cauchy(v_, z_, w_, conj=conj, z_lo=zl, w_lo=wl, bad=bad)
+    return _wrap(y, is_torch), bad
 
 
 def try_vandermonde(vs, x, L):
-    """Run the compiled Vandermonde kernel when it applies; None when it does not
-    (raises ValueError for a non-finite result)."""
+    """Run the compiled Vandermonde kernel when it applies; None when it does not.
+
+    Returns ``(y, bad)`` as :func:`try_cauchy`.
+    """
     batch = _batch_of(vs.shape[:-2], x.shape[:-1])
     work = vs.shape[-2] * vs.shape[-1] * L * int(np.prod(batch))
     got = _eligible((vs, x), work)
     if got is None:
         return None
     (v_, x_), is_torch = got
-    return _wrap(vandermonde(v_, x_, L), is_torch)
+    bad = []
+    y = vandermonde(v_, x_, L, bad=bad)
+    return _wrap(y, is_torch), bad

@@ -27,6 +27,13 @@ The Vandermonde kernel evaluates ``exp(x l)`` directly; the products ``x * l`` a
 formed in double precision and the phase reduced modulo ``2 pi`` before the
 single-precision ``sincosf``, so complex64 results carry one rounding of the
 exponential instead of ``eps * |x| l``.
+
+Non-finite results: :func:`try_cauchy` and :func:`try_vandermonde` check the result
+with one reduction on the device; only when it holds a non-finite sum do they list
+the blocks (batch row, ``128`` positions) that hold one (:func:`nonfinite_chunks`),
+which :mod:`statespace._router` recomputes with the generic implementation (``1 /
+d`` through ``|d|^2`` overflows for differences the generic ``1 / (z - w)`` handles,
+as on the CPU).
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ import math
 
 from . import _reduction_contract as _contract
 
-__all__ = ["available", "try_cauchy", "try_vandermonde", "MAX_M"]
+__all__ = ["available", "try_cauchy", "try_vandermonde", "nonfinite_chunks", "MAX_M"]
 
 #: Numerators handled per launch (register accumulators per thread).
 MAX_M = 16
@@ -321,6 +328,23 @@ def vandermonde(vs, x, L):
     return out
 
 
+def nonfinite_chunks(cp, y):
+    """The chunks ``(index, l0, l1)`` of ``y`` (batch + (M, L)) that hold a non-finite
+    entry, one per thread block (batch row, ``_BLOCK`` positions; see
+    :func:`~statespace._reduction_contract.task_chunks`); ``[]`` after one device
+    reduction when every entry is finite."""
+    ok = cp.isfinite(y)
+    if bool(cp.all(ok)):
+        return []
+    batch, L = tuple(y.shape[:-2]), y.shape[-1]
+    nb = math.prod(batch)
+    rows, pos = cp.nonzero(~cp.all(ok.reshape(nb, y.shape[-2], L), axis=1))
+    nchunk = -(-L // _BLOCK)
+    tasks = sorted({r * nchunk + p // _BLOCK for r, p in zip(rows.tolist(), pos.tolist(),
+                                                                 strict=True)})
+    return _contract.task_chunks(tasks, batch, L, _BLOCK)
+
+
 # --------------------------------------------------------------------------------------
 # routing: CuPy arrays as they are, CUDA torch tensors through DLPack
 # --------------------------------------------------------------------------------------
@@ -398,8 +422,12 @@ def _back(y, tdev):
 
 
 def try_cauchy(vs, z, w, *, conj, z_lo=None, w_lo=None):
-    """Run the CUDA Cauchy kernel when it applies; None when it does not (raises
-    ValueError for a non-finite result)."""
+    """Run the CUDA Cauchy kernel when it applies; None when it does not.
+
+    Returns ``(y, bad)``: the result in the namespace of the inputs and the list of its
+    chunks ``(index, l0, l1)`` that hold a non-finite sum (:func:`nonfinite_chunks`),
+    for the router to recompute.
+    """
     extra = [a for a in (z_lo, w_lo) if a is not None]
     got = _eligible((vs, z, w, *extra))
     if got is None:
@@ -413,13 +441,14 @@ def try_cauchy(vs, z, w, *, conj, z_lo=None, w_lo=None):
         zl = next(lo) if z_lo is not None else None
         wl = next(lo) if w_lo is not None else None
         y = cauchy(arrs[0], arrs[1], arrs[2], conj=conj, z_lo=zl, w_lo=wl)
-        _contract.check_result(cp, y, "cauchy_conj" if conj else "cauchy")
-        return _back(y, tdev)
+        return _back(y, tdev), nonfinite_chunks(cp, y)
 
 
 def try_vandermonde(vs, x, L):
-    """Run the CUDA Vandermonde kernel when it applies; None when it does not (raises
-    ValueError for a non-finite result)."""
+    """Run the CUDA Vandermonde kernel when it applies; None when it does not.
+
+    Returns ``(y, bad)`` as :func:`try_cauchy`.
+    """
     got = _eligible((vs, x))
     if got is None:
         return None
@@ -429,5 +458,4 @@ def try_vandermonde(vs, x, L):
     with _Ctx(cp, tdev):
         v_, x_ = _to_cupy(cp, arrs, tdev)
         y = vandermonde(v_, x_, L)
-        _contract.check_result(cp, y, "vandermonde")
-        return _back(y, tdev)
+        return _back(y, tdev), nonfinite_chunks(cp, y)

@@ -11,7 +11,7 @@ they all depend on and it depends on none of them (only on :mod:`statespace._arr
   length (:data:`CHUNK_ELEMENTS`, :func:`chunk_len`);
 * input validation (:func:`check_chunk`, :func:`prepare`, :func:`cauchy_operands`,
   :func:`vandermonde_operands`) and the result checks (:func:`check_result`,
-  :func:`no_coincidence`, :func:`nonfinite_error`);
+  :func:`no_coincidence`, :func:`nonfinite_error`, :func:`task_chunks`);
 * the split of a value into a high and a low part for compensated differences
   (:func:`split`);
 * the state of the fast-path switch (:data:`fast_mode`, :func:`set_fast_mode`), set by
@@ -27,6 +27,14 @@ numerator axes already split off: ``vs`` is ``kept + (M, N)``, and ``z``, ``w``,
 (M, L)`` in the namespace, device and dtype of its inputs, agrees with the generic one
 to the tolerance of ``tests/test_reductions.py``, and a result that the router returns
 has been checked to be finite (:func:`nonfinite_error` otherwise).
+
+A compiled kernel (``try_cauchy``/``try_vandermonde`` of :mod:`statespace._fast_cpu`
+and :mod:`statespace._fast_cupy`) returns None when it does not apply, else ``(y,
+bad)``: ``bad`` lists the chunks ``(index, l0, l1)`` (a batch index of ``y`` and the
+positions ``l0 <= l < l1``, see :func:`task_chunks`) where one of its sums came out
+non-finite. The router recomputes those chunks with the generic implementation, so a
+kernel's narrower range (an overflow or underflow of an intermediate that the generic
+formula avoids) never turns into an error; only a non-finite generic result raises.
 """
 
 from __future__ import annotations
@@ -51,6 +59,7 @@ __all__ = [
     "nonfinite_error",
     "check_result",
     "no_coincidence",
+    "task_chunks",
     "split",
 ]
 
@@ -279,6 +288,26 @@ def no_coincidence(xp, d):
             "a node z coincides with a pole w (z[..., l] == w[..., n]): the Cauchy sum is "
             "infinite there"
         )
+
+
+def task_chunks(tasks, batch, L, lc):
+    """The chunks ``(index, l0, l1)`` of the flat task numbers ``tasks``.
+
+    A kernel that splits each of the ``prod(batch)`` rows of its result into
+    ``ceil(L / lc)`` chunks of ``lc`` positions numbers them ``t = row * nchunk + c``
+    (rows in C order); task ``t`` covers ``y[index][..., l0:l1]`` with ``index`` the
+    batch index of the row, ``l0 = c * lc`` and ``l1 = min(L, l0 + lc)``.
+    """
+    nchunk = -(-L // lc)
+    out = []
+    for t in tasks:
+        row, c = divmod(int(t), nchunk)
+        index = []
+        for n in reversed(batch):
+            row, i = divmod(row, n)
+            index.append(i)
+        out.append((tuple(reversed(index)), c * lc, min(L, (c + 1) * lc)))
+    return out
 
 
 # --------------------------------------------------------------------------------------

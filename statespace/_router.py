@@ -18,8 +18,18 @@ from import nothing but that contract, never this module or each other:
 The mode is :data:`statespace._reduction_contract.fast_mode`, read at every call (a
 module global, so ``torch.compile`` guards on it). While ``torch.compile`` traces a
 call no compiled kernel is tried: choosing one inspects the arrays on the host. A
-result returned from here is finite (``ValueError`` otherwise; the compiled kernels
-check their results themselves, the check is skipped while tracing).
+result returned from here is finite (``ValueError`` otherwise; the check is skipped
+while tracing).
+
+A compiled kernel never fails where the generic path succeeds: it reports the chunks
+of its result (batch row, range of positions) that hold a non-finite sum, and those
+chunks, and only those, are recomputed here by the generic implementation on the
+same operands (``_redo_cauchy``, ``_redo_vandermonde``). The kernels' formulas have a
+narrower range than the generic ones (``1 / d`` through ``|d|^2``, ``exp(x l)`` as a
+product of two exponentials), so such an overflow gets the generic path's finite
+value; ``ValueError`` is raised only when the generic result is non-finite too. When
+no chunk is bad this costs nothing: the kernels count non-finite sums as they store
+them.
 """
 
 from __future__ import annotations
@@ -61,6 +71,54 @@ def _compiled_kernels(xp, mode):
     return [m for m in mods if m.available()]
 
 
+def _row(a, index, core):
+    """Batch row ``index`` of ``a``, whose last ``core`` axes are not batch axes and whose
+    batch axes broadcast against ``index`` (aligned at the right)."""
+    nb = a.ndim - core
+    sub = index[len(index) - nb:] if nb else ()
+    return a[tuple(i if n > 1 else 0 for i, n in zip(sub, a.shape[:nb], strict=True))
+             + (...,)]
+
+
+def _put(xp, y, index, l0, l1, part, what):
+    """``y[index][..., l0:l1] = part`` once ``part`` is checked to be finite."""
+    _contract.check_result(xp, part, what)
+    y[index + (slice(None), slice(l0, l1))] = part
+
+
+def _redo_cauchy(xp, y, bad, step, conj, vs, z, w, z_lo=None, w_lo=None):
+    """``y`` with its chunks ``bad`` recomputed by the generic (compensated) Cauchy sum."""
+    what = "cauchy_conj" if conj else "cauchy"
+    for index, l0, l1 in bad:
+        v_r, w_r = _row(vs, index, 2), _row(w, index, 1)
+        z_r = _row(z, index, 1)[..., l0:l1]
+        if z_lo is None:
+            part = _generic.cauchy(xp, v_r, z_r, w_r, step, conj=conj)
+        else:
+            zl_r = _row(z_lo, index, 1)[..., l0:l1]
+            part = _generic.cauchy_compensated(xp, v_r, z_r, zl_r, w_r, _row(w_lo, index, 1),
+                                               step, conj=conj)
+        _put(xp, y, index, l0, l1, part, what)
+    return y
+
+
+def _redo_vandermonde(xp, y, bad, step, vs, x):
+    """``y`` with its chunks ``bad`` recomputed by the generic Vandermonde sum.
+
+    The generic sum starts at ``l = 0``: per batch row it runs up to the end of the
+    row's last bad chunk, and only the bad chunks are written.
+    """
+    spans = {}
+    for index, l0, l1 in bad:
+        spans.setdefault(index, []).append((l0, l1))
+    for index, ranges in spans.items():
+        top = max(l1 for _, l1 in ranges)
+        part = _generic.vandermonde(xp, _row(vs, index, 2), _row(x, index, 1), top, step)
+        for l0, l1 in ranges:
+            _put(xp, y, index, l0, l1, part[..., l0:l1], "vandermonde")
+    return y
+
+
 def cauchy(xp, vs, z, w, step, *, conj):
     """The Cauchy reduction (contract of ``_reductions_generic.cauchy``), routed."""
     mode = _contract.fast_mode
@@ -70,9 +128,9 @@ def cauchy(xp, vs, z, w, step, *, conj):
         y = _torch_reductions.cauchy_function(vs, z, w, step, conj=conj)
     else:
         for fast in _compiled_kernels(xp, mode):
-            y = fast.try_cauchy(vs, z, w, conj=conj)
-            if y is not None:
-                return y
+            got = fast.try_cauchy(vs, z, w, conj=conj)
+            if got is not None:
+                return _redo_cauchy(xp, *got, step, conj, vs, z, w)
         y = _generic.cauchy(xp, vs, z, w, step, conj=conj)
     _contract.check_result(xp, y, "cauchy_conj" if conj else "cauchy")
     return y
@@ -87,9 +145,9 @@ def vandermonde(xp, vs, x, L, step):
         y = _torch_reductions.vandermonde_function(vs, x, L, step)
     else:
         for fast in _compiled_kernels(xp, mode):
-            y = fast.try_vandermonde(vs, x, L)
-            if y is not None:
-                return y
+            got = fast.try_vandermonde(vs, x, L)
+            if got is not None:
+                return _redo_vandermonde(xp, *got, step, vs, x)
         y = _generic.vandermonde(xp, vs, x, L, step)
     _contract.check_result(xp, y, "vandermonde")
     return y
@@ -104,9 +162,9 @@ def cauchy_compensated(xp, vs, z, z_lo, w, w_lo, step, *, conj):
     if _array.is_torch(xp) and _needs_grad((vs, z, z_lo, w, w_lo)):
         return cauchy(xp, vs, z, w, step, conj=conj)
     for fast in _compiled_kernels(xp, _contract.fast_mode):
-        y = fast.try_cauchy(vs, z, w, conj=conj, z_lo=z_lo, w_lo=w_lo)
-        if y is not None:
-            return y
+        got = fast.try_cauchy(vs, z, w, conj=conj, z_lo=z_lo, w_lo=w_lo)
+        if got is not None:
+            return _redo_cauchy(xp, *got, step, conj, vs, z, w, z_lo, w_lo)
     y = _generic.cauchy_compensated(xp, vs, z, z_lo, w, w_lo, step, conj=conj)
     _contract.check_result(xp, y, "cauchy_conj" if conj else "cauchy")
     return y

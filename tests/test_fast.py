@@ -30,6 +30,7 @@ from statespace import (
     _fast_cupy,
     _reduction_contract,
     _reductions_generic,
+    _router,
     reductions,
 )
 
@@ -330,13 +331,14 @@ def test_out_of_range_inputs_use_generic(monkeypatch, rng):
 @pytest.mark.parametrize("node", [0, 10, 2048])
 def test_coinciding_node_raises(force_fast, conj, node, rng):
     # the kernel counts non-finite sums as it stores them, in every chunk (the last
-    # node of 2049 sits alone past the even chunks)
+    # node of 2049 sits alone past the even chunks); the generic path recomputes the
+    # chunk and finds the coincidence
     v, w = _rand_c(rng, (2, 8)), _poles(rng, (2, 8))
     z = _nodes(2049)
     w[1, 3] = z[node]
-    with pytest.raises(ValueError, match="non-finite"):
+    with pytest.raises(ValueError, match="z coincides with a pole w"):
         (ss.cauchy_conj if conj else ss.cauchy)(v, z, w)
-    assert force_fast == ["cauchy"]  # raised by the fused kernel, not the generic path
+    assert force_fast == ["cauchy"]  # the fused kernel ran first
 
 
 @needs_numba
@@ -346,6 +348,175 @@ def test_fused_vandermonde_overflow_raises(force_fast, rng):
     with pytest.raises(ValueError, match="vandermonde produced non-finite"):
         ss.vandermonde(v, np.array([-0.1, 0.0, 10.0]), 300)  # exp(10 * 299) overflows
     assert force_fast == ["vandermonde"]
+
+
+# ----------------------------------------------------------------------------------
+# non-finite sums of a fast path: the chunk is recomputed by the generic path
+# ----------------------------------------------------------------------------------
+@pytest.fixture
+def generic_calls(monkeypatch):
+    """Record the generic implementations' calls (name and arguments)."""
+    calls = []
+    for name in ("cauchy", "cauchy_compensated", "vandermonde"):
+        orig = getattr(_reductions_generic, name)
+
+        def spy(*a, _orig=orig, _name=name, **k):
+            calls.append((_name, a))
+            return _orig(*a, **k)
+
+        monkeypatch.setattr(_reductions_generic, name, spy)
+    return calls
+
+
+def _tiny_difference_case(rng, M, L, node, comp=False):
+    """complex64 inputs with a pole 3e-20 from node ``node`` in batch row 1.
+
+    The fused reciprocal ``conj(d) / |d|^2`` overflows there (``|d|^2 = 9e-40``) while
+    ``1 / d = 3.3e19`` and the sum are finite. ``comp``: nodes and poles in complex128,
+    for the compensated sum (whose low parts are then zero).
+    """
+    dt = np.complex128 if comp else np.complex64
+    v = _rand_c(rng, (3, M, 8), np.complex64)
+    w = _poles(rng, (3, 1, 8), dt)
+    z = _nodes(L, dt)
+    z[node] = 0
+    w[1, 0, 5] = 3e-20 * np.exp(0.3j)
+    return v, z, w
+
+
+def _chunks_of_fused(M, L, nb, dtype=np.complex64):
+    """Positions per task of the fused kernel and the number of chunks per row."""
+    lc = _fast_cpu._chunk(M, L, _fast_cpu._REAL[np.dtype(dtype)], nb)
+    return lc, -(-L // lc)
+
+
+@needs_numba
+@pytest.mark.parametrize("where", ["first", "middle", "last"])
+@pytest.mark.parametrize("conj", [False, True])
+@pytest.mark.parametrize("M", [1, 4])  # the chunk loop and the one-pass rank-1 loop
+def test_fused_cauchy_tiny_difference_falls_back(force_fast, generic_calls, where, conj, M,
+                                                 rng):
+    """A sum that only the fused formula overflows gets its finite generic value; only
+    the chunk holding it is recomputed, the rest is the fused kernel's output."""
+    L = 2049
+    lc, nchunk = _chunks_of_fused(M, L, 3)
+    assert nchunk >= 3
+    c = {"first": 0, "middle": nchunk // 2, "last": nchunk - 1}[where]
+    node = {"first": 0, "middle": c * lc + lc // 2, "last": L - 1}[where]
+    v, z, w = _tiny_difference_case(rng, M, L, node)
+    f = ss.cauchy_conj if conj else ss.cauchy
+    y = f(v, z, w)
+    assert force_fast == ["cauchy"] and y.dtype == np.complex64
+    assert np.all(np.isfinite(y))
+    # exactly one generic call: batch row 1, the nodes of chunk c
+    l0, l1 = c * lc, min(L, (c + 1) * lc)
+    assert [name for name, _ in generic_calls] == ["cauchy"]
+    _, (_, vs_r, z_r, w_r, _) = generic_calls[0]
+    np.testing.assert_array_equal(z_r, z[l0:l1])
+    np.testing.assert_array_equal(w_r, w[1, 0])
+    assert vs_r.shape == (M, 8)
+    # the chunk equals the generic path's, to the oracle's bound
+    ref, scale = _naive_cauchy(v, z, w, conj)
+    _check(y, ref, scale, 16 if conj else 8, np.complex64)
+    with reductions.fast_paths("generic"):
+        y_gen = f(v, z, w)
+    np.testing.assert_allclose(y[1, :, l0:l1], y_gen[1, :, l0:l1], rtol=4 * eps_of(np.complex64))
+    # everything else is the fused kernel's output, untouched
+    bad = []
+    raw = _fast_cpu.cauchy(v, z[None], w[:, 0], conj=conj, bad=bad)
+    assert bad == [((1,), l0, l1)]
+    assert not np.all(np.isfinite(raw[1, :, l0:l1]))
+    keep = np.ones(y.shape, dtype=bool)
+    keep[1, :, l0:l1] = False
+    np.testing.assert_array_equal(y[keep], raw[keep])
+
+
+@needs_numba
+@pytest.mark.parametrize("conj", [False, True])
+def test_fused_compensated_tiny_difference_falls_back(force_fast, generic_calls, conj, rng):
+    v, z, w = _tiny_difference_case(rng, 4, 2049, 7, comp=True)
+    y = _compensated.cauchy_compensated(v, z, w, conj=conj)
+    assert force_fast == ["cauchy"] and y.dtype == np.complex64
+    assert [name for name, _ in generic_calls] == ["cauchy_compensated"]
+    ref, scale = _naive_cauchy(v, z, w, conj)
+    _check(y, ref, scale, 16 if conj else 8, np.complex64)
+
+
+@needs_numba
+def test_fused_fallback_on_torch_cpu(force_fast, generic_calls, rng):
+    torch = pytest.importorskip("torch")
+    v, z, w = _tiny_difference_case(rng, 4, 2049, 1000)
+    y = ss.cauchy_conj(*(torch.from_numpy(a) for a in (v, z, w)))
+    assert isinstance(y, torch.Tensor) and y.dtype == torch.complex64
+    assert force_fast == ["cauchy"] and len(generic_calls) == 1
+    ref, scale = _naive_cauchy(v, z, w, True)
+    _check(y, ref, scale, 16, np.complex64)
+
+
+def test_task_chunks():
+    # 2 x 2 rows of 10 positions in chunks of 4: tasks 0..11
+    got = _reduction_contract.task_chunks([0, 5, 7, 11], (2, 2), 10, 4)
+    assert got == [((0, 0), 0, 4), ((0, 1), 8, 10), ((1, 0), 4, 8), ((1, 1), 8, 10)]
+    assert _reduction_contract.task_chunks([2], (), 10, 4) == [((), 8, 10)]
+
+
+@needs_numba
+def test_fused_fallback_multi_axis_batch(force_fast, generic_calls, rng):
+    """Batch rows broadcast from operands of fewer axes (a shared ``z``, per-row ``w``)."""
+    v = _rand_c(rng, (1, 3, 8), np.complex64)
+    w = _poles(rng, (2, 3, 8), np.complex64)
+    z = _nodes(700, np.complex64)
+    z[650] = 0
+    w[1, 2, 5] = 3e-20
+    y = ss.cauchy_conj(v, z, w)
+    assert y.shape == (2, 3, 700) and np.all(np.isfinite(y))
+    assert force_fast == ["cauchy"] and len(generic_calls) == 1
+    ref, scale = _naive_cauchy(v, z, w, True)
+    _check(y, ref, scale, 16, np.complex64)
+
+
+@needs_numba
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("conj", [False, True])
+def test_fused_fallback_raises_when_generic_is_nonfinite_too(force_fast, generic_calls, conj,
+                                                            rng):
+    """A pole 1e-40 from a node: 1 / d overflows complex64 on every path."""
+    v, z, w = _tiny_difference_case(rng, 4, 2049, 3)
+    w[1, 0, 5] = 1e-40
+    with pytest.raises(ValueError, match="produced non-finite values"):
+        (ss.cauchy_conj if conj else ss.cauchy)(v, z, w)
+    assert force_fast == ["cauchy"] and len(generic_calls) == 1
+
+
+@needs_numba
+def test_fused_vandermonde_overflow_falls_back(monkeypatch, force_fast, generic_calls, rng):
+    """complex128, ``|exp(x l)|`` between the largest double and sqrt(2) times it.
+
+    The value ``exp(710) e^{i pi/4}`` has both parts finite (1.58e308), and NumPy's
+    complex ``exp`` scales to get them; the fused kernel's ``exp(x l0)`` at the start
+    of a chunk (``exp(710)``) overflows. Chunks of 16 positions put the last position
+    ``l = 16 q`` at the start of a chunk. (In complex64 the fused kernel forms
+    ``exp(x l)`` in float64, whose range covers the generic path's, so there is no
+    such case.)
+    """
+    monkeypatch.setattr(_fast_cpu, "_chunk", lambda *a: 16)
+    L = 16 * 20 + 1
+    v = _rand_c(rng, (3, 2, 4))
+    x = -rng.uniform(0, 0.01, (3, 1, 4)) + 1j * rng.uniform(-1, 1, (3, 1, 4))
+    x[2, 0, 1] = (710.0 + 1j * np.pi / 4) / (L - 1)
+    v[2, :, 1] = 1e-3  # the sum stays below the largest double
+    bad = []
+    raw = _fast_cpu.vandermonde(v, x[:, 0], L, bad=bad)
+    assert bad == [((2,), L - 1, L)] and not np.all(np.isfinite(raw[2, :, -1]))
+    y = ss.vandermonde(v, x, L)
+    assert force_fast == ["vandermonde", "vandermonde"]
+    assert [name for name, _ in generic_calls] == ["vandermonde"]
+    assert np.all(np.isfinite(y))
+    with reductions.fast_paths("generic"):
+        y_gen = ss.vandermonde(v, x, L)
+    np.testing.assert_array_equal(y[2, :, -1], y_gen[2, :, -1])
+    np.testing.assert_array_equal(y[:, :, :-1], raw[:, :, :-1])
+    np.testing.assert_array_equal(y[:2], raw[:2])
 
 
 def test_without_numba_everything_runs():
@@ -532,19 +703,29 @@ class _EmulatedRawKernel:
         self.lib.run(ctypes.c_uint(grid[0] * block[0]), ctypes.c_uint(grid[1]), *conv)
 
 
-@pytest.mark.skipif(subprocess.run(["which", "g++"], capture_output=True).returncode != 0,
-                    reason="needs a host C++ compiler")
-def test_cuda_sources_in_cpu_emulation(monkeypatch, tmp_path, rng):
-    """The CuPy kernels' source and host glue, on NumPy with the emulated RawKernel."""
+needs_gxx = pytest.mark.skipif(
+    subprocess.run(["which", "g++"], capture_output=True).returncode != 0,
+    reason="needs a host C++ compiler")
+
+
+def _emulate_cupy(monkeypatch, tmp_path):
+    """Install NumPy with the emulated RawKernel as ``cupy``."""
     import types
 
     fake = types.SimpleNamespace(**{k: getattr(np, k) for k in (
         "complex64", "complex128", "float32", "float64", "int64", "int32", "empty",
-        "arange", "ascontiguousarray", "broadcast_to", "broadcast_shapes", "zeros_like")})
+        "arange", "ascontiguousarray", "broadcast_to", "broadcast_shapes", "zeros_like",
+        "isfinite", "all", "nonzero")})
     fake.RawKernel = lambda src, name: _EmulatedRawKernel(src, name, tmp_path)
     monkeypatch.setitem(sys.modules, "cupy", fake)
     monkeypatch.setattr(_fast_cupy, "_compiled", {})
     monkeypatch.setattr(_fast_cupy, "MAX_M", 2)  # M = 4 then takes two launches (k0)
+
+
+@needs_gxx
+def test_cuda_sources_in_cpu_emulation(monkeypatch, tmp_path, rng):
+    """The CuPy kernels' source and host glue, on NumPy with the emulated RawKernel."""
+    _emulate_cupy(monkeypatch, tmp_path)
     # a grid-stride loop over batch rows: fewer y-blocks than rows
     monkeypatch.setattr(_fast_cupy, "_GRID_Y", 2)
     for dtype, conj in ((np.complex64, True), (np.complex128, False)):
@@ -567,6 +748,39 @@ def test_cuda_sources_in_cpu_emulation(monkeypatch, tmp_path, rng):
     y = _fast_cupy.cauchy(vc[None], zh[None], wh[None], conj=True, z_lo=zl[None], w_lo=wl[None])
     ref, scale = _naive_cauchy(vc, zc, wc, True)
     _check(y[0], ref, scale, 10, np.complex64)
+
+
+@needs_gxx
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_cuda_fallback_in_cpu_emulation(monkeypatch, tmp_path, generic_calls, rng):
+    """Behind the CuPy kernels (emulated) the router recomputes the non-finite blocks
+    (batch row, 128 positions) with the generic path, and raises only when the
+    generic result is non-finite too."""
+    _emulate_cupy(monkeypatch, tmp_path)
+    monkeypatch.setattr(_fast_cupy, "_HAVE_CUPY", True)
+    monkeypatch.setattr(_fast_cupy, "_eligible", lambda arrays: (list(arrays), None))
+    monkeypatch.setattr(_router, "_compiled_kernels", lambda xp, mode: [_fast_cupy])
+    L = 300
+    v, z, w = _tiny_difference_case(rng, 4, L, 130)
+    raw = _fast_cupy.cauchy(v, z[None], w[:, 0], conj=True)
+    assert _fast_cupy.nonfinite_chunks(np, raw) == [((1,), 128, 256)]
+    y = ss.cauchy_conj(v, z, w)
+    assert np.all(np.isfinite(y))
+    assert [name for name, _ in generic_calls] == ["cauchy"]
+    np.testing.assert_array_equal(generic_calls[0][1][2], z[128:256])
+    ref, scale = _naive_cauchy(v, z, w, True)
+    _check(y, ref, scale, 16, np.complex64)
+    keep = np.ones(y.shape, dtype=bool)
+    keep[1, :, 128:256] = False
+    np.testing.assert_array_equal(y[keep], raw[keep])
+    # every block finite: nothing to recompute
+    assert _fast_cupy.nonfinite_chunks(np, y) == []
+    # exp(10 l) overflows on every path
+    generic_calls.clear()
+    x = np.array([-0.1, 0.0, 10.0], dtype=np.complex64)
+    with pytest.raises(ValueError, match="vandermonde produced non-finite"):
+        ss.vandermonde(v[0, :, :3], x, L)
+    assert [name for name, _ in generic_calls] == ["vandermonde"]
 
 
 @pytest.mark.skipif(not _fast_cpu.available(), reason="numba is not installed")
