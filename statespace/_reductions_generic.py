@@ -66,17 +66,18 @@ def cauchy_compensated(xp, vs, z, z_lo, w, w_lo, step, *, conj):
     return outs[0] if len(outs) == 1 else xp.concat(outs, axis=-1)
 
 
-def vandermonde(xp, vs, x, L, step):
+def vandermonde(xp, vs, x, L, step, start=0):
     """Chunked Vandermonde contraction. ``vs``: kept + (M, N); ``x``: kept + (N,).
 
-    Returns kept + (M, L); ``exp(x l)`` is evaluated directly for every ``l`` (no
-    repeated powering, whose rounding errors accumulate with ``l``).
+    Returns kept + (M, L - start), the positions ``l = start .. L - 1``; ``exp(x l)``
+    is evaluated directly for every ``l`` (no repeated powering, whose rounding errors
+    accumulate with ``l``).
     """
     rdt = _array.real_dtype(xp, x.dtype)
     dev = _array.device_of(x)
     xc = xp.expand_dims(x, axis=-1)  # kept + (N, 1)
     outs = []
-    for lo in range(0, L, step):
+    for lo in range(start, L, step):
         ell = xp.arange(lo, min(L, lo + step), dtype=rdt, device=dev)
         outs.append(xp.matmul(vs, xp.exp(xc * ell)))
     return outs[0] if len(outs) == 1 else xp.concat(outs, axis=-1)

@@ -103,19 +103,10 @@ def _redo_cauchy(xp, y, bad, step, conj, vs, z, w, z_lo=None, w_lo=None):
 
 
 def _redo_vandermonde(xp, y, bad, step, vs, x):
-    """``y`` with its chunks ``bad`` recomputed by the generic Vandermonde sum.
-
-    The generic sum starts at ``l = 0``: per batch row it runs up to the end of the
-    row's last bad chunk, and only the bad chunks are written.
-    """
-    spans = {}
+    """``y`` with its chunks ``bad`` recomputed by the generic Vandermonde sum."""
     for index, l0, l1 in bad:
-        spans.setdefault(index, []).append((l0, l1))
-    for index, ranges in spans.items():
-        top = max(l1 for _, l1 in ranges)
-        part = _generic.vandermonde(xp, _row(vs, index, 2), _row(x, index, 1), top, step)
-        for l0, l1 in ranges:
-            _put(xp, y, index, l0, l1, part[..., l0:l1], "vandermonde")
+        part = _generic.vandermonde(xp, _row(vs, index, 2), _row(x, index, 1), l1, step, l0)
+        _put(xp, y, index, l0, l1, part, "vandermonde")
     return y
 
 
