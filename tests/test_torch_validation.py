@@ -359,6 +359,17 @@ def test_step_cache_goes_stale():
     with pytest.raises(RuntimeError, match="setup_step"):
         m.step(x, s)
     m.setup_step()
+    with torch.no_grad():  # an in-place write
+        m.blocks[0].layer.kernel.log_dt.add_(0.1)
+    with pytest.raises(RuntimeError, match="changed since setup_step"):
+        m.step(x, s)
+    m.setup_step()
+    sd = copy.deepcopy(m.state_dict())  # new parameter tensors, the extra state left out
+    del sd["blocks.0.layer.kernel._extra_state"]
+    m.load_state_dict(sd, strict=False, assign=True)
+    with pytest.raises(RuntimeError, match="changed since setup_step"):
+        m.step(x, s)
+    m.setup_step()
     m.to("cpu")  # no change: the step system stays valid
     m.step(x, s)
     m.double()

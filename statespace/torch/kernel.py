@@ -734,8 +734,9 @@ class S4Kernel(nn.Module):
         gradient tracking and rounded once to the working dtype (float64 for float64
         parameters, else float32). :meth:`step` raises ``RuntimeError`` once the
         parameters were modified in place (an optimizer step, ``load_state_dict``),
-        converted or moved after this call; writes through ``.data`` escape that
-        check.
+        replaced, converted or moved after this call, and in a copy of the module
+        (``copy.deepcopy``, unpickling) until it runs its own ``setup_step``; writes
+        through ``.data`` escape that check.
 
         Examples
         --------
@@ -846,11 +847,15 @@ class S4Kernel(nn.Module):
 
     def _check_step_ready(self):
         if self._step_cache is None:
-            raise RuntimeError("call setup_step() before step()")
+            raise RuntimeError(
+                "call setup_step() before step() (again after a conversion to another "
+                "dtype or device, or after load_state_dict)"
+            )
         if self._step_cache[2] != self._fingerprint():
             raise RuntimeError(
-                "the parameters (values, dtype or device) or l_kernel changed since "
-                "setup_step(); call setup_step() again before step()"
+                "the parameters (values, storage, dtype or device) or l_kernel changed "
+                "since setup_step() (an optimizer step, an in-place write, a copy of the "
+                "module); call setup_step() again before step()"
             )
 
     def _step(self, u, state):

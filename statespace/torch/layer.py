@@ -106,6 +106,12 @@ class S4Layer(nn.Module):
     ``ValueError`` (the core's input validation), except at padded positions, which
     are zeroed before the convolution.
 
+    With float16 or bfloat16 parameters (``.half()``, ``.bfloat16()``) the kernel,
+    the convolution and the state terms run in float32 (the kernel in
+    ``kernel_dtype``); the sum is rounded once to the parameters' dtype, where the
+    activation is applied. An empty batch or a zero-length input gives an empty
+    output without computing a kernel.
+
     Examples
     --------
     >>> import torch
@@ -141,7 +147,8 @@ class S4Layer(nn.Module):
             Initial state (chunked inference): the output then continues the
             sequence that led to ``state`` and the next state is returned too.
         lengths : torch.Tensor of int, shape (batch,), optional
-            Valid lengths of a padded batch. Padded positions do not affect valid
+            Valid lengths of a padded batch, in ``[0, length]`` (an integer tensor on
+            any device, or a sequence of ints). Padded positions do not affect valid
             outputs or the returned state; their outputs are zero.
         rate : float, default 1.0
             Sampling rate of ``x`` relative to training (step size ``dt / rate``).
@@ -149,9 +156,20 @@ class S4Layer(nn.Module):
         Returns
         -------
         y : torch.Tensor
-            Same shape as ``x``.
+            Same shape and dtype as ``x``.
         next_state : torch.Tensor, shape (batch, d_model, d_state // 2)
             Only when ``state`` is given: the state after the last valid input.
+
+        Raises
+        ------
+        TypeError
+            ``x`` is not a tensor of the parameters' dtype, ``state`` not a tensor of
+            the dtype of :meth:`default_state`, or ``lengths`` not integers.
+        ValueError
+            A shape, device or value is wrong: ``x`` (or ``state``) does not match
+            the layer, ``lengths`` lies outside ``[0, length]``, ``rate`` is not
+            finite and positive, ``x`` has NaN or infinite values, or (float16) the
+            output exceeds float16's range.
 
         Examples
         --------

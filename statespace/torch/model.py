@@ -99,8 +99,10 @@ class S4Model(nn.Module):
         x : torch.Tensor, shape (batch, length, d_input)
             Inputs (``(batch, d_input, length)`` when ``transposed``).
         state : list of torch.Tensor, optional
-            One state per block (see :meth:`default_state`); the next states are
-            returned too (``pool=None`` only).
+            One state per block (a list or tuple of ``n_layers`` states of shape
+            ``(batch, d_model, d_state // 2)``, see :meth:`default_state`); the next
+            states are returned too (``pool=None`` only). A wrong entry raises an
+            error naming its index (``state[i]``).
         lengths : torch.Tensor of int, shape (batch,), optional
             Valid lengths of a padded batch, in ``[1, length]`` when pooling (which
             uses the valid positions only), else in ``[0, length]``.
@@ -206,7 +208,7 @@ class S4Model(nn.Module):
         x : torch.Tensor, shape (batch, d_input)
             Input sample.
         state : list of torch.Tensor
-            Current states.
+            Current states, one per block (validated as in :meth:`forward`).
 
         Returns
         -------
