@@ -176,6 +176,35 @@ def test_half_kernel(mode, disc, dtype):
     assert y.dtype == dtype and s1.dtype == torch.complex64
 
 
+@pytest.mark.parametrize("dtype", HALF, ids=HALF_IDS)
+def test_autocast(dtype):
+    """Float32 modules under torch.autocast take the autocast dtype's activations.
+
+    The encoder and projections return ``dtype`` and the SSM part runs in float32;
+    bound as for the half model (HALF_BOUND), in forward and step mode.
+    """
+    torch.manual_seed(29)
+    m = S4Model(3, 2, d_model=8, n_layers=2, d_state=8, mode="s4d", pool=None).eval()
+    x = torch.randn(2, 16, 3)
+    with torch.no_grad():
+        y32 = m(x)
+        with torch.autocast("cpu", dtype=dtype):
+            y = m(x)
+            ys, _ = run_steps(m, x)
+            h = torch.randn(2, 16, 8, dtype=dtype)
+            assert m.blocks[0].layer(h).dtype == F32  # the parameters' dtype
+    assert y.dtype == dtype and ys.dtype == dtype
+    eps = torch.finfo(dtype).eps
+    assert rel(y, y32) <= HALF_BOUND["model"] * eps
+    assert rel(ys, y32) <= STEP_TOL_F32 + HALF_BOUND["model"] * eps
+    with torch.autocast("cpu", dtype=dtype):
+        m(x).float().square().sum().backward()
+    assert all(p.grad is not None and bool(torch.isfinite(p.grad).all())
+               for p in m.parameters())
+    with pytest.raises(TypeError, match="dtype"):  # outside autocast: refused
+        m.blocks[0].layer(h)
+
+
 def test_float16_overflow_raises():
     layer = S4Layer(2, 4, "s4d", activation=None).half()
     with torch.no_grad():
@@ -385,6 +414,11 @@ def test_step_cache_goes_stale():
         k.setup_step(rate=1e-300)  # dt / rate overflows the float32 step system
     with pytest.raises(RuntimeError, match="setup_step"):
         k.step(torch.ones(1, 2), k.default_state(1))
+    # modules made under inference_mode (tensors without version counters) step too
+    with torch.inference_mode():
+        k = S4Kernel(2, 8, "s4d")
+        k.setup_step()
+        assert k.step(torch.ones(1, 2), k.default_state(1))[0].shape == (1, 2)
 
 
 def test_extra_state_validation():
@@ -464,6 +498,8 @@ def test_param_groups_validation():
 
 
 def test_constructor_validation():
+    with pytest.raises(TypeError, match="dt_min"):
+        S4Kernel(2, 4, "s4d", dt_min=True)
     with pytest.raises(ValueError, match="d_model"):
         S4Model(2, 3, d_model=0, n_layers=0)
     with pytest.raises(TypeError, match="d_model"):

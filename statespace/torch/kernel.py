@@ -113,6 +113,26 @@ def _check_device(x, device, what):
         raise ValueError(f"{what} is on {x.device} but the parameters are on {device}")
 
 
+def _autocast_dtype(device_type):
+    """The dtype ``torch.autocast`` casts to on ``device_type``, or None when it is off."""
+    try:
+        on = torch.is_autocast_enabled(device_type)
+    except TypeError:  # torch < 2.4: no device argument
+        if device_type == "cpu":
+            return torch.get_autocast_cpu_dtype() if torch.is_autocast_cpu_enabled() else None
+        if device_type == "cuda":
+            return torch.get_autocast_gpu_dtype() if torch.is_autocast_enabled() else None
+        return None
+    return torch.get_autocast_dtype(device_type) if on else None
+
+
+def _check_dtype(x, dtype, what, hint=""):
+    """``x.dtype == dtype``, or the dtype of an active ``torch.autocast`` region (whose
+    ops hand lower-precision activations to modules with float32 parameters)."""
+    if x.dtype != dtype and x.dtype != _autocast_dtype(x.device.type):
+        raise TypeError(f"{what} has dtype {x.dtype} but the parameters are {dtype}{hint}")
+
+
 def _check_step_input(x, d, dtype, device=None, what="x", feature="d_model", finite=True):
     """A step input: tensor of shape ``(batch, d)``, ``dtype`` and ``device`` (finite,
     if asked; that check is skipped while ``torch.compile`` traces)."""
@@ -120,8 +140,7 @@ def _check_step_input(x, d, dtype, device=None, what="x", feature="d_model", fin
         raise TypeError(f"{what} must be a torch.Tensor, got {type(x).__name__}")
     if x.ndim != 2 or x.shape[-1] != d:
         raise ValueError(f"{what} must have shape (batch, {feature}={d}), got {tuple(x.shape)}")
-    if x.dtype != dtype:
-        raise TypeError(f"{what} has dtype {x.dtype} but the parameters are {dtype}")
+    _check_dtype(x, dtype, what)
     _check_device(x, device, what)
     if finite and not _array.compiling() and not bool(torch.isfinite(x).all()):
         raise ValueError(f"{what} contains NaN or infinite values")
@@ -283,7 +302,8 @@ class S4Kernel(nn.Module):
         if not (isinstance(real_min, numbers.Real) and 0 < real_min < 1):
             raise ValueError(f"real_min must be in (0, 1), got {real_min!r}")
         self.real_min = float(real_min)
-        if not (isinstance(dt_min, numbers.Real) and isinstance(dt_max, numbers.Real)):
+        if not all(isinstance(v, numbers.Real) and not isinstance(v, bool)
+                   for v in (dt_min, dt_max)):
             raise TypeError("dt_min and dt_max must be real numbers")
         if not (DT_BOUNDS[0] <= dt_min <= dt_max <= DT_BOUNDS[1]):
             raise ValueError(
@@ -775,9 +795,11 @@ class S4Kernel(nn.Module):
 
     def _fingerprint(self):
         """What the step system depends on: ``l_kernel`` and each parameter's storage,
-        dtype, device and in-place version counter (no data read, no synchronisation)."""
+        dtype, device and in-place version counter (no data read, no synchronisation).
+        Tensors made under ``torch.inference_mode`` have no version counter."""
         return (self.l_kernel,) + tuple(
-            (p.data_ptr(), p.dtype, p.device, p._version) for p in self.parameters()
+            (p.data_ptr(), p.dtype, p.device, None if p.is_inference() else p._version)
+            for p in self.parameters()
         )
 
     def default_state(self, *batch_shape):

@@ -18,6 +18,7 @@ import statespace as ss
 from .kernel import (
     S4Kernel,
     _check_device,
+    _check_dtype,
     _check_int,
     _check_lengths,
     _check_rate,
@@ -59,11 +60,7 @@ def _check_input(x, d, transposed, dtype, device=None, what="x", feature="d_mode
             f"{what} must have shape {layout} with {feature}={d}, got {tuple(x.shape)}"
             + ("" if transposed else " (pass transposed=True for (batch, d, length) inputs)")
         )
-    if x.dtype != dtype:
-        raise TypeError(
-            f"{what} has dtype {x.dtype} but the parameters are {dtype}; convert one of them "
-            "(e.g. module.double())"
-        )
+    _check_dtype(x, dtype, what, "; convert one of them (e.g. module.double())")
     _check_device(x, device, what)
     return x if transposed else x.transpose(1, 2)
 
@@ -273,8 +270,14 @@ class S4Layer(nn.Module):
 
         Raises
         ------
+        TypeError
+            ``x`` or ``state`` has the wrong type or dtype.
         ValueError
-            ``x`` has the wrong shape or contains NaN/inf.
+            ``x`` or ``state`` has the wrong shape (their batch sizes must agree) or
+            device, ``x`` contains NaN/inf, or (float16) the output exceeds float16's
+            range.
+        RuntimeError
+            :meth:`setup_step` was not called, or the parameters changed since.
 
         Examples
         --------
