@@ -41,8 +41,8 @@ DT_BOUNDS = (1e-6, 1e3)
 #: Largest ``|Re Lambda|`` (the raw real-part parameter is clamped beyond it).
 REAL_MAX = 1e6
 
-#: Parameter dtypes the modules accept. float16 and bfloat16 parameters are computed
-#: with in float32 (see :func:`_work_dtype`).
+#: Parameter dtypes the modules accept; the SSM arithmetic of float16 and bfloat16
+#: parameters runs in float32 (see :func:`_work_dtype`).
 _PARAM_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 _MODES = ("s4", "s4d")
 _DISC = ("zoh", "bilinear", "dss")
@@ -243,9 +243,10 @@ class S4Kernel(nn.Module):
     -----
     float16 and bfloat16 parameters are stored in that dtype, but every SSM
     computation (kernel, state contributions, step recurrence) runs in float32 at
-    least (``kernel_dtype`` for the kernel); states are complex64, and the public
-    methods round their real results to the parameters' dtype. A float16 result
-    beyond float16's range raises ``ValueError`` rather than turning into ``inf``.
+    least (``kernel_dtype`` for the kernel); states are complex64, kernels, state
+    outputs and step outputs are rounded to the parameters' dtype, and
+    :meth:`dt` and :meth:`Lambda` return float32 values. A float16 result beyond
+    float16's range raises ``ValueError`` rather than turning into ``inf``.
 
     For ``"s4"`` the kernel of length :math:`L \le L_k` at ``rate = 1`` is the first
     :math:`L` taps of the length-:math:`L_k` kernel computed from :math:`\tilde C`
@@ -533,9 +534,11 @@ class S4Kernel(nn.Module):
         rate = _check_rate(rate)
         if L == 0:
             return torch.zeros((self.channels, self.d_model, 0),
-                               dtype=dtype or self._work_dtype, device=self.log_dt.device)
+                               dtype=self._work_dtype if dtype is None else dtype,
+                               device=self.log_dt.device)
         Lk = self._l_kernel_for(L)
-        lam, P, B, C, dt = self._system(self.kernel_dtype or self._work_dtype)
+        kdt = self._work_dtype if self.kernel_dtype is None else self.kernel_dtype
+        lam, P, B, C, dt = self._system(kdt)
         truncate = self.length_dependent and rate == 1.0 and L <= Lk
         if self.mode == "s4":
             if truncate:

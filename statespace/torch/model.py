@@ -76,9 +76,6 @@ class S4Model(nn.Module):
         self.norm = nn.LayerNorm(d_model, **fk) if prenorm else nn.Identity()
         self.decoder = nn.Linear(d_model, d_output, **fk)
 
-    def _dtype(self):
-        return self.encoder.weight.dtype
-
     def _check_states(self, state, batch):
         """``state``: a list or tuple of one valid state per block, batch ``batch``."""
         n = len(self.blocks)
