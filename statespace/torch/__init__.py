@@ -21,7 +21,10 @@ Step mode (all four modules)::
 
 from __future__ import annotations
 
+import math
 import numbers
+
+from torch import nn
 
 from .kernel import DT_BOUNDS, REAL_MAX, S4Kernel
 from .layer import S4Block, S4Layer
@@ -38,6 +41,17 @@ __all__ = [
 ]
 
 
+def _check_rate_like(value, name, positive=False):
+    """A finite real number, ``> 0`` (``positive``) or ``>= 0``; bools are refused."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        bound = "> 0" if positive else ">= 0"
+        raise ValueError(f"{name} must be finite and {bound}, got {value!r}")
+    return value
+
+
 def param_groups(model, lr, ssm_lr=None, weight_decay=0.0):
     r"""Optimizer parameter groups with the usual S4 treatment of SSM parameters.
 
@@ -46,12 +60,13 @@ def param_groups(model, lr, ssm_lr=None, weight_decay=0.0):
     model : torch.nn.Module
         Any module (containing :class:`S4Kernel`\ s or not).
     lr : float
-        Learning rate of the ordinary parameters.
+        Learning rate of the ordinary parameters, finite and ``> 0``.
     ssm_lr : float, optional
-        Learning rate of the SSM parameters (``log_dt``, ``Lambda``, ``P``, ``B``);
-        default ``min(lr, 1e-3)``.
+        Learning rate of the SSM parameters (``log_dt``, ``Lambda``, ``P``, ``B``),
+        finite and ``>= 0`` (``0`` freezes them); default ``min(lr, 1e-3)``.
     weight_decay : float, default 0.0
-        Weight decay of the ordinary matrices (parameters with ``ndim >= 2``).
+        Weight decay of the ordinary matrices (parameters with ``ndim >= 2``),
+        finite and ``>= 0``.
 
     Returns
     -------
@@ -59,6 +74,13 @@ def param_groups(model, lr, ssm_lr=None, weight_decay=0.0):
         Non-empty groups among: SSM parameters (``lr=ssm_lr``, ``weight_decay=0``),
         matrices (``lr``, ``weight_decay``), vectors such as biases, norms and ``D``
         (``lr``, ``weight_decay=0``). Ready for ``torch.optim.AdamW(groups)``.
+
+    Raises
+    ------
+    TypeError
+        ``model`` is not a module, or a number is not a real number (bools included).
+    ValueError
+        A number is NaN, infinite or negative, or ``lr`` is zero.
 
     Notes
     -----
@@ -76,12 +98,11 @@ def param_groups(model, lr, ssm_lr=None, weight_decay=0.0):
     [(0.001, 0.0, 4), (0.01, 0.05, 4), (0.01, 0.0, 8)]
     >>> opt = torch.optim.AdamW(groups)
     """
-    for name, val in (("lr", lr), ("weight_decay", weight_decay)):
-        if isinstance(val, bool) or not isinstance(val, numbers.Real) or val < 0:
-            raise ValueError(f"{name} must be a non-negative number, got {val!r}")
-    ssm_lr = min(lr, 1e-3) if ssm_lr is None else ssm_lr
-    if isinstance(ssm_lr, bool) or not isinstance(ssm_lr, numbers.Real) or ssm_lr < 0:
-        raise ValueError(f"ssm_lr must be a non-negative number, got {ssm_lr!r}")
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    lr = _check_rate_like(lr, "lr", positive=True)
+    weight_decay = _check_rate_like(weight_decay, "weight_decay")
+    ssm_lr = min(lr, 1e-3) if ssm_lr is None else _check_rate_like(ssm_lr, "ssm_lr")
     ssm, decay, no_decay = [], [], []
     for p in model.parameters():
         if not p.requires_grad:

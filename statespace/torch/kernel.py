@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 import statespace as ss
+from statespace import _array
 from statespace import boundary as _bnd
 from statespace import discretize as _disc
 
@@ -40,6 +41,9 @@ DT_BOUNDS = (1e-6, 1e3)
 #: Largest ``|Re Lambda|`` (the raw real-part parameter is clamped beyond it).
 REAL_MAX = 1e6
 
+#: Parameter dtypes the modules accept; the SSM arithmetic of float16 and bfloat16
+#: parameters runs in float32 (see :func:`_work_dtype`).
+_PARAM_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 _MODES = ("s4", "s4d")
 _DISC = ("zoh", "bilinear", "dss")
 _REAL = ("softplus", "exp")
@@ -71,6 +75,77 @@ def _check_choice(value, name, choices):
     return value
 
 
+def _check_batch_shape(batch_shape):
+    """``default_state``'s ``*batch_shape``: non-negative integers."""
+    return tuple(_check_int(n, "batch_shape entries", 0) for n in batch_shape)
+
+
+def _check_lengths(lengths, batch, L, device, minimum=0):
+    """``lengths`` as a long tensor of shape ``(batch,)`` on ``device`` with values in
+    ``[minimum, L]``; ``None`` passes through.
+
+    Integer tensors (or integer sequences) on any device are accepted and moved to
+    ``device``; float, complex and bool dtypes are refused.
+    """
+    if lengths is None:
+        return None
+    if not isinstance(lengths, torch.Tensor):
+        try:
+            lengths = torch.as_tensor(lengths)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise TypeError(f"lengths must be an integer tensor of shape ({batch},) ({exc})") \
+                from None
+    if lengths.dtype.is_floating_point or lengths.dtype.is_complex or lengths.dtype == torch.bool:
+        raise TypeError(f"lengths must hold integers, got {lengths.dtype}")
+    if tuple(lengths.shape) != (batch,):
+        raise ValueError(f"lengths must have shape ({batch},), got {tuple(lengths.shape)}")
+    if batch:
+        lo, hi = int(lengths.min()), int(lengths.max())
+        if lo < minimum or hi > L:
+            raise ValueError(
+                f"lengths must lie in [{minimum}, {L}] (the input length), got [{lo}, {hi}]"
+            )
+    return lengths.to(device=device, dtype=torch.long)
+
+
+def _check_device(x, device, what):
+    if device is not None and x.device != device:
+        raise ValueError(f"{what} is on {x.device} but the parameters are on {device}")
+
+
+def _autocast_dtype(device_type):
+    """The dtype ``torch.autocast`` casts to on ``device_type``, or None when it is off."""
+    try:
+        on = torch.is_autocast_enabled(device_type)
+    except TypeError:  # torch < 2.4: no device argument
+        if device_type == "cpu":
+            return torch.get_autocast_cpu_dtype() if torch.is_autocast_cpu_enabled() else None
+        if device_type == "cuda":
+            return torch.get_autocast_gpu_dtype() if torch.is_autocast_enabled() else None
+        return None
+    return torch.get_autocast_dtype(device_type) if on else None
+
+
+def _check_dtype(x, dtype, what, hint=""):
+    """``x.dtype == dtype``, or the dtype of an active ``torch.autocast`` region (whose
+    ops hand lower-precision activations to modules with float32 parameters)."""
+    if x.dtype != dtype and x.dtype != _autocast_dtype(x.device.type):
+        raise TypeError(f"{what} has dtype {x.dtype} but the parameters are {dtype}{hint}")
+
+
+def _check_step_input(x, d, dtype, device=None, what="x", feature="d_model", finite=True):
+    """A step input: tensor of shape ``(batch, d)``, ``dtype`` and ``device`` (finite,
+    if asked; that check is skipped while ``torch.compile`` traces)."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{what} must be a torch.Tensor, got {type(x).__name__}")
+    if x.ndim != 2 or x.shape[-1] != d:
+        raise ValueError(f"{what} must have shape (batch, {feature}={d}), got {tuple(x.shape)}")
+    _check_dtype(x, dtype, what)
+    _check_device(x, device, what)
+    if finite and not _array.compiling() and not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{what} contains NaN or infinite values")
+
+
 def _inv_softplus(y):
     """``x`` with ``softplus(x) = y`` for ``y > 0`` (stable for small and large y)."""
     return y + torch.log(-torch.expm1(-y))
@@ -81,8 +156,36 @@ def _real_view(z, dtype):
     return torch.view_as_real(z.to(torch.complex128)).to(dtype).clone()
 
 
+def _work_dtype(dtype):
+    """Real dtype the SSM arithmetic runs in for parameters of ``dtype``.
+
+    float64 for float64 parameters, else float32: float16 and bfloat16 parameters
+    are upcast, since the core (kernels, FFT convolution, recurrence) computes in
+    float32 or float64 only.
+    """
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
 def _complex_of(dtype):
-    return torch.complex64 if dtype == torch.float32 else torch.complex128
+    """Complex dtype of the states of ``dtype`` parameters (complex64 unless float64)."""
+    return torch.complex128 if dtype == torch.float64 else torch.complex64
+
+
+def _narrow(t, dtype, what):
+    """``t.to(dtype)``; ``ValueError`` where a finite value overflows float16.
+
+    bfloat16 has float32's exponent range, so only float16 can overflow. The check
+    needs a host synchronisation and is skipped while ``torch.compile`` traces.
+    """
+    out = t.to(dtype)
+    if dtype == torch.float16 and not _array.compiling():
+        if bool((torch.isinf(out) & torch.isfinite(t)).any()):
+            big = float(t.detach().abs().max())
+            raise ValueError(
+                f"{what} overflows float16 (largest magnitude {big:.4g} > 65504); "
+                "use bfloat16 or float32 parameters"
+            )
+    return out
 
 
 class S4Kernel(nn.Module):
@@ -120,8 +223,9 @@ class S4Kernel(nn.Module):
         ``disc="dss"``, whose parameterisations depend on the length); by default
         the length of the first forward call.
     kernel_dtype : torch.dtype or None, default torch.float64
-        Real dtype the kernel is computed in (then rounded to the parameters' dtype);
-        ``None``: the parameters' dtype. float64 keeps float32 kernels accurate to
+        Real dtype the kernel is computed in, torch.float32 or torch.float64 (then
+        rounded to the parameters' dtype); ``None``: the parameters' dtype, float32
+        for float16 and bfloat16 parameters. float64 keeps float32 kernels accurate to
         rounding when poles approach the unit circle and keeps every admissible
         parameter value finite; it costs about 4x the float32 Cauchy/Vandermonde work
         (small next to the convolutions and projections unless ``N`` is large).
@@ -129,12 +233,21 @@ class S4Kernel(nn.Module):
         ``dt * |Re Lambda|`` below about ``1e-7``) can round a pole onto a node, which
         the core reports as ``ValueError``.
     dtype : torch.dtype, optional
-        Real dtype of the parameters (default ``torch.get_default_dtype()``).
+        Real dtype of the parameters: float32, float64, float16 or bfloat16 (default
+        ``torch.get_default_dtype()``). Converting the module (``.half()``,
+        ``.to(dtype)``, ...) to any other dtype raises ``TypeError``.
     device : torch.device, optional
         Device of the parameters.
 
     Notes
     -----
+    float16 and bfloat16 parameters are stored in that dtype, but every SSM
+    computation (kernel, state contributions, step recurrence) runs in float32 at
+    least (``kernel_dtype`` for the kernel); states are complex64, kernels, state
+    outputs and step outputs are rounded to the parameters' dtype, and
+    :meth:`dt` and :meth:`Lambda` return float32 values. A float16 result beyond
+    float16's range raises ``ValueError`` rather than turning into ``inf``.
+
     For ``"s4"`` the kernel of length :math:`L \le L_k` at ``rate = 1`` is the first
     :math:`L` taps of the length-:math:`L_k` kernel computed from :math:`\tilde C`
     (exact: :math:`K_l = C \bar A^l \bar B` does not depend on :math:`L_k`). A longer
@@ -190,7 +303,8 @@ class S4Kernel(nn.Module):
         if not (isinstance(real_min, numbers.Real) and 0 < real_min < 1):
             raise ValueError(f"real_min must be in (0, 1), got {real_min!r}")
         self.real_min = float(real_min)
-        if not (isinstance(dt_min, numbers.Real) and isinstance(dt_max, numbers.Real)):
+        if not all(isinstance(v, numbers.Real) and not isinstance(v, bool)
+                   for v in (dt_min, dt_max)):
             raise TypeError("dt_min and dt_max must be real numbers")
         if not (DT_BOUNDS[0] <= dt_min <= dt_max <= DT_BOUNDS[1]):
             raise ValueError(
@@ -200,9 +314,12 @@ class S4Kernel(nn.Module):
         self.l_kernel = None if l_max is None else _check_int(l_max, "l_max")
         self.init = init = init if init is not None else ("legs" if mode == "s4" else "diag-lin")
         dtype = torch.get_default_dtype() if dtype is None else dtype
-        for name, dt in (("dtype", dtype), ("kernel_dtype", kernel_dtype)):
-            if dt not in (torch.float32, torch.float64) and not (name != "dtype" and dt is None):
-                raise TypeError(f"{name} must be torch.float32 or torch.float64, got {dt}")
+        if dtype not in _PARAM_DTYPES:
+            raise TypeError(f"dtype must be one of {_PARAM_DTYPES}, got {dtype}")
+        if kernel_dtype not in (torch.float32, torch.float64, None):
+            raise TypeError(
+                f"kernel_dtype must be torch.float32, torch.float64 or None, got {kernel_dtype}"
+            )
         self.kernel_dtype = kernel_dtype
         fk = {"dtype": dtype, "device": device}
 
@@ -253,11 +370,29 @@ class S4Kernel(nn.Module):
             f"l_kernel={self.l_kernel}, kernel_dtype={self.kernel_dtype}"
         )
 
+    @property
+    def _param_dtype(self):
+        return self.log_dt.dtype
+
+    @property
+    def _work_dtype(self):
+        """float32 or float64: the dtype the SSM arithmetic runs in."""
+        return _work_dtype(self.log_dt.dtype)
+
+    @property
+    def _state_dtype(self):
+        return _complex_of(self.log_dt.dtype)
+
     def get_extra_state(self):
         return {"l_kernel": self.l_kernel}
 
     def set_extra_state(self, state):
-        self.l_kernel = state.get("l_kernel")
+        if not isinstance(state, dict) or "l_kernel" not in state:
+            raise ValueError(
+                f"S4Kernel extra state must be a dict with key 'l_kernel', got {state!r}"
+            )
+        lk = state["l_kernel"]
+        self.l_kernel = None if lk is None else _check_int(lk, "l_kernel (extra state)")
         self._step_cache = None
 
     def dt(self, dtype=None):
@@ -266,7 +401,8 @@ class S4Kernel(nn.Module):
         Parameters
         ----------
         dtype : torch.dtype, optional
-            Compute in this real dtype (default: the parameters').
+            Compute in this real dtype (default: the parameters', float32 for
+            float16 and bfloat16 parameters).
 
         Returns
         -------
@@ -281,7 +417,7 @@ class S4Kernel(nn.Module):
         True
         """
         lo, hi = math.log(DT_BOUNDS[0]), math.log(DT_BOUNDS[1])
-        log_dt = self.log_dt if dtype is None else self.log_dt.to(dtype)
+        log_dt = self.log_dt.to(self._work_dtype if dtype is None else dtype)
         return torch.exp(log_dt.clamp(lo, hi))
 
     def Lambda(self, dtype=None):
@@ -290,7 +426,8 @@ class S4Kernel(nn.Module):
         Parameters
         ----------
         dtype : torch.dtype, optional
-            Compute in this real dtype (default: the parameters').
+            Compute in this real dtype (default: the parameters', float32 for
+            float16 and bfloat16 parameters).
 
         Returns
         -------
@@ -304,8 +441,8 @@ class S4Kernel(nn.Module):
         >>> bool((k.Lambda().real < 0).all())
         True
         """
-        a = self.lambda_re if dtype is None else self.lambda_re.to(dtype)
-        b = self.lambda_im if dtype is None else self.lambda_im.to(dtype)
+        dtype = self._work_dtype if dtype is None else dtype
+        a, b = self.lambda_re.to(dtype), self.lambda_im.to(dtype)
         if self.lambda_real == "softplus":
             f = nn.functional.softplus(a)
         else:
@@ -316,10 +453,11 @@ class S4Kernel(nn.Module):
         p = getattr(self, name)
         if p is None:
             return None
-        return torch.view_as_complex(p if dtype is None else p.to(dtype))
+        return torch.view_as_complex(p.to(self._work_dtype if dtype is None else dtype))
 
     def _system(self, dtype=None):
-        """``Lambda, P, B, C`` (complex) and ``dt`` computed in the real ``dtype``."""
+        """``Lambda, P, B, C`` (complex) and ``dt`` computed in the real ``dtype``
+        (default: the working dtype, float32 or float64)."""
         return (self.Lambda(dtype), self._c("P", dtype), self._c("B", dtype),
                 self._c("C", dtype), self.dt(dtype))
 
@@ -362,14 +500,21 @@ class S4Kernel(nn.Module):
         Parameters
         ----------
         L : int
-            Kernel length (the input length), ``>= 1``.
+            Kernel length (the input length), ``>= 0``; ``L = 0`` gives an empty
+            kernel and does not fix :attr:`l_kernel`.
         rate : float, default 1.0
             Sampling rate relative to training: the step size is ``dt / rate``.
 
         Returns
         -------
         torch.Tensor, shape (channels, H, L)
-            Real kernels in the parameters' dtype.
+            Real kernels in the parameters' dtype (computed in ``kernel_dtype``).
+
+        Raises
+        ------
+        ValueError
+            ``L < 0``, ``rate`` not finite and positive, or (float16 parameters) a
+            kernel value beyond float16's range.
 
         Examples
         --------
@@ -381,11 +526,19 @@ class S4Kernel(nn.Module):
         >>> bool(torch.allclose(K8[..., :5], K5))
         True
         """
-        L = _check_int(L, "L")
+        return _narrow(self._kernel(L, rate), self._param_dtype, "the kernel")
+
+    def _kernel(self, L, rate, dtype=None):
+        """:meth:`forward`, rounded to ``dtype`` (default: left in ``kernel_dtype``)."""
+        L = _check_int(L, "L", 0)
         rate = _check_rate(rate)
+        if L == 0:
+            return torch.zeros((self.channels, self.d_model, 0),
+                               dtype=self._work_dtype if dtype is None else dtype,
+                               device=self.log_dt.device)
         Lk = self._l_kernel_for(L)
-        dtype = self.log_dt.dtype
-        lam, P, B, C, dt = self._system(self.kernel_dtype)
+        kdt = self._work_dtype if self.kernel_dtype is None else self.kernel_dtype
+        lam, P, B, C, dt = self._system(kdt)
         truncate = self.length_dependent and rate == 1.0 and L <= Lk
         if self.mode == "s4":
             if truncate:
@@ -402,7 +555,7 @@ class S4Kernel(nn.Module):
                                    halved=True)
         else:
             K = ss.kernel_diag(lam, B, C, dt / rate, L, self.disc, halved=True)
-        return K.to(dtype)
+        return K if dtype is None else K.to(dtype)
 
     def _discrete(self, rate, dtype=torch.float64):
         """Discrete system at ``dt / rate`` (computed in ``dtype``) and the output C."""
@@ -416,17 +569,29 @@ class S4Kernel(nn.Module):
         method = "zoh" if self.disc == "dss" else self.disc
         return _disc.discretize(system, dt, method), self._true_C(dtype)
 
-    def _check_state(self, state, name="state"):
+    def _check_state(self, state, name="state", batch=None):
+        """Validate a state: complex tensor ``batch + (H, N//2)`` of the states' dtype
+        on the parameters' device (``batch``: the required batch shape, if given)."""
+        if self.channels != 1:
+            raise ValueError(
+                f"{name}: states need a causal kernel (channels == 1, not bidirectional)"
+            )
         if not isinstance(state, torch.Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(state).__name__}")
         want = (self.d_model, self.d_state // 2)
-        if state.ndim < 2 or tuple(state.shape[-2:]) != want or not state.is_complex():
+        if (state.ndim < 2 or tuple(state.shape[-2:]) != want
+                or (batch is not None and tuple(state.shape[:-2]) != tuple(batch))):
+            lead = "batch" if batch is None else ", ".join(map(str, batch))
             raise ValueError(
-                f"{name} must be a complex tensor of shape (batch, {want[0]}, {want[1]}) "
-                f"(see default_state), got {state.dtype} {tuple(state.shape)}"
+                f"{name} must have shape ({lead}, {want[0]}, {want[1]}) (see default_state), "
+                f"got {tuple(state.shape)}"
             )
-        if self.channels != 1:
-            raise ValueError("states need a causal kernel (channels == 1, not bidirectional)")
+        if state.dtype != self._state_dtype:
+            raise TypeError(
+                f"{name} must have dtype {self._state_dtype} (the states of "
+                f"{self._param_dtype} parameters, see default_state), got {state.dtype}"
+            )
+        _check_device(state, self.log_dt.device, name)
 
     def state_output(self, state, L, rate=1.0):
         r"""Contribution of an initial state to the next ``L`` outputs.
@@ -443,7 +608,8 @@ class S4Kernel(nn.Module):
         Returns
         -------
         torch.Tensor, shape (batch, H, L)
-            :math:`2\,\mathrm{Re}(C \bar A^{l+1} x_{-1})`, real, parameters' dtype.
+            :math:`2\,\mathrm{Re}(C \bar A^{l+1} x_{-1})`, real, parameters' dtype
+            (empty when ``L = 0`` or the batch is empty).
 
         Notes
         -----
@@ -465,9 +631,17 @@ class S4Kernel(nn.Module):
         >>> bool(torch.allclose(k.state_output(x, 3)[..., 0], y0))
         True
         """
-        L = _check_int(L, "L")
+        L = _check_int(L, "L", 0)
         rate = _check_rate(rate)
         self._check_state(state)
+        return _narrow(self._state_output(state, L, rate), self._param_dtype,
+                       "the state's output")
+
+    def _state_output(self, state, L, rate):
+        """:meth:`state_output` on validated arguments, in float64."""
+        if L == 0 or state.numel() == 0:  # nothing to compute (the FFTs reject empty axes)
+            return torch.zeros(state.shape[:-1] + (L,), dtype=torch.float64,
+                               device=state.device)
         x0 = state.to(torch.complex128)
         lam, P, _, Ct, dt = self._system(torch.float64)
         dt = dt / rate
@@ -483,7 +657,7 @@ class S4Kernel(nn.Module):
             method = "bilinear" if self.disc == "bilinear" else "zoh"
             y = _bnd.initial_response_diag(lam, self._true_C()[0], x0, dt, L, method,
                                            halved=True)
-        return y.to(self.log_dt.dtype)
+        return y
 
     def _c_tilde(self, L, rate):
         """:math:`C (I - \\bar A^L)` at step ``dt / rate`` (complex128, ``(H, N//2)``)."""
@@ -499,8 +673,9 @@ class S4Kernel(nn.Module):
             Inputs (padded positions must already be zero when ``lengths`` is given).
         state : torch.Tensor, shape (batch, H, N//2), complex
             Initial state :math:`x_{-1}`.
-        lengths : torch.Tensor, shape (batch,), optional
-            Valid lengths; the state after ``lengths[b]`` steps is returned.
+        lengths : torch.Tensor of int, shape (batch,), optional
+            Valid lengths in ``[0, L]``; the state after ``lengths[b]`` steps is
+            returned.
         rate : float, default 1.0
             Sampling rate (step ``dt / rate``).
 
@@ -508,7 +683,8 @@ class S4Kernel(nn.Module):
         -------
         torch.Tensor, shape (batch, H, N//2)
             :math:`x_{n-1} = \bar A^{n} x_{-1} + \sum_{j<n} \bar A^{n-1-j} \bar B u_j`
-            with ``n = lengths[b]`` (or ``L``), complex, parameters' dtype.
+            with ``n = lengths[b]`` (or ``L``), complex (the dtype of
+            :meth:`default_state`); a copy of ``state`` when ``L = 0``.
 
         Notes
         -----
@@ -532,10 +708,26 @@ class S4Kernel(nn.Module):
         True
         """
         rate = _check_rate(rate)
-        self._check_state(state)
+        if not isinstance(u, torch.Tensor):
+            raise TypeError(f"u must be a torch.Tensor, got {type(u).__name__}")
+        if u.ndim != 3 or u.shape[1] != self.d_model:
+            raise ValueError(f"u must have shape (batch, {self.d_model}, length), "
+                             f"got {tuple(u.shape)}")
+        if not u.dtype.is_floating_point:
+            raise TypeError(f"u must be a real floating tensor, got {u.dtype}")
+        _check_device(u, self.log_dt.device, "u")
+        batch, _, L = u.shape
+        self._check_state(state, batch=(batch,))
+        lengths = _check_lengths(lengths, batch, L, u.device)
+        return self._forward_state(u, state, lengths, rate)
+
+    def _forward_state(self, u, state, lengths, rate):
+        """:meth:`forward_state` on validated arguments (``lengths`` a long tensor)."""
+        if u.numel() == 0:  # no step taken (or no sequence): the state as it is
+            return state.clone()
         x0 = state.to(torch.complex128)
         uc = u.to(torch.float64)
-        n = None if lengths is None else lengths.to(device=u.device, dtype=torch.long)[:, None]
+        n = None if lengths is None else lengths[:, None]
         lam, P, B, _, dt = self._system(torch.float64)
         dt = dt / rate
         if self.mode == "s4":
@@ -543,7 +735,7 @@ class S4Kernel(nn.Module):
         else:
             method = "bilinear" if self.disc == "bilinear" else "zoh"
             x = _bnd.final_state_diag(lam, B, x0, uc, dt, method, halved=True, lengths=n)
-        return x.to(_complex_of(self.log_dt.dtype))
+        return x.to(self._state_dtype)
 
     # ----------------------------------------------------------------------------------
     # step mode
@@ -562,7 +754,12 @@ class S4Kernel(nn.Module):
         O(N r) per step) and :math:`C = \tilde C (I - \bar A^{L_k})^{-1}`;
         ``"s4d"``: :func:`~statespace.discretize.zoh_diag` or
         :func:`~statespace.discretize.bilinear_diag`. Computed in float64 without
-        gradient tracking and rounded once to the parameters' dtype.
+        gradient tracking and rounded once to the working dtype (float64 for float64
+        parameters, else float32). :meth:`step` raises ``RuntimeError`` once the
+        parameters were modified in place (an optimizer step, ``load_state_dict``),
+        replaced, converted or moved after this call, and in a copy of the module
+        (``copy.deepcopy``, unpickling) until it runs its own ``setup_step``; writes
+        through ``.data`` escape that check.
 
         Examples
         --------
@@ -577,9 +774,10 @@ class S4Kernel(nn.Module):
         rate = _check_rate(rate)
         if self.channels != 1:
             raise ValueError("step mode needs a causal kernel (channels == 1, not bidirectional)")
+        self._step_cache = None  # a failed setup leaves no stale system behind
         with torch.no_grad():
             sys, C = self._discrete(rate)
-            rdt = self.log_dt.dtype
+            rdt = self._work_dtype
             cdt = _complex_of(rdt)
 
             def cast(t):
@@ -588,7 +786,24 @@ class S4Kernel(nn.Module):
                 return t.to(cdt) if t.is_complex() else t.to(rdt)
 
             sys = type(sys)(*(cast(t) for t in sys))
-            self._step_cache = (sys, C[0].to(cdt))
+            C = C[0].to(cdt)
+            tensors = [t for t in (*sys, C) if isinstance(t, torch.Tensor)]
+            if not _array.compiling() and not all(bool(torch.isfinite(t).all())
+                                                  for t in tensors):
+                raise ValueError(
+                    f"the step system at rate={rate!r} (step size dt / rate) is not finite in "
+                    f"{rdt}; use a rate closer to 1 or float64 parameters"
+                )
+            self._step_cache = (sys, C, self._fingerprint())
+
+    def _fingerprint(self):
+        """What the step system depends on: ``l_kernel`` and each parameter's storage,
+        dtype, device and in-place version counter (no data read, no synchronisation).
+        Tensors made under ``torch.inference_mode`` have no version counter."""
+        return (self.l_kernel,) + tuple(
+            (p.data_ptr(), p.dtype, p.device, None if p.is_inference() else p._version)
+            for p in self.parameters()
+        )
 
     def default_state(self, *batch_shape):
         """Zero state of shape ``batch_shape + (H, N//2)`` (complex).
@@ -596,12 +811,13 @@ class S4Kernel(nn.Module):
         Parameters
         ----------
         *batch_shape : int
-            Leading batch dimensions.
+            Leading batch dimensions (non-negative; ``0`` gives an empty batch).
 
         Returns
         -------
         torch.Tensor
-            Complex zeros on the parameters' device.
+            Complex zeros on the parameters' device: complex128 for float64
+            parameters, else complex64.
 
         Examples
         --------
@@ -609,10 +825,8 @@ class S4Kernel(nn.Module):
         >>> S4Kernel(3, d_state=8, mode="s4d").default_state(2).shape
         torch.Size([2, 3, 4])
         """
-        shape = tuple(batch_shape) + (self.d_model, self.d_state // 2)
-        return torch.zeros(
-            shape, dtype=_complex_of(self.log_dt.dtype), device=self.log_dt.device
-        )
+        shape = _check_batch_shape(batch_shape) + (self.d_model, self.d_state // 2)
+        return torch.zeros(shape, dtype=self._state_dtype, device=self.log_dt.device)
 
     def step(self, u, state):
         r"""One step of the recurrence: ``y = 2 Re(C x)`` with ``x = Ad state + Bd u``.
@@ -620,16 +834,21 @@ class S4Kernel(nn.Module):
         Parameters
         ----------
         u : torch.Tensor, shape (batch, H)
-            Input sample.
+            Input sample, in the parameters' dtype.
         state : torch.Tensor, shape (batch, H, N//2), complex
-            Current state.
+            Current state (the dtype of :meth:`default_state`).
 
         Returns
         -------
         y : torch.Tensor, shape (batch, H)
-            Output sample (without the ``D`` term).
+            Output sample (without the ``D`` term), parameters' dtype.
         state : torch.Tensor, shape (batch, H, N//2)
             Next state.
+
+        Raises
+        ------
+        RuntimeError
+            :meth:`setup_step` was not called, or the parameters changed since.
 
         Examples
         --------
@@ -646,13 +865,53 @@ class S4Kernel(nn.Module):
         >>> bool(torch.allclose(torch.stack(ys, -1)[0], k(6)[0], atol=1e-5))
         True
         """
+        _check_step_input(u, self.d_model, self._param_dtype, self.log_dt.device, what="u")
+        self._check_state(state, batch=(u.shape[0],))
+        y, x = self._step(u.to(self._work_dtype), state)
+        return _narrow(y, self._param_dtype, "the step output"), x
+
+    def _check_step_ready(self):
         if self._step_cache is None:
-            raise RuntimeError("call setup_step() before step()")
-        sys, C = self._step_cache
+            raise RuntimeError(
+                "call setup_step() before step() (again after a conversion to another "
+                "dtype or device, or after load_state_dict)"
+            )
+        if self._step_cache[2] != self._fingerprint():
+            raise RuntimeError(
+                "the parameters (values, storage, dtype or device) or l_kernel changed "
+                "since setup_step() (an optimizer step, an in-place write, a copy of the "
+                "module); call setup_step() again before step()"
+            )
+
+    def _step(self, u, state):
+        """:meth:`step` on validated inputs; ``u`` and ``y`` in the working dtype."""
+        self._check_step_ready()
+        sys, C, _ = self._step_cache
         x = ss.step(sys, state, u)
         y = 2 * (C * x).sum(-1).real
         return y, x
 
     def _apply(self, fn, *args, **kwargs):
-        self._step_cache = None  # dtype/device changes invalidate the step system
-        return super()._apply(fn, *args, **kwargs)
+        # Refuse a conversion to an unsupported dtype before any tensor is converted:
+        # ``fn`` is tried on an empty tensor of the parameters' dtype first.
+        p = self.log_dt
+        before = (p.dtype, p.device)
+        try:
+            probe = fn(torch.empty(0, dtype=p.dtype, device=p.device))
+        except Exception:  # an unusual fn: the check after the call decides
+            probe = None
+        if isinstance(probe, torch.Tensor) and probe.dtype not in _PARAM_DTYPES:
+            raise TypeError(
+                f"S4Kernel parameters must be one of {_PARAM_DTYPES}; "
+                f"refusing the conversion to {probe.dtype}"
+            )
+        out = super()._apply(fn, *args, **kwargs)
+        p = self.log_dt
+        if p.dtype not in _PARAM_DTYPES:
+            raise TypeError(
+                f"S4Kernel parameters were converted to {p.dtype}, which the module does "
+                f"not support (one of {_PARAM_DTYPES}); convert it back"
+            )
+        if (p.dtype, p.device) != before:
+            self._step_cache = None  # the step system lives in the old dtype/device
+        return out

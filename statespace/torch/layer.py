@@ -15,7 +15,16 @@ from torch import nn
 
 import statespace as ss
 
-from .kernel import S4Kernel, _check_int, _check_rate
+from .kernel import (
+    S4Kernel,
+    _check_device,
+    _check_dtype,
+    _check_int,
+    _check_lengths,
+    _check_rate,
+    _check_step_input,
+    _narrow,
+)
 
 __all__ = ["S4Layer", "S4Block"]
 
@@ -39,7 +48,7 @@ def _activation(act):
                      f"got {act!r}")
 
 
-def _check_input(x, d, transposed, dtype, what="x", feature="d_model"):
+def _check_input(x, d, transposed, dtype, device=None, what="x", feature="d_model"):
     """Validate a (batch, length, d) (or transposed) tensor; return it as (batch, d, L)."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{what} must be a torch.Tensor, got {type(x).__name__}")
@@ -51,27 +60,9 @@ def _check_input(x, d, transposed, dtype, what="x", feature="d_model"):
             f"{what} must have shape {layout} with {feature}={d}, got {tuple(x.shape)}"
             + ("" if transposed else " (pass transposed=True for (batch, d, length) inputs)")
         )
-    if x.dtype != dtype:
-        raise TypeError(
-            f"{what} has dtype {x.dtype} but the parameters are {dtype}; convert one of them "
-            "(e.g. module.double())"
-        )
+    _check_dtype(x, dtype, what, "; convert one of them (e.g. module.double())")
+    _check_device(x, device, what)
     return x if transposed else x.transpose(1, 2)
-
-
-def _check_lengths(lengths, batch, L, device):
-    """``lengths`` as a long tensor of shape (batch,) with 1 <= lengths <= L."""
-    if lengths is None:
-        return None
-    lengths = torch.as_tensor(lengths)
-    if lengths.dtype.is_floating_point or lengths.dtype.is_complex or lengths.dtype == torch.bool:
-        raise TypeError(f"lengths must hold integers, got {lengths.dtype}")
-    if lengths.shape != (batch,):
-        raise ValueError(f"lengths must have shape ({batch},), got {tuple(lengths.shape)}")
-    lo, hi = int(lengths.min()), int(lengths.max())
-    if lo < 1 or hi > L:
-        raise ValueError(f"lengths must lie in [1, {L}] (the input length), got [{lo}, {hi}]")
-    return lengths.to(device=device, dtype=torch.long)
 
 
 def _mask(lengths, L, device):
@@ -112,6 +103,12 @@ class S4Layer(nn.Module):
     ``ValueError`` (the core's input validation), except at padded positions, which
     are zeroed before the convolution.
 
+    With float16 or bfloat16 parameters (``.half()``, ``.bfloat16()``) the kernel,
+    the convolution and the state terms run in float32 (the kernel in
+    ``kernel_dtype``); the sum is rounded once to the parameters' dtype, where the
+    activation is applied. An empty batch or a zero-length input gives an empty
+    output without computing a kernel.
+
     Examples
     --------
     >>> import torch
@@ -147,7 +144,8 @@ class S4Layer(nn.Module):
             Initial state (chunked inference): the output then continues the
             sequence that led to ``state`` and the next state is returned too.
         lengths : torch.Tensor of int, shape (batch,), optional
-            Valid lengths of a padded batch. Padded positions do not affect valid
+            Valid lengths of a padded batch, in ``[0, length]`` (an integer tensor on
+            any device, or a sequence of ints). Padded positions do not affect valid
             outputs or the returned state; their outputs are zero.
         rate : float, default 1.0
             Sampling rate of ``x`` relative to training (step size ``dt / rate``).
@@ -155,9 +153,20 @@ class S4Layer(nn.Module):
         Returns
         -------
         y : torch.Tensor
-            Same shape as ``x``.
+            Same shape and dtype as ``x``.
         next_state : torch.Tensor, shape (batch, d_model, d_state // 2)
             Only when ``state`` is given: the state after the last valid input.
+
+        Raises
+        ------
+        TypeError
+            ``x`` is not a tensor of the parameters' dtype, ``state`` not a tensor of
+            the dtype of :meth:`default_state`, or ``lengths`` not integers.
+        ValueError
+            A shape, device or value is wrong: ``x`` (or ``state``) does not match
+            the layer, ``lengths`` lies outside ``[0, length]``, ``rate`` is not
+            finite and positive, ``x`` has NaN or infinite values, or (float16) the
+            output exceeds float16's range.
 
         Examples
         --------
@@ -172,28 +181,35 @@ class S4Layer(nn.Module):
         True
         """
         p = self.kernel.log_dt
-        u = _check_input(x, self.d_model, self.transposed, p.dtype)
+        u = _check_input(x, self.d_model, self.transposed, p.dtype, p.device)
         batch, _, L = u.shape
         rate = _check_rate(rate)
+        if state is not None:
+            if self.bidirectional:
+                raise ValueError("a bidirectional layer has no recurrent state")
+            self.kernel._check_state(state, batch=(batch,))
         lengths = _check_lengths(lengths, batch, L, u.device)
         if lengths is not None:
             mask = _mask(lengths, L, u.device)
             u = torch.where(mask, u, torch.zeros((), dtype=u.dtype, device=u.device))
-        K = self.kernel(L, rate=rate)
-        if self.bidirectional:
-            if state is not None:
-                raise ValueError("a bidirectional layer has no recurrent state")
-            y = ss.bidirectional_conv(u, K[0], K[1], self.D)
+        # the SSM part runs in float32 or float64 (float16/bfloat16 parameters upcast)
+        wdt = self.kernel._work_dtype
+        uw, D = u.to(wdt), self.D.to(wdt)
+        if u.numel() == 0:
+            # no sequence or no time step: nothing to convolve (and no kernel computed,
+            # so an unset l_kernel stays unset)
+            y = uw * D[:, None]
         else:
-            y = ss.causal_conv(u, K[0], self.D)
+            K = self.kernel._kernel(L, rate, wdt)
+            if self.bidirectional:
+                y = ss.bidirectional_conv(uw, K[0], K[1], D)
+            else:
+                y = ss.causal_conv(uw, K[0], D)
         next_state = None
         if state is not None:
-            self.kernel._check_state(state)
-            if state.shape[0] != batch:
-                raise ValueError(f"state has batch size {state.shape[0]}, x has {batch}")
-            y = y + self.kernel.state_output(state, L, rate)
-            next_state = self.kernel.forward_state(u, state, lengths, rate)
-        y = self.activation(y)
+            y = y + self.kernel._state_output(state, L, rate).to(wdt)
+            next_state = self.kernel._forward_state(u, state, lengths, rate)
+        y = self.activation(_narrow(y, p.dtype, "the S4Layer output"))
         if lengths is not None:
             y = torch.where(mask, y, torch.zeros((), dtype=y.dtype, device=y.device))
         y = y if self.transposed else y.transpose(1, 2)
@@ -254,8 +270,14 @@ class S4Layer(nn.Module):
 
         Raises
         ------
+        TypeError
+            ``x`` or ``state`` has the wrong type or dtype.
         ValueError
-            ``x`` has the wrong shape or contains NaN/inf.
+            ``x`` or ``state`` has the wrong shape (their batch sizes must agree) or
+            device, ``x`` contains NaN/inf, or (float16) the output exceeds float16's
+            range.
+        RuntimeError
+            :meth:`setup_step` was not called, or the parameters changed since.
 
         Examples
         --------
@@ -271,21 +293,14 @@ class S4Layer(nn.Module):
         >>> bool(torch.allclose(torch.stack(ys, 1), layer(x)))
         True
         """
-        _check_step_input(x, self.d_model, self.kernel.log_dt.dtype)
-        self.kernel._check_state(state)
-        y, state = self.kernel.step(x, state)
-        return self.activation(y + self.D * x), state
-
-
-def _check_step_input(x, d, dtype, what="x", feature="d_model", finite=True):
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{what} must be a torch.Tensor, got {type(x).__name__}")
-    if x.ndim != 2 or x.shape[-1] != d:
-        raise ValueError(f"{what} must have shape (batch, {feature}={d}), got {tuple(x.shape)}")
-    if x.dtype != dtype:
-        raise TypeError(f"{what} has dtype {x.dtype} but the parameters are {dtype}")
-    if finite and not bool(torch.isfinite(x).all()):
-        raise ValueError(f"{what} contains NaN or infinite values")
+        p = self.kernel.log_dt
+        _check_step_input(x, self.d_model, p.dtype, p.device)
+        self.kernel._check_state(state, batch=(x.shape[0],))
+        wdt = self.kernel._work_dtype
+        xw = x.to(wdt)
+        y, state = self.kernel._step(xw, state)
+        y = _narrow(y + self.D.to(wdt) * xw, p.dtype, "the S4Layer output")
+        return self.activation(y), state
 
 
 class S4Block(nn.Module):
@@ -385,7 +400,7 @@ class S4Block(nn.Module):
         torch.Size([3, 2, 7])
         """
         p = self.layer.kernel.log_dt
-        u = _check_input(x, self.d_model, self.transposed, p.dtype).transpose(1, 2)
+        u = _check_input(x, self.d_model, self.transposed, p.dtype, p.device).transpose(1, 2)
         z = self.norm(u) if self.prenorm else u
         out = self.layer(z, state, lengths=lengths, rate=rate)
         z, next_state = out if state is not None else (out, None)
@@ -457,7 +472,8 @@ class S4Block(nn.Module):
         (3, 2)
         """
         # shape only: a NaN reaches the layer's own check through the norm
-        _check_step_input(x, self.d_model, self.layer.kernel.log_dt.dtype, finite=False)
+        p = self.layer.kernel.log_dt
+        _check_step_input(x, self.d_model, p.dtype, p.device, finite=False)
         z = self.norm(x) if self.prenorm else x
         z, state = self.layer.step(z, state)
         return self._post(x, z), state

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .kernel import _check_int
-from .layer import S4Block, _check_input, _check_lengths, _check_step_input
+from .kernel import _check_int, _check_lengths, _check_step_input
+from .layer import S4Block, _check_input
 
 __all__ = ["S4Model"]
 
@@ -62,6 +62,7 @@ class S4Model(nn.Module):
             raise ValueError(f"pool must be one of {_POOL}, got {pool!r}")
         self.d_input = _check_int(d_input, "d_input")
         self.d_output = _check_int(d_output, "d_output")
+        _check_int(d_model, "d_model")
         _check_int(n_layers, "n_layers", 0)
         self.pool = pool
         self.transposed = bool(transposed)
@@ -75,8 +76,17 @@ class S4Model(nn.Module):
         self.norm = nn.LayerNorm(d_model, **fk) if prenorm else nn.Identity()
         self.decoder = nn.Linear(d_model, d_output, **fk)
 
-    def _dtype(self):
-        return self.encoder.weight.dtype
+    def _check_states(self, state, batch):
+        """``state``: a list or tuple of one valid state per block, batch ``batch``."""
+        n = len(self.blocks)
+        if not isinstance(state, (list, tuple)):
+            raise TypeError(f"state must be a list of {n} block states (see default_state), "
+                            f"got {type(state).__name__}")
+        if len(state) != n:
+            raise ValueError(f"state must hold one state per block ({n}, see default_state), "
+                             f"got {len(state)}")
+        for i, (blk, s) in enumerate(zip(self.blocks, state, strict=True)):
+            blk.layer.kernel._check_state(s, name=f"state[{i}]", batch=(batch,))
 
     def forward(self, x, state=None, *, lengths=None, rate=1.0):
         """Apply the model.
@@ -86,10 +96,13 @@ class S4Model(nn.Module):
         x : torch.Tensor, shape (batch, length, d_input)
             Inputs (``(batch, d_input, length)`` when ``transposed``).
         state : list of torch.Tensor, optional
-            One state per block (see :meth:`default_state`); the next states are
-            returned too (``pool=None`` only).
+            One state per block (a list or tuple of ``n_layers`` states of shape
+            ``(batch, d_model, d_state // 2)``, see :meth:`default_state`); the next
+            states are returned too (``pool=None`` only). A wrong entry raises an
+            error naming its index (``state[i]``).
         lengths : torch.Tensor of int, shape (batch,), optional
-            Valid lengths of a padded batch (pooling uses the valid positions only).
+            Valid lengths of a padded batch, in ``[1, length]`` when pooling (which
+            uses the valid positions only), else in ``[0, length]``.
         rate : float, default 1.0
             Sampling rate (step size ``dt / rate``).
 
@@ -109,15 +122,18 @@ class S4Model(nn.Module):
         >>> m(torch.randn(5, 7, 2), lengths=torch.tensor([7, 3, 1, 2, 7])).shape
         torch.Size([5, 7, 3])
         """
-        u = _check_input(x, self.d_input, self.transposed, self._dtype(), feature="d_input")
+        w = self.encoder.weight
+        u = _check_input(x, self.d_input, self.transposed, w.dtype, w.device, feature="d_input")
         u = u.transpose(1, 2)  # (batch, L, d_input)
         batch, L, _ = u.shape
-        lengths = _check_lengths(lengths, batch, L, u.device)
+        if self.pool is not None and L == 0 and batch > 0:
+            raise ValueError(f"pool={self.pool!r} needs sequences of length >= 1, got length 0")
+        lengths = _check_lengths(lengths, batch, L, u.device,
+                                 minimum=0 if self.pool is None else 1)
         if state is not None:
             if self.pool is not None:
                 raise ValueError("states are for sequence-to-sequence models (pool=None)")
-            if not isinstance(state, (list, tuple)) or len(state) != len(self.blocks):
-                raise ValueError(f"state must be a list of {len(self.blocks)} block states")
+            self._check_states(state, batch)
         h = self.encoder(u)
         next_states = []
         for i, blk in enumerate(self.blocks):
@@ -189,7 +205,7 @@ class S4Model(nn.Module):
         x : torch.Tensor, shape (batch, d_input)
             Input sample.
         state : list of torch.Tensor
-            Current states.
+            Current states, one per block (validated as in :meth:`forward`).
 
         Returns
         -------
@@ -210,7 +226,9 @@ class S4Model(nn.Module):
         """
         if self.pool is not None:
             raise ValueError("step needs a sequence-to-sequence model (pool=None)")
-        _check_step_input(x, self.d_input, self._dtype(), feature="d_input", finite=False)
+        w = self.encoder.weight
+        _check_step_input(x, self.d_input, w.dtype, w.device, feature="d_input", finite=False)
+        self._check_states(state, x.shape[0])
         h = self.encoder(x)
         new = []
         for blk, s in zip(self.blocks, state, strict=True):
