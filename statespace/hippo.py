@@ -92,6 +92,14 @@ def _check(measure, N, params):
         )
     out = dict(allowed)
     out.update(params)
+    for name, value in params.items():
+        if name == "seed":
+            seed = _array.check_number(value, f"{measure} parameter seed", integer=True)
+            if seed < 0:
+                raise ValueError(f"{measure} parameter seed must be >= 0, got {seed}")
+            out[name] = seed
+        else:  # alpha, beta: finite real numbers (their ranges are checked per measure)
+            out[name] = _array.check_number(value, f"{measure} parameter {name}")
     return N, out
 
 
