@@ -456,6 +456,9 @@ def solve(xp, a, b, what=None):
     except _linalg_errors() as exc:
         raise ValueError(f"{what} is singular ({exc})") from None
     if not _traced(x) and not bool(xp.all(xp.isfinite(x))):
+        if not (bool(xp.all(xp.isfinite(a))) and bool(xp.all(xp.isfinite(b)))):
+            raise ValueError(f"{what} or the right-hand side of its solve has non-finite "
+                             "entries: the inputs overflow (too large a dt or system)")
         raise ValueError(f"{what} is singular or too ill-conditioned to solve with "
                          "(the solution has non-finite values)")
     return x

@@ -66,6 +66,7 @@ from .discretize import DiagSystem, _diag_terms, _resolve_method
 from .kernels import (
     _RADIUS,
     _bilinear_deviation,
+    _check_bilinear,
     _check_state_size,
     _dt_batch,
     _flatten,
@@ -167,13 +168,15 @@ def _power_deviation(xp, Lambda, P, dtv, sys_batch, L, halved):
     return xp.reshape(X, shape), xp.reshape(Y, shape)
 
 
-def _dplr_inputs(Lambda, P, vec, vec_name, dt, halved):
+def _dplr_inputs(Lambda, P, vec, vec_name, dt, halved, what):
     xp, dev, real_dt, (Lambda, P, vec) = _prepare(
         [("Lambda", Lambda, 1), ("P", P, 2), (vec_name, vec, 1)], dt
     )
     _check_state_size([Lambda, P, vec], ["Lambda", "P", vec_name])
     sys_batch, dtv = _system_batch(xp, [Lambda.shape[:-1], P.shape[:-2]], ["Lambda", "P"],
                                    dt, dev)
+    _array.broadcast_shapes([sys_batch, tuple(vec.shape[:-1])], ["Lambda, P and dt", vec_name])
+    _check_bilinear(xp, Lambda, dtv, what)
     return xp, dev, real_dt, Lambda, P, vec, sys_batch, dtv
 
 
@@ -198,7 +201,8 @@ def _diag_inputs(Lambda, vec, vec_name, dt, method):
     _check_method(method)
     xp, dev, real_dt, (Lambda, vec) = _prepare([("Lambda", Lambda, 1), (vec_name, vec, 1)], dt)
     _check_state_size([Lambda, vec], ["Lambda", vec_name])
-    _, dtv = _system_batch(xp, [Lambda.shape[:-1]], ["Lambda"], dt, dev)
+    _, dtv = _system_batch(xp, [Lambda.shape[:-1], vec.shape[:-1]], ["Lambda", vec_name], dt,
+                           dev)
     return xp, dev, real_dt, Lambda, vec, dtv
 
 
@@ -309,7 +313,8 @@ def c_tilde_dplr(Lambda, P, C, dt, L, *, halved=False):
     """
     L = _array.check_length(L)
     halved = _check_bool(halved, "halved")
-    xp, dev, real_dt, Lambda, P, C, sys_batch, dtv = _dplr_inputs(Lambda, P, C, "C", dt, halved)
+    xp, dev, real_dt, Lambda, P, C, sys_batch, dtv = _dplr_inputs(Lambda, P, C, "C", dt, halved,
+                                                                   "c_tilde_dplr")
     _, Y = _power_deviation(xp, Lambda, P, dtv, sys_batch, L, halved)
     Cf = _full(xp, xp.astype(C, xp.complex128), halved)
     Ct = -xp.matmul(Cf[..., None, :], Y)[..., 0, :]
@@ -392,7 +397,7 @@ def c_from_tilde_dplr(Lambda, P, Ct, dt, L, *, halved=False, max_cond=None, retu
     return_cond = _check_bool(return_cond, "return_cond")
     halved = _check_bool(halved, "halved")
     xp, dev, real_dt, Lambda, P, Ct, sys_batch, dtv = _dplr_inputs(
-        Lambda, P, Ct, "Ct", dt, halved)
+        Lambda, P, Ct, "Ct", dt, halved, "c_from_tilde_dplr")
     _, Y = _power_deviation(xp, Lambda, P, dtv, sys_batch, L, halved)
     n = Y.shape[-1]
     if max_cond is None:
@@ -635,6 +640,7 @@ def initial_response_dplr(Lambda, P, C, x, dt, L, *, halved=False, tilde=False):
     N, r = Lambda.shape[-1], P.shape[-2]
     sys_batch, dtv = _system_batch(xp, [Lambda.shape[:-1], P.shape[:-2]], ["Lambda", "P"],
                                    dt, dev)
+    _check_bilinear(xp, Lambda, dtv, "initial_response_dplr")
     row_batch = _array.broadcast_shapes([sys_batch, tuple(C.shape[:-1])], ["system", "C"])
     _array.broadcast_shapes([row_batch, tuple(x.shape[:-1])], ["system and C", "x"])
     c128 = xp.complex128
@@ -644,12 +650,17 @@ def initial_response_dplr(Lambda, P, C, x, dt, L, *, halved=False, tilde=False):
         _, Y = _power_deviation(xp, Lambda, P, dtv, sys_batch, L, halved)
         Cf = _full(xp, Cq, halved)
         Cq = ((1 + rho_L) * Cf + rho_L * xp.matmul(Cf[..., None, :], Y)[..., 0, :])[..., :N]
+        _array.check_result(
+            xp, Cq, "initial_response_dplr",
+            "C (I + rho^L Ad^L) exceeds the floating-point range (an unstable system, "
+            "Re(Lambda) > 0, over L steps)",
+        )
     lam = _flatten(xp, xp.astype(Lambda, c128), row_batch, (N,))
     pp = _flatten(xp, xp.astype(P, c128), row_batch, (r, N))
     dd = xp.astype(_flatten(xp, dtv, row_batch, ()), c128)
     z = _nodes(xp, L, L, not tilde, c128, dev, 0.0 if tilde else _RADIUS)
     G = _woodbury_resolvent(xp, lam, pp, _flatten(xp, Cq, row_batch, (N,)), dd, z, halved,
-                            left=True)
+                            left=True, what="initial_response_dplr")
     G = xp.reshape(G, tuple(row_batch) + (N, L))
     # (I + h A) x with A x = Lambda x - P^H (P x); P x is 2 Re(P x) for halved systems
     xc = xp.astype(x, c128)
@@ -749,7 +760,7 @@ def _twist(xp, L, dev):
     return _array._complex(xp, mod * xp.cos(ang), mod * xp.sin(ang))
 
 
-def _woodbury_resolvent(xp, lam, pp, vec, dd, z, halved, left):
+def _woodbury_resolvent(xp, lam, pp, vec, dd, z, halved, left, what):
     r"""Rows or columns of :math:`M(\omega)^{-1}` at the nodes, ``(m, N, L)``, complex128.
 
     :math:`M(\omega) = (1-\omega) I - \tfrac{\Delta}{2}(1+\omega) A = D + \sigma' P^H P`
@@ -778,7 +789,7 @@ def _woodbury_resolvent(xp, lam, pp, vec, dd, z, halved, left):
     first = vec[:, None, :] * (pc if left else pp)  # (m, r, N)
     v = xp.concat([first[:, :, None, :], pp[:, :, None, :] * pc[:, None, :, :]], axis=2)
     kk = _reduction(
-        "the resolvent", "a discrete pole lies on an evaluation node (an unstable or undamped "
+        what, "a discrete pole lies on an evaluation node (an unstable or undamped "
         "mode; with tilde=True the nodes are the roots of unity)",
         cauchy_conj if halved else cauchy, v * s[:, None, None, :], z, lam_d[:, None, None, :])
     kv, kpp = kk[:, :, 0, :], kk[:, :, 1:, :]  # (m, r, L), (m, r, r, L)
@@ -899,6 +910,7 @@ def final_state_dplr(Lambda, P, B, x, u, dt, *, halved=False, lengths=None):
     sys_batch, dtv = _system_batch(
         xp, [Lambda.shape[:-1], P.shape[:-2], B.shape[:-1]], ["Lambda", "P", "B"], dt, dev
     )
+    _check_bilinear(xp, Lambda, dtv, "final_state_dplr")
     n = _check_lengths(xp, lengths, L, dev)
     _array.broadcast_shapes(
         [sys_batch, tuple(x.shape[:-1]), tuple(u.shape[:-1])]
@@ -912,7 +924,8 @@ def final_state_dplr(Lambda, P, B, x, u, dt, *, halved=False, lengths=None):
     dd = xp.astype(_flatten(xp, dtv, sys_batch, ()), c128)
     z = _nodes(xp, L, L, True, c128, dev, _RADIUS)  # z_k = 1 / omega_k
     # columns (I - omega_k Ad)^{-1} Bd = M(omega_k)^{-1} dt B
-    R = dd[:, None, None] * _woodbury_resolvent(xp, lam, pp, bb, dd, z, halved, left=False)
+    R = dd[:, None, None] * _woodbury_resolvent(xp, lam, pp, bb, dd, z, halved, left=False,
+                                                what="final_state_dplr")
     R = xp.reshape(R, tuple(sys_batch) + (N, L))
     # (1/L) W_k = ifft(w_m z_0^m)_k, since z_k^m = z_0^m e^{2 pi i k m / L}
     twist = _twist(xp, L, dev)

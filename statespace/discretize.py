@@ -661,7 +661,8 @@ def _diag(Lambda, B, dt, alpha):
     _array.check_result(
         xp, Ld, "the discretization",
         "exp(dt*Lambda) exceeds the floating-point range (Re(dt*Lambda) too large)"
-        if alpha is None else "1 - alpha*dt*Lambda is too close to zero",
+        if alpha is None else "1 - alpha*dt*Lambda is too close to zero, or dt*Lambda "
+        "overflows",
     )
     _array.check_result(xp, Bd, "the discretization",
                         "Bd exceeds the floating-point range (dt*B too large)")

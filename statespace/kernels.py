@@ -113,8 +113,6 @@ def _to(xp, x, dtype, device, name, min_ndim=1):
     Integer arrays are converted; booleans, masked arrays and non-numeric input raise
     ``TypeError`` (:func:`statespace._array.check_array`).
     """
-    if x is None:
-        return None
     x = _array.check_array(xp, x, name, device=device, min_ndim=min_ndim)
     if x.dtype != dtype:
         if _array.is_complex(xp, x) and not xp.isdtype(dtype, "complex floating"):
@@ -140,6 +138,21 @@ def _dt_batch(xp, dt, batch, real_dt, device, batch_name="the system"):
     return dt, _array.broadcast_dt(batch, dt, batch_name)
 
 
+def _check_bilinear(xp, Lambda, dt, what):
+    """``ValueError`` if some ``1 - dt*Lambda/2`` is zero (the bilinear transform of the
+    mode is singular: a pole at infinity). ``dt`` broadcasts against the batch of
+    ``Lambda`` (batch + (N,)). Skipped while tracing."""
+    if _array.compiling():
+        return
+    den = 1 - (xp.astype(dt, Lambda.dtype) if _array.is_complex(xp, Lambda) else dt)[
+        ..., None] / 2 * Lambda
+    if bool(xp.any(den == 0)):
+        raise ValueError(
+            f"{what}: the bilinear transform is singular, 1 - dt*Lambda/2 has a zero entry "
+            "(a pole at infinity)"
+        )
+
+
 def _reduction(what, cause, fn, *args, **kwargs):
     """``fn(*args, **kwargs)`` (a Cauchy or Vandermonde reduction) with its value errors
     restated for the caller ``what``: the inputs were validated, so a failure means the
@@ -147,7 +160,7 @@ def _reduction(what, cause, fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
     except ValueError as exc:
-        raise ValueError(f"{what} failed: {cause} ({exc})") from exc
+        raise ValueError(f"{what}: {cause} ({exc})") from exc
 
 
 def _names(*names):
@@ -377,6 +390,7 @@ def kernel_dplr(Lambda, P, B, C, dt, L, *, halved=False, tilde=False):
         ["Lambda", "P", "B", "C"],
     )
     dt, batch = _dt_batch(xp, dt, batch, xp.float64, dev, "Lambda, P, B and C")
+    _check_bilinear(xp, Lambda, dt, "kernel_dplr")
     # Re(Lambda) = 0 up to rounding (the skew normal parts of LegT, LagT, FouT) is stable;
     # a host sync, skipped under torch.compile like the other value checks
     if not _array.compiling():
