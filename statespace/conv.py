@@ -152,10 +152,12 @@ def causal_conv(u, K, D=None):
     Raises
     ------
     ValueError
-        If an input contains NaN or infinity, has no time axis or an empty one, or
-        the batch shapes do not broadcast (the message names the arguments).
+        If an input contains NaN or infinity, has no time axis or an empty one, the
+        batch shapes do not broadcast (the message names the arguments), or the
+        output overflows.
     TypeError
-        If an input is not numeric or the inputs come from different libraries.
+        If an input is not numeric (boolean and masked arrays included) or the
+        inputs come from different libraries.
 
     Notes
     -----

@@ -362,14 +362,18 @@ def discretize(system, dt, method="bilinear", *, alpha=None):
     TypeError
         ``system`` is not one of the three system types, ``method`` is not a
         string, ``alpha`` is not a real number, ``halved`` is not a bool, an
-        array has a non-numeric dtype or ``dt`` is complex.
+        array has a non-numeric (or boolean) dtype or is a masked array, ``dt`` is
+        not a real number or real array (bools, ``None``, strings and complex
+        values are refused; see :ref:`validation`).
     ValueError
         ``method`` is unknown or not offered for the structure (the message lists
         the supported methods); ``alpha`` missing with ``"gbt"``, given with
         another method, or outside :math:`[0, 1]`; ``dt`` not positive and
         finite; NaN/inf entries; mismatched state sizes (last axis) or batch
-        shapes; ``A`` not square; ``P`` of rank 0; a zero
-        :math:`1 - \alpha\Delta\lambda_n` (diagonal and DPLR systems).
+        shapes; ``A`` not square; ``P`` of rank 0; a singular
+        :math:`I - \alpha\Delta A` (a zero :math:`1 - \alpha\Delta\lambda_n` for
+        diagonal and DPLR systems), on every backend; a result that overflows
+        (e.g. :math:`e^{\Delta A}` beyond the floating-point range).
 
     See Also
     --------
@@ -634,6 +638,8 @@ def _zoh_dense(A, B, dt):
         axis=-1,
     )
     aug = xp.concat([top, xp.zeros(batch + (1, N + 1), dtype=A.dtype, device=dev)], axis=-2)
+    _array.check_result(xp, aug, "the ZOH discretization",
+                        "dt*A or dt*B exceeds the floating-point range")
     try:
         E = _array.expm(xp, aug)
     except _array._linalg_errors() as exc:  # the Pade solve of an overflowed matrix
@@ -776,6 +782,14 @@ def dplr_transition(sys, x):
     array, shape broadcast batch + (N,)
         :math:`A_1 (A_0 x)`.
 
+    Raises
+    ------
+    TypeError
+        ``sys`` is not a :class:`DPLRDiscrete`; ``x`` is not a numeric array.
+    ValueError
+        ``x`` has the wrong state size or batch shape; NaN/inf in ``x`` or the
+        system, or a result that overflows.
+
     Notes
     -----
     .. math::
@@ -830,6 +844,14 @@ def dplr_to_dense(Lambda, P, *, halved=False):
     -------
     array, shape batch + (N, N) (``2N`` when halved)
         The dense transition matrix.
+
+    Raises
+    ------
+    TypeError
+        ``halved`` is not a bool; an input is not a numeric array.
+    ValueError
+        ``P`` not of shape batch + (r, N), batch shapes that do not broadcast, NaN
+        or infinite entries.
 
     Notes
     -----

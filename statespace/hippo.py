@@ -283,6 +283,16 @@ def transition(measure, N, *, dtype=None, xp=None, device=None, **params):
     A : array, shape (N, N)
     B : array, shape (N,)
 
+    Raises
+    ------
+    TypeError
+        ``measure`` not a string, ``N`` not an integer, an unknown parameter, a
+        parameter of the wrong type (``beta``/``alpha`` not a real number, ``seed``
+        not an integer; bools refused), a bad ``dtype``.
+    ValueError
+        Unknown measure, ``N < 1``, odd ``N`` for a Fourier measure, a NaN or
+        infinite parameter, a negative ``seed``, ``glagt`` parameters out of range.
+
     Notes
     -----
     Indices run over :math:`n, k = 0, \dots, N-1`.

@@ -226,6 +226,16 @@ def kernel_dense(A, B, C, dt, L, method="bilinear", *, alpha=None):
     K : array, shape (..., L)
         Real for real inputs, complex otherwise.
 
+    Raises
+    ------
+    TypeError
+        Bad types (see :ref:`validation`): a non-numeric, boolean or masked array,
+        ``dt`` not a real number or array, ``L`` not an integer.
+    ValueError
+        NaN/inf inputs, ``dt <= 0``, ``L < 1``, mismatched state sizes or batch
+        shapes (``dt`` included), a singular :math:`I - \alpha\Delta A`, or a
+        kernel that overflows (an unstable system over ``L`` steps).
+
     Notes
     -----
     The Krylov sequence :math:`[\bar B, \bar A\bar B, \dots, \bar A^{L-1}\bar B]` is
@@ -347,6 +357,17 @@ def kernel_dplr(Lambda, P, B, C, dt, L, *, halved=False, tilde=False):
         correction :math:`I \pm \bar A^L` is then ill-posed (use
         :func:`kernel_dense` for unstable systems). Not checked while
         ``torch.compile`` traces the call (a host synchronisation).
+
+    Raises
+    ------
+    TypeError
+        Bad types (see :ref:`validation`): a non-numeric, boolean or masked array,
+        ``dt`` not a real number or array, ``halved``/``tilde`` not a bool, ``L``
+        not an integer.
+    ValueError
+        NaN/inf inputs, ``dt <= 0``, ``L < 1``, mismatched state sizes or batch
+        shapes (``dt`` included), a zero :math:`1 - \Delta\lambda_n/2`, or a kernel
+        that overflows.
 
     Notes
     -----
@@ -584,6 +605,18 @@ def kernel_diag(Lambda, B, C, dt, L, method="zoh", *, halved=False):
     Returns
     -------
     K : array, shape (..., L)
+
+    Raises
+    ------
+    TypeError
+        Bad types (see :ref:`validation`): a non-numeric, boolean or masked array,
+        ``dt`` not a real number or array, ``halved`` not a bool, ``method`` not a
+        string, ``L`` not an integer.
+    ValueError
+        NaN/inf inputs, ``dt <= 0``, ``L < 1``, an unknown ``method``, mismatched
+        state sizes or batch shapes (``dt`` included), a zero
+        :math:`1 - \Delta\lambda_n/2` (bilinear), or a kernel that overflows
+        (:math:`\mathrm{Re}(\Delta\lambda) L` too large).
 
     Notes
     -----

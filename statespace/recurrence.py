@@ -106,9 +106,13 @@ def step(sys, x, u):
     Raises
     ------
     TypeError
-        ``sys`` is not one of the discrete system types.
+        ``sys`` is not one of the discrete system types; ``x`` or ``u`` is not a
+        numeric array (boolean and masked arrays included); complex ``u`` for a
+        halved DPLR system.
     ValueError
-        ``x`` has the wrong state size.
+        ``x`` has the wrong state size or a batch shape that does not broadcast;
+        NaN/inf in ``x``, ``u`` or the system, or a state that overflows (one
+        check of the result names the culprit).
 
     Notes
     -----
@@ -177,11 +181,14 @@ def scan(sys, u, x0=None, *, C=None, D=None, halved=False):
     Raises
     ------
     TypeError
-        ``sys`` is not a discrete system, ``halved`` is not a bool.
+        ``sys`` is not a discrete system, ``halved`` is not a bool, an input is not
+        a numeric array (boolean and masked arrays included), ``u`` is complex with
+        ``halved=True``.
     ValueError
-        Empty ``u``, NaN/inf in ``u``/``x0``/``C``/``D``, wrong state size, ``D``
-        without ``C``, complex ``u`` with ``halved=True``, ``halved`` different
-        from ``sys.halved``.
+        Empty ``u``, NaN/inf in ``u``/``x0``/``C``/``D`` or in the system, wrong
+        state size, batch shapes that do not broadcast, ``D`` without ``C``,
+        ``halved`` different from ``sys.halved``, outputs that overflow (an
+        unstable system).
 
     Notes
     -----

@@ -23,7 +23,6 @@ from statespace import boundary as bd
 from statespace import discretize as sd
 from statespace import recurrence as rec
 
-
 # NumPy warns on the overflow that the checks under test turn into a ValueError
 pytestmark = pytest.mark.filterwarnings(
     "ignore:(overflow|invalid value|divide by zero) encountered:RuntimeWarning"
@@ -182,6 +181,12 @@ def test_zoh_overflow(xp, fn):
     lam = _f64(xp, [1.0]) if fn is sd.zoh_diag else _f64(xp, [[1.0]])
     with pytest.raises(ValueError, match=r"overflowed.*exp\(dt\*"):
         fn(lam, _f64(xp, [1.0]), 1e3)
+
+
+def test_zoh_dense_input_overflow(xp):
+    # dt*A overflows before the exponential (was OverflowError from the Pade scaling)
+    with pytest.raises(ValueError, match=r"ZOH discretization overflowed.*dt\*A"):
+        sd.zoh(_f64(xp, [[1e300]]), _f64(xp, [1.0]), 1e10)
 
 
 def test_diag_gbt_overflow(xp):
