@@ -240,6 +240,10 @@ class DPLRDiscrete(NamedTuple):
             xp, s.Lambda0[..., None, :], s.s0[..., None, :], s.Einv[..., None, :],
             s.P[..., None, :, :], s.R[..., None, :, :], eye, False,
         )
+        _array.check_result(
+            xp, cols, "to_dense", "Ad exceeds the floating-point range",
+            inputs=[(f"sys.{k}", v) for k, v in self._asdict().items() if k != "halved"],
+        )
         return DenseDiscrete(xp.matrix_transpose(cols), s.Bd)
 
     def _full(self):
