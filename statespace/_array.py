@@ -42,10 +42,15 @@ __all__ = [
     "eps",
     "asarray",
     "compiling",
+    "check_flag",
+    "check_number",
+    "check_array",
     "check_finite",
     "check_dt",
     "check_length",
     "broadcast_shapes",
+    "broadcast_dt",
+    "check_result",
     "real",
     "expm1",
     "matmul",
@@ -57,12 +62,17 @@ __all__ = [
 ]
 
 
-def namespace(*arrays, xp=None):
+def namespace(*arrays, xp=None, names=None):
     """Return the array-API namespace for ``arrays`` (or ``xp`` when given).
 
     ``None`` entries and Python scalars are ignored. With no array at all the
-    array-api-compat wrapped NumPy namespace is returned.
+    array-api-compat wrapped NumPy namespace is returned. A numpy masked array
+    raises ``TypeError`` (named from ``names``, one per entry of ``arrays``, when
+    given): its mask would be silently dropped.
     """
+    for i, a in enumerate(arrays):
+        if _is_masked(a):
+            raise _masked_error(names[i] if names is not None else "an input")
     arrs = [a for a in arrays if a is not None and is_array_api_obj(a)]
     if xp is not None:
         xp = array_namespace(xp.asarray(0)) if not hasattr(xp, "__array_api_version__") else xp
@@ -175,12 +185,106 @@ def compiling():
     return is_compiling is not None and is_compiling()  # torch >= 2.3 has it
 
 
+def _traced(x):
+    """Whether the value of ``x`` is unavailable on the host: ``torch.compile`` traces
+    the caller, or ``x`` is a JAX tracer (``bool(...)`` of it would raise)."""
+    if compiling():
+        return True
+    jax_core = sys.modules.get("jax.core")
+    tracer = getattr(jax_core, "Tracer", None)
+    return tracer is not None and isinstance(x, tracer)
+
+
+# ----------------------------------------------------------------------------------
+# Input validation: one helper per concept, called at the public boundary. The
+# policy (what is checked, which exception, what is skipped while tracing) is
+# documented in docs/validation.md.
+# ----------------------------------------------------------------------------------
+def _is_masked(x):
+    np = sys.modules.get("numpy")
+    return np is not None and isinstance(x, np.ma.MaskedArray)
+
+
+def _masked_error(name):
+    return TypeError(
+        f"{name} is a numpy masked array; masks are not supported (the masked entries "
+        "would be used as they are): pass numpy.ma.filled(x, fill_value) or x.data"
+    )
+
+
+def check_flag(value, name):
+    """A boolean keyword (``halved``, ``tilde``, ...) as a Python ``bool``.
+
+    ``True``/``False`` and ``numpy.bool_`` are accepted; anything else (``0``/``1``,
+    ``None``, strings, arrays) raises ``TypeError`` naming ``name``.
+    """
+    if isinstance(value, bool):
+        return value
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(value, np.bool_):
+        return bool(value)
+    raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+
+
+def check_number(value, name, *, positive=False, integer=False):
+    """A finite real Python number (``int`` when ``integer``), for scalar parameters.
+
+    Bools, complex numbers, strings and ``None`` raise ``TypeError``; NaN, infinity
+    and (with ``positive``) values ``<= 0`` raise ``ValueError``; both name ``name``.
+    """
+    kind = numbers.Integral if integer else numbers.Real
+    np = sys.modules.get("numpy")
+    if (isinstance(value, bool) or (np is not None and isinstance(value, np.bool_))
+            or not isinstance(value, kind)):
+        what = "an integer" if integer else "a real number"
+        raise TypeError(f"{name} must be {what}, got {type(value).__name__}")
+    value = int(value) if integer else float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if positive and not value > 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    return value
+
+
+def check_array(xp, x, name, *, device=None, min_ndim=0):
+    """``x`` as an array of ``xp`` with a numeric dtype (no copy when it already is one).
+
+    Raises
+    ------
+    TypeError
+        ``x`` is ``None``, a numpy masked array, not array-like, or of a boolean or
+        non-numeric dtype (integer, real and complex dtypes are accepted).
+    ValueError
+        ``x`` has fewer than ``min_ndim`` axes.
+    """
+    if x is None:
+        raise TypeError(f"{name} must be an array, got None")
+    if _is_masked(x):
+        raise _masked_error(name)
+    if not is_array_api_obj(x):
+        if isinstance(x, (str, bytes)):
+            raise TypeError(f"{name} must be array-like, got {type(x).__name__}")
+        x = asarray(x, xp, device=device, name=name)
+    try:
+        numeric = not xp.isdtype(x.dtype, "bool") and xp.isdtype(x.dtype, "numeric")
+    except (TypeError, ValueError):  # object / string dtypes
+        numeric = False
+    if not numeric:
+        raise TypeError(f"{name} must have a numeric dtype (integer, real or complex), "
+                        f"got {x.dtype}")
+    if x.ndim < min_ndim:
+        raise ValueError(f"{name} must have at least {min_ndim} dimension(s), got shape "
+                         f"{tuple(x.shape)}")
+    return x
+
+
 def check_finite(xp, x, name):
     """Raise ``ValueError`` naming ``name`` if ``x`` has a NaN or infinite entry.
 
-    Skipped for arrays while ``torch.compile`` traces the caller (:func:`compiling`):
-    the check needs a host synchronisation, so under compile NaN or infinite inputs
-    are not rejected; they propagate visibly to NaN outputs.
+    Skipped for arrays whose values the host cannot see: while ``torch.compile``
+    traces the caller (:func:`compiling`; the check needs a host synchronisation, so
+    under compile NaN or infinite inputs are not rejected and propagate visibly to NaN
+    outputs) and for JAX tracers.
     """
     if x is None:
         return
@@ -188,39 +292,48 @@ def check_finite(xp, x, name):
         if not math.isfinite(abs(x)):
             raise ValueError(f"{name} must be finite, got {x!r}")
         return
-    if compiling():
+    if _traced(x):
         return
     if not bool(xp.all(xp.isfinite(x))):
         raise ValueError(f"{name} contains NaN or infinite values")
 
 
 def check_dt(xp, dt, *, dtype, device, name="dt"):
-    """Validate a step size (scalar or array) and return it as a real array.
+    """Validate a step size (scalar or array) and return it as a real array of ``dtype``.
 
     Raises
     ------
+    TypeError
+        ``dt`` is not a real number or a real array: ``None``, a bool (or a boolean
+        array), a string, a complex number or array, a masked array.
     ValueError
         If any entry is NaN, infinite or not strictly positive. The array checks are
-        skipped while ``torch.compile`` traces the caller (see :func:`check_finite`).
+        skipped while tracing (see :func:`check_finite`).
     """
+    np = sys.modules.get("numpy")
+    if isinstance(dt, bool) or (np is not None and isinstance(dt, np.bool_)):
+        raise TypeError(f"{name} must be a positive real number or array, got a bool")
     if isinstance(dt, numbers.Number):
-        if isinstance(dt, complex):
+        if not isinstance(dt, numbers.Real):
             raise TypeError(f"{name} must be real, got {dt!r}")
         if not math.isfinite(dt) or dt <= 0:
             raise ValueError(f"{name} must be a finite positive number, got {dt!r}")
-        return xp.asarray(dt, dtype=dtype, device=device)
-    if not is_array_api_obj(dt):
-        dt = xp.asarray(dt, device=device)
+        return xp.asarray(float(dt), dtype=dtype, device=device)
+    if dt is None or isinstance(dt, (str, bytes)):
+        raise TypeError(
+            f"{name} must be a positive real number or array, got {type(dt).__name__}"
+        )
+    dt = check_array(xp, dt, name, device=device)
     if xp.isdtype(dt.dtype, "complex floating"):
         raise TypeError(f"{name} must be real, got dtype {dt.dtype}")
     check_finite(xp, dt, name)
-    if not compiling() and not bool(xp.all(dt > 0)):
+    if not _traced(dt) and not bool(xp.all(dt > 0)):
         raise ValueError(f"{name} must be strictly positive")
     return xp.astype(dt, dtype)
 
 
 def check_length(L, name="L"):
-    """Validate a sequence length: a Python integer >= 1."""
+    """Validate a sequence length: an integer >= 1 (Python or NumPy, not a bool)."""
     if isinstance(L, bool) or not isinstance(L, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(L).__name__}")
     if L < 1:
@@ -252,6 +365,29 @@ def broadcast_shapes(shapes, names):
     return tuple(out)
 
 
+def broadcast_dt(batch, dt, batch_name="the system", name="dt"):
+    """The batch shape with ``dt``'s shape broadcast in (the library's one ``dt`` rule).
+
+    ``dt`` (an array) broadcasts against the batch shape like any batch operand: it may
+    add leading axes, so an unbatched system with ``dt`` of shape ``(H,)`` describes
+    ``H`` systems. A mismatch raises ``ValueError`` naming both shapes.
+    """
+    return broadcast_shapes([tuple(batch), tuple(dt.shape)], [batch_name, name])
+
+
+def check_result(xp, y, what, cause, inputs=()):
+    """Raise ``ValueError`` if the result ``y`` of ``what`` has a NaN or infinite entry.
+
+    One host synchronisation on success. On failure the ``inputs``
+    (``[(name, array), ...]``) that are not finite are named first (``"<name>
+    contains NaN or infinite values"``); if all are finite the result overflowed and
+    the message states ``cause``. Skipped while tracing (see :func:`check_finite`).
+    """
+    if _traced(y) or bool(xp.all(xp.isfinite(y))):
+        return
+    for name, a in inputs:
+        check_finite(xp, a, name)
+    raise ValueError(f"{what} overflowed (non-finite values): {cause}")
 def real(xp, x):
     """Real part (works for real inputs too)."""
     return xp.real(x) if is_complex(xp, x) else x
@@ -294,9 +430,39 @@ def matmul(xp, a, b):
     return xp.matmul(*_promote_pair(xp, a, b))
 
 
-def solve(xp, a, b):
-    """Solve ``a @ x = b`` for batched square ``a`` (promoting real/complex)."""
-    return xp.linalg.solve(*_promote_pair(xp, a, b))
+def _linalg_errors():
+    """The "singular matrix" exception classes of the loaded array libraries."""
+    errors = []
+    for mod in ("numpy.linalg", "torch.linalg", "cupy.linalg"):
+        cls = getattr(sys.modules.get(mod), "LinAlgError", None)
+        if isinstance(cls, type):
+            errors.append(cls)
+    return tuple(errors)
+
+
+def solve(xp, a, b, what=None):
+    """Solve ``a @ x = b`` for batched square ``a`` (promoting real/complex).
+
+    ``what`` names the matrix ``a`` for the error: a singular matrix raises
+    ``ValueError("<what> is singular ...")`` on every backend (NumPy's
+    ``LinAlgError`` and torch's ``RuntimeError`` alike), and so does a solution with
+    NaN or infinite entries (a numerically singular matrix; not checked while
+    tracing).
+    """
+    a, b = _promote_pair(xp, a, b)
+    if what is None or compiling():
+        return xp.linalg.solve(a, b)
+    try:
+        x = xp.linalg.solve(a, b)
+    except _linalg_errors() as exc:
+        raise ValueError(f"{what} is singular ({exc})") from None
+    if not _traced(x) and not bool(xp.all(xp.isfinite(x))):
+        if not (bool(xp.all(xp.isfinite(a))) and bool(xp.all(xp.isfinite(b)))):
+            raise ValueError(f"{what} or the right-hand side of its solve has non-finite "
+                             "entries: the inputs overflow (too large a dt or system)")
+        raise ValueError(f"{what} is singular or too ill-conditioned to solve with "
+                         "(the solution has non-finite values)")
+    return x
 
 
 def expm(xp, a):

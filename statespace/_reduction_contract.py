@@ -194,16 +194,11 @@ def prepare(xp, arrays, names):
     """Convert, validate (ndim, dtype, finiteness) and cast to the common complex dtype."""
     out = []
     for a, name in zip(arrays, names, strict=True):
-        if a is None:
-            raise TypeError(f"{name} must be an array, got None")
-        if not _array.is_array_api_obj(a):
-            a = _array.asarray(a, xp, name=name)
+        a = _array.check_array(xp, a, name)  # None, masked, non-numeric: TypeError
         if a.ndim < 1:
             raise ValueError(f"{name} must have at least one dimension (its last axis)")
         if a.shape[-1] < 1:
             raise ValueError(f"{name} must have a non-empty last axis, got shape {a.shape}")
-        if xp.isdtype(a.dtype, "bool") or not xp.isdtype(a.dtype, "numeric"):
-            raise TypeError(f"{name} must have a numeric dtype, got {a.dtype}")
         out.append(a)
     cdt = _array.complex_dtype(xp, _array.result_float_dtype(xp, *out))
     res = []
@@ -221,7 +216,7 @@ def cauchy_operands(v, z, w, chunk, conj):
     ``vs``, ``z`` and ``w`` follow the calling contract (module notes); ``step`` is
     the number of nodes per chunk; ``layout.finish(xp, y)`` gives the public result.
     """
-    xp = _array.namespace(v, z, w)
+    xp = _array.namespace(v, z, w, names=["v", "z", "w"])
     chunk = check_chunk(chunk)
     v, z, w = prepare(xp, (v, z, w), ("v", "z", "w"))
     if v.shape[-1] != w.shape[-1]:
@@ -240,7 +235,7 @@ def cauchy_operands(v, z, w, chunk, conj):
 
 def vandermonde_operands(v, x, L, chunk):
     """Validated operands of a Vandermonde reduction: ``(xp, layout, vs, x, L, step)``."""
-    xp = _array.namespace(v, x)
+    xp = _array.namespace(v, x, names=["v", "x"])
     L = _array.check_length(L)
     chunk = check_chunk(chunk)
     v, x = prepare(xp, (v, x), ("v", "x"))

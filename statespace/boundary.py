@@ -66,11 +66,13 @@ from .discretize import DiagSystem, _diag_terms, _resolve_method
 from .kernels import (
     _RADIUS,
     _bilinear_deviation,
+    _check_bilinear,
     _check_state_size,
-    _dt_array,
+    _dt_batch,
     _flatten,
     _nodes,
     _power_minus_identity,
+    _reduction,
     _to,
 )
 from .reductions import cauchy, cauchy_conj, vandermonde
@@ -93,11 +95,12 @@ _DIAG_METHODS = ("zoh", "bilinear")
 # validation and shared pieces
 # --------------------------------------------------------------------------------------
 def _check_bool(value, name):
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+    return _array.check_flag(value, name)
 
 
 def _check_method(method):
+    if not isinstance(method, str):
+        raise TypeError(f"method must be a string, got {type(method).__name__}")
     if method not in _DIAG_METHODS:
         raise ValueError(f"method must be one of {_DIAG_METHODS}, got {method!r}")
 
@@ -109,15 +112,13 @@ def _prepare(named, dt):
     complex, finite and have at least ``min_ndim`` axes.
     """
     values = [v for _, v, _ in named]
-    xp = _array.namespace(*values, dt if _array.is_array_api_obj(dt) else None)
+    xp = _array.namespace(*values, dt if _array.is_array_api_obj(dt) else None,
+                          names=[n for n, _, _ in named] + ["dt"])
     dev = _array.device_of(*values)
     real_dt = _array.result_float_dtype(xp, *values)
     out = []
     for name, v, nd in named:
-        a = _to(xp, v, real_dt, dev, name)
-        if a.ndim < nd:
-            raise ValueError(f"{name} must have at least {nd} dimension(s), got shape "
-                             f"{tuple(a.shape)}")
+        a = _to(xp, v, real_dt, dev, name, min_ndim=nd)
         _array.check_finite(xp, a, name)
         out.append(a)
     return xp, dev, real_dt, out
@@ -126,8 +127,8 @@ def _prepare(named, dt):
 def _system_batch(xp, shapes, names, dt, dev):
     """Broadcast batch of the system arrays and ``dt`` (float64), and ``dt`` itself."""
     batch = _array.broadcast_shapes(list(shapes), list(names))
-    dtv = _dt_array(xp, dt, len(batch), xp.float64, dev)
-    return _array.broadcast_shapes([batch, tuple(dtv.shape)], ["system", "dt"]), dtv
+    dtv, batch = _dt_batch(xp, dt, batch, xp.float64, dev, " and ".join(names))
+    return batch, dtv
 
 
 def _full(xp, a, halved):
@@ -146,11 +147,10 @@ def _finish(xp, y, real_out, real_dt, name):
         y = xp.astype(_array.real(xp, y), real_dt)
     else:
         y = xp.astype(y, _array.complex_dtype(xp, real_dt))
-    if not _array.compiling() and not bool(xp.all(xp.isfinite(y))):
-        raise ValueError(
-            f"{name} produced non-finite values: the system is unstable or too close to "
-            "singular for this length"
-        )
+    _array.check_result(
+        xp, y, name,
+        "the system is unstable (Re(Lambda) > 0) or too close to singular for this length",
+    )
     return y
 
 
@@ -168,14 +168,15 @@ def _power_deviation(xp, Lambda, P, dtv, sys_batch, L, halved):
     return xp.reshape(X, shape), xp.reshape(Y, shape)
 
 
-def _dplr_inputs(Lambda, P, vec, vec_name, dt, halved):
-    _check_bool(halved, "halved")
+def _dplr_inputs(Lambda, P, vec, vec_name, dt, halved, what):
     xp, dev, real_dt, (Lambda, P, vec) = _prepare(
         [("Lambda", Lambda, 1), ("P", P, 2), (vec_name, vec, 1)], dt
     )
     _check_state_size([Lambda, P, vec], ["Lambda", "P", vec_name])
     sys_batch, dtv = _system_batch(xp, [Lambda.shape[:-1], P.shape[:-2]], ["Lambda", "P"],
                                    dt, dev)
+    _array.broadcast_shapes([sys_batch, tuple(vec.shape[:-1])], ["Lambda, P and dt", vec_name])
+    _check_bilinear(xp, Lambda, dtv, what)
     return xp, dev, real_dt, Lambda, P, vec, sys_batch, dtv
 
 
@@ -200,7 +201,8 @@ def _diag_inputs(Lambda, vec, vec_name, dt, method):
     _check_method(method)
     xp, dev, real_dt, (Lambda, vec) = _prepare([("Lambda", Lambda, 1), (vec_name, vec, 1)], dt)
     _check_state_size([Lambda, vec], ["Lambda", vec_name])
-    _, dtv = _system_batch(xp, [Lambda.shape[:-1]], ["Lambda"], dt, dev)
+    _, dtv = _system_batch(xp, [Lambda.shape[:-1], vec.shape[:-1]], ["Lambda", vec_name], dt,
+                           dev)
     return xp, dev, real_dt, Lambda, vec, dtv
 
 
@@ -218,6 +220,8 @@ def _check_lengths(xp, lengths, L, dev):
         and not isinstance(lengths, numbers.Integral)
     ):
         raise TypeError(f"lengths must be integers, got {type(lengths).__name__}")
+    if _array._is_masked(lengths):
+        raise _array._masked_error("lengths")
     n = lengths if _array.is_array_api_obj(lengths) else xp.asarray(lengths, device=dev)
     if not xp.isdtype(n.dtype, "integral"):
         raise TypeError(f"lengths must have an integer dtype, got {n.dtype}")
@@ -245,7 +249,10 @@ def _check_inputs_u(xp, u, halved):
     if u.shape[-1] < 1:
         raise ValueError(f"u must have shape batch + (L,) with L >= 1, got {tuple(u.shape)}")
     if halved and _array.is_complex(xp, u):
-        raise ValueError("u must be real when halved=True")
+        raise TypeError(
+            f"u must have a real dtype when halved=True (a conjugate-pair system is "
+            f"driven by real inputs), got {u.dtype}"
+        )
 
 
 # --------------------------------------------------------------------------------------
@@ -305,7 +312,9 @@ def c_tilde_dplr(Lambda, P, C, dt, L, *, halved=False):
     True
     """
     L = _array.check_length(L)
-    xp, dev, real_dt, Lambda, P, C, sys_batch, dtv = _dplr_inputs(Lambda, P, C, "C", dt, halved)
+    halved = _check_bool(halved, "halved")
+    xp, dev, real_dt, Lambda, P, C, sys_batch, dtv = _dplr_inputs(Lambda, P, C, "C", dt, halved,
+                                                                   "c_tilde_dplr")
     _, Y = _power_deviation(xp, Lambda, P, dtv, sys_batch, L, halved)
     Cf = _full(xp, xp.astype(C, xp.complex128), halved)
     Ct = -xp.matmul(Cf[..., None, :], Y)[..., 0, :]
@@ -385,9 +394,10 @@ def c_from_tilde_dplr(Lambda, P, Ct, dt, L, *, halved=False, max_cond=None, retu
     (True, True)
     """
     L = _array.check_length(L)
-    _check_bool(return_cond, "return_cond")
+    return_cond = _check_bool(return_cond, "return_cond")
+    halved = _check_bool(halved, "halved")
     xp, dev, real_dt, Lambda, P, Ct, sys_batch, dtv = _dplr_inputs(
-        Lambda, P, Ct, "Ct", dt, halved)
+        Lambda, P, Ct, "Ct", dt, halved, "c_from_tilde_dplr")
     _, Y = _power_deviation(xp, Lambda, P, dtv, sys_batch, L, halved)
     n = Y.shape[-1]
     if max_cond is None:
@@ -416,7 +426,7 @@ def c_from_tilde_dplr(Lambda, P, Ct, dt, L, *, halved=False, max_cond=None, retu
     batch = _array.broadcast_shapes([tuple(Ct.shape[:-1]), tuple(sys_batch)], ["Ct", "system"])
     Mt = xp.broadcast_to(-xp.matrix_transpose(Y), batch + (n, n))
     rhs = xp.broadcast_to(Ctf[..., None], batch + (n, 1))
-    C = xp.linalg.solve(Mt, rhs)[..., 0][..., : Ct.shape[-1]]
+    C = _array.solve(xp, Mt, rhs, what="I - Ad^L")[..., 0][..., : Ct.shape[-1]]
     real_out = not any(_array.is_complex(xp, a) for a in (Lambda, P, Ct))
     C = _finish(xp, C, real_out, real_dt, "c_from_tilde_dplr")
     return (C, cond) if return_cond else C
@@ -621,8 +631,8 @@ def initial_response_dplr(Lambda, P, C, x, dt, L, *, halved=False, tilde=False):
     True
     """
     L = _array.check_length(L)
-    _check_bool(tilde, "tilde")
-    _check_bool(halved, "halved")
+    tilde = _check_bool(tilde, "tilde")
+    halved = _check_bool(halved, "halved")
     xp, dev, real_dt, (Lambda, P, C, x) = _prepare(
         [("Lambda", Lambda, 1), ("P", P, 2), ("C", C, 1), ("x", x, 1)], dt
     )
@@ -630,6 +640,7 @@ def initial_response_dplr(Lambda, P, C, x, dt, L, *, halved=False, tilde=False):
     N, r = Lambda.shape[-1], P.shape[-2]
     sys_batch, dtv = _system_batch(xp, [Lambda.shape[:-1], P.shape[:-2]], ["Lambda", "P"],
                                    dt, dev)
+    _check_bilinear(xp, Lambda, dtv, "initial_response_dplr")
     row_batch = _array.broadcast_shapes([sys_batch, tuple(C.shape[:-1])], ["system", "C"])
     _array.broadcast_shapes([row_batch, tuple(x.shape[:-1])], ["system and C", "x"])
     c128 = xp.complex128
@@ -639,12 +650,17 @@ def initial_response_dplr(Lambda, P, C, x, dt, L, *, halved=False, tilde=False):
         _, Y = _power_deviation(xp, Lambda, P, dtv, sys_batch, L, halved)
         Cf = _full(xp, Cq, halved)
         Cq = ((1 + rho_L) * Cf + rho_L * xp.matmul(Cf[..., None, :], Y)[..., 0, :])[..., :N]
+        _array.check_result(
+            xp, Cq, "initial_response_dplr",
+            "C (I + rho^L Ad^L) exceeds the floating-point range (an unstable system, "
+            "Re(Lambda) > 0, over L steps)",
+        )
     lam = _flatten(xp, xp.astype(Lambda, c128), row_batch, (N,))
     pp = _flatten(xp, xp.astype(P, c128), row_batch, (r, N))
     dd = xp.astype(_flatten(xp, dtv, row_batch, ()), c128)
     z = _nodes(xp, L, L, not tilde, c128, dev, 0.0 if tilde else _RADIUS)
     G = _woodbury_resolvent(xp, lam, pp, _flatten(xp, Cq, row_batch, (N,)), dd, z, halved,
-                            left=True)
+                            left=True, what="initial_response_dplr")
     G = xp.reshape(G, tuple(row_batch) + (N, L))
     # (I + h A) x with A x = Lambda x - P^H (P x); P x is 2 Re(P x) for halved systems
     xc = xp.astype(x, c128)
@@ -713,7 +729,7 @@ def initial_response_diag(Lambda, C, x, dt, L, method="zoh", *, halved=False):
     """
     L = _array.check_length(L)
     _check_method(method)
-    _check_bool(halved, "halved")
+    halved = _check_bool(halved, "halved")
     xp, dev, real_dt, (Lambda, C, x) = _prepare(
         [("Lambda", Lambda, 1), ("C", C, 1), ("x", x, 1)], dt
     )
@@ -724,7 +740,9 @@ def initial_response_diag(Lambda, C, x, dt, L, method="zoh", *, halved=False):
     cdt = _array.complex_dtype(xp, real_dt)
     lam_d, logd, _ = _diag_pole(xp, Lambda, dtv, method, cdt)
     v = xp.astype(C, cdt) * lam_d * xp.astype(x, cdt)
-    y = vandermonde(v, logd, L)
+    y = _reduction("initial_response_diag",
+                   "Lambda_d^(l+1) x exceeds the floating-point range (an unstable mode)",
+                   vandermonde, v, logd, L)
     if halved:
         y = 2 * xp.real(y)
     real_out = halved or not any(_array.is_complex(xp, a) for a in (Lambda, C, x))
@@ -742,7 +760,7 @@ def _twist(xp, L, dev):
     return _array._complex(xp, mod * xp.cos(ang), mod * xp.sin(ang))
 
 
-def _woodbury_resolvent(xp, lam, pp, vec, dd, z, halved, left):
+def _woodbury_resolvent(xp, lam, pp, vec, dd, z, halved, left, what):
     r"""Rows or columns of :math:`M(\omega)^{-1}` at the nodes, ``(m, N, L)``, complex128.
 
     :math:`M(\omega) = (1-\omega) I - \tfrac{\Delta}{2}(1+\omega) A = D + \sigma' P^H P`
@@ -770,7 +788,10 @@ def _woodbury_resolvent(xp, lam, pp, vec, dd, z, halved, left):
     pc = xp.conj(pp)
     first = vec[:, None, :] * (pc if left else pp)  # (m, r, N)
     v = xp.concat([first[:, :, None, :], pp[:, :, None, :] * pc[:, None, :, :]], axis=2)
-    kk = (cauchy_conj if halved else cauchy)(v * s[:, None, None, :], z, lam_d[:, None, None, :])
+    kk = _reduction(
+        what, "a discrete pole lies on an evaluation node (an unstable or undamped "
+        "mode; with tilde=True the nodes are the roots of unity)",
+        cauchy_conj if halved else cauchy, v * s[:, None, None, :], z, lam_d[:, None, None, :])
     kv, kpp = kk[:, :, 0, :], kk[:, :, 1:, :]  # (m, r, L), (m, r, r, L)
     if r == 1:
         sol = kv / (1 + sigma[:, None, :] * kpp[:, :, 0, :])
@@ -780,7 +801,8 @@ def _woodbury_resolvent(xp, lam, pp, vec, dd, z, halved, left):
         if left:
             M = xp.matrix_transpose(M)
         rhs = xp.permute_dims(kv, (0, 2, 1))[..., None]  # (m, L, r, 1)
-        sol = xp.permute_dims(xp.linalg.solve(M, rhs)[..., 0], (0, 2, 1))  # (m, r, L)
+        sol = _array.solve(xp, M, rhs, what="I + sigma k_pp (the Woodbury matrix at a node)")
+        sol = xp.permute_dims(sol[..., 0], (0, 2, 1))  # (m, r, L)
     corr = xp.matmul(xp.matrix_transpose(pp if left else pc), sol)  # (m, N, L)
     return scale * (vec[:, :, None] - sigma[:, None, :] * corr)
 
@@ -878,7 +900,7 @@ def final_state_dplr(Lambda, P, B, x, u, dt, *, halved=False, lengths=None):
     >>> bool(np.allclose(x, x_scan, rtol=1e-12))
     True
     """
-    _check_bool(halved, "halved")
+    halved = _check_bool(halved, "halved")
     xp, dev, real_dt, (Lambda, P, B, x, u) = _prepare(
         [("Lambda", Lambda, 1), ("P", P, 2), ("B", B, 1), ("x", x, 1), ("u", u, 1)], dt
     )
@@ -888,6 +910,7 @@ def final_state_dplr(Lambda, P, B, x, u, dt, *, halved=False, lengths=None):
     sys_batch, dtv = _system_batch(
         xp, [Lambda.shape[:-1], P.shape[:-2], B.shape[:-1]], ["Lambda", "P", "B"], dt, dev
     )
+    _check_bilinear(xp, Lambda, dtv, "final_state_dplr")
     n = _check_lengths(xp, lengths, L, dev)
     _array.broadcast_shapes(
         [sys_batch, tuple(x.shape[:-1]), tuple(u.shape[:-1])]
@@ -901,7 +924,8 @@ def final_state_dplr(Lambda, P, B, x, u, dt, *, halved=False, lengths=None):
     dd = xp.astype(_flatten(xp, dtv, sys_batch, ()), c128)
     z = _nodes(xp, L, L, True, c128, dev, _RADIUS)  # z_k = 1 / omega_k
     # columns (I - omega_k Ad)^{-1} Bd = M(omega_k)^{-1} dt B
-    R = dd[:, None, None] * _woodbury_resolvent(xp, lam, pp, bb, dd, z, halved, left=False)
+    R = dd[:, None, None] * _woodbury_resolvent(xp, lam, pp, bb, dd, z, halved, left=False,
+                                                what="final_state_dplr")
     R = xp.reshape(R, tuple(sys_batch) + (N, L))
     # (1/L) W_k = ifft(w_m z_0^m)_k, since z_k^m = z_0^m e^{2 pi i k m / L}
     twist = _twist(xp, L, dev)
@@ -983,7 +1007,7 @@ def final_state_diag(Lambda, B, x, u, dt, method="zoh", *, halved=False, lengths
     array([0.125])
     """
     _check_method(method)
-    _check_bool(halved, "halved")
+    halved = _check_bool(halved, "halved")
     xp, dev, real_dt, (Lambda, B, x, u) = _prepare(
         [("Lambda", Lambda, 1), ("B", B, 1), ("x", x, 1), ("u", u, 1)], dt
     )

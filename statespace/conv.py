@@ -18,10 +18,14 @@ them, one skip coefficient per channel (e.g. ``(H,)``).
 from __future__ import annotations
 
 import numbers
+import sys
 
 from . import _array
 
 __all__ = ["causal_conv", "bidirectional_conv", "fft_length"]
+
+_OVERFLOW = ("the output exceeds the floating-point range (sum_j |K_j| max|u| near the "
+             "largest representable number)")
 
 
 def fft_length(n):
@@ -62,8 +66,7 @@ def _prep(xp, arrays, names):
     """Convert, check ndim/length/dtype/finiteness; return arrays and the working dtype."""
     out = []
     for a, name in zip(arrays, names, strict=True):
-        if not _array.is_array_api_obj(a):
-            a = _array.asarray(a, xp, name=name)
+        a = _array.check_array(xp, a, name)
         if a.ndim < 1:
             raise ValueError(f"{name} must have at least one dimension (time is the last axis)")
         if a.shape[-1] < 1:
@@ -72,24 +75,17 @@ def _prep(xp, arrays, names):
     return out
 
 
-def _check_dtype(xp, a, name):
-    if xp.isdtype(a.dtype, "bool") or not xp.isdtype(a.dtype, "numeric"):
-        raise TypeError(f"{name} must have a numeric dtype, got {a.dtype}")
-
-
 def _prep_D(xp, D):
     if D is None:
         return None
-    if isinstance(D, bool):
+    np = sys.modules.get("numpy")
+    if isinstance(D, bool) or (np is not None and isinstance(D, np.bool_)):
         raise TypeError("D must be a number or an array, got bool")
     if isinstance(D, numbers.Number):
         D = float(D) if isinstance(D, numbers.Real) else complex(D)
         _array.check_finite(xp, D, "D")
         return D
-    if not _array.is_array_api_obj(D):
-        D = _array.asarray(D, xp, name="D")
-    _check_dtype(xp, D, "D")
-    return D
+    return _array.check_array(xp, D, "D")
 
 
 def _conv_core(xp, u, k, n, Lu, complex_out):
@@ -102,13 +98,12 @@ def _conv_core(xp, u, k, n, Lu, complex_out):
 
 
 def _setup(u, kernels, knames, D):
-    xp = _array.namespace(u, *kernels, D if not isinstance(D, numbers.Number) else None)
+    xp = _array.namespace(u, *kernels, D if not isinstance(D, numbers.Number) else None,
+                          names=["u", *knames, "D"])
     u, *kernels = _prep(xp, (u, *kernels), ("u", *knames))
     D = _prep_D(xp, D)
     arrays = [u, *kernels] + ([D] if D is not None and not isinstance(D, numbers.Number) else [])
     names = ["u", *knames] + (["D"] if len(arrays) > 1 + len(kernels) else [])
-    for a, name in zip(arrays, names, strict=True):
-        _check_dtype(xp, a, name)
     shapes = [tuple(u.shape[:-1])] + [tuple(k.shape[:-1]) for k in kernels]
     if len(arrays) > 1 + len(kernels):
         shapes.append(tuple(D.shape))
@@ -157,10 +152,12 @@ def causal_conv(u, K, D=None):
     Raises
     ------
     ValueError
-        If an input contains NaN or infinity, has no time axis or an empty one, or
-        the batch shapes do not broadcast (the message names the arguments).
+        If an input contains NaN or infinity, has no time axis or an empty one, the
+        batch shapes do not broadcast (the message names the arguments), or the
+        output overflows.
     TypeError
-        If an input is not numeric or the inputs come from different libraries.
+        If an input is not numeric (boolean and masked arrays included) or the
+        inputs come from different libraries.
 
     Notes
     -----
@@ -190,8 +187,9 @@ def causal_conv(u, K, D=None):
     Lk = min(k.shape[-1], Lu)
     k = k[..., :Lk]
     n = fft_length(Lu + Lk - 1)
-    y = _conv_core(xp, u, k, n, Lu, complex_out)
-    return _add_skip(xp, y, u, D)
+    y = _add_skip(xp, _conv_core(xp, u, k, n, Lu, complex_out), u, D)
+    _array.check_result(xp, y, "causal_conv", _OVERFLOW)
+    return y
 
 
 def bidirectional_conv(u, K_fwd, K_bwd, D=None):
@@ -262,5 +260,6 @@ def bidirectional_conv(u, K_fwd, K_bwd, D=None):
     if lb:
         parts.append(xp.broadcast_to(xp.flip(kb[..., :lb], axis=-1), batch + (lb,)))
     k = xp.concat(parts, axis=-1) if len(parts) > 1 else kf
-    y = _conv_core(xp, u, k, n, Lu, complex_out)
-    return _add_skip(xp, y, u, D)
+    y = _add_skip(xp, _conv_core(xp, u, k, n, Lu, complex_out), u, D)
+    _array.check_result(xp, y, "bidirectional_conv", _OVERFLOW)
+    return y

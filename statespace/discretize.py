@@ -241,6 +241,10 @@ class DPLRDiscrete(NamedTuple):
             xp, s.Lambda0[..., None, :], s.s0[..., None, :], s.Einv[..., None, :],
             s.P[..., None, :, :], s.R[..., None, :, :], eye, False,
         )
+        _array.check_result(
+            xp, cols, "to_dense", "Ad exceeds the floating-point range",
+            inputs=[(f"sys.{k}", v) for k, v in self._asdict().items() if k != "halved"],
+        )
         return DenseDiscrete(xp.matrix_transpose(cols), s.Bd)
 
     def _full(self):
@@ -263,11 +267,10 @@ def _broadcast_shapes(named):
     return _array.broadcast_shapes([tuple(s) for _, s in named], [n for n, _ in named])
 
 
-def _as_array(xp, a, name, device=None):
-    """``a`` itself when it is already an array (keeps torch's autograd flags quiet)."""
-    if _array.compat.is_array_api_obj(a):
-        return a
-    return _array.asarray(a, xp, device=device, name=name)
+def _as_array(xp, a, name, device=None, min_ndim=0):
+    """``a`` as a numeric array (itself when it already is one: keeps torch's autograd
+    flags quiet); see :func:`statespace._array.check_array` for what is refused."""
+    return _array.check_array(xp, a, name, device=device, min_ndim=min_ndim)
 
 
 def _expand(xp, a, shape):
@@ -298,16 +301,11 @@ def _prepare(arrays, dt, min_ndim):
     """
     # a scalar step (Python or NumPy scalar) chooses neither namespace nor dtype
     dt_arr = None if isinstance(dt, numbers.Number) else dt
-    xp = _array.namespace(*(a for _, a in arrays), dt_arr)
+    xp = _array.namespace(*(a for _, a in arrays), dt_arr,
+                          names=[n for n, _ in arrays] + ["dt"])
     dev = _array.device_of(*(a for _, a in arrays))
-    conv = []
-    for (name, a), nd in zip(arrays, min_ndim, strict=True):
-        a = _as_array(xp, a, name, device=dev)
-        if a.ndim < nd:
-            raise ValueError(f"{name} must have at least {nd} dimension(s), got shape {a.shape}")
-        if not xp.isdtype(a.dtype, ("real floating", "complex floating", "integral")):
-            raise TypeError(f"{name} must have a numeric dtype, got {a.dtype}")
-        conv.append(a)
+    conv = [_as_array(xp, a, name, device=dev, min_ndim=nd)
+            for (name, a), nd in zip(arrays, min_ndim, strict=True)]
     rdt = _array.result_float_dtype(xp, *conv, dt_arr)
     cplx = any(_array.is_complex(xp, a) for a in conv)
     dtype = _array.complex_dtype(xp, rdt) if cplx else rdt
@@ -369,14 +367,18 @@ def discretize(system, dt, method="bilinear", *, alpha=None):
     TypeError
         ``system`` is not one of the three system types, ``method`` is not a
         string, ``alpha`` is not a real number, ``halved`` is not a bool, an
-        array has a non-numeric dtype or ``dt`` is complex.
+        array has a non-numeric (or boolean) dtype or is a masked array, ``dt`` is
+        not a real number or real array (bools, ``None``, strings and complex
+        values are refused; see :ref:`validation`).
     ValueError
         ``method`` is unknown or not offered for the structure (the message lists
         the supported methods); ``alpha`` missing with ``"gbt"``, given with
         another method, or outside :math:`[0, 1]`; ``dt`` not positive and
         finite; NaN/inf entries; mismatched state sizes (last axis) or batch
-        shapes; ``A`` not square; ``P`` of rank 0; a zero
-        :math:`1 - \alpha\Delta\lambda_n` (diagonal and DPLR systems).
+        shapes; ``A`` not square; ``P`` of rank 0; a singular
+        :math:`I - \alpha\Delta A` (a zero :math:`1 - \alpha\Delta\lambda_n` for
+        diagonal and DPLR systems), on every backend; a result that overflows
+        (e.g. :math:`e^{\Delta A}` beyond the floating-point range).
 
     See Also
     --------
@@ -569,6 +571,11 @@ def _phi1(xp, z):
     return xp.where(small, one + z / 2, _array.expm1(xp, zs) / zs)
 
 
+#: Stand-in for log(0) = -inf: exp(_ZERO_POLE_LOG * l) underflows to 0 for every l >= 1
+#: in float32 and float64, and l * _ZERO_POLE_LOG stays finite for any practical L.
+_ZERO_POLE_LOG = -1e20
+
+
 def _diag_terms(xp, z, w, alpha, *, log=False):
     r"""Discrete poles and scaled input of a diagonal system, elementwise.
 
@@ -587,7 +594,13 @@ def _diag_terms(xp, z, w, alpha, *, log=False):
     if not log:
         p = (1.0 + (1.0 - alpha) * z) / den
     elif alpha == 0.5:
-        p = 2 * xp.atanh(z / 2)
+        # dt*Lambda = -2 maps to the pole 0, whose logarithm is -inf: a finite stand-in
+        # whose powers exp(p l) are exactly 1 at l = 0 and underflow to 0 for l >= 1
+        zero_pole = xp.real(z) == -2.0
+        if _array.is_complex(xp, z):
+            zero_pole = xp.logical_and(zero_pole, xp.imag(z) == 0)
+        zs = xp.where(zero_pole, xp.zeros_like(z), z)
+        p = xp.where(zero_pole, xp.full_like(z, _ZERO_POLE_LOG), 2 * xp.atanh(zs / 2))
     else:
         raise ValueError(f"no log form of the GBT poles for alpha={alpha}")
     return p, w / den
@@ -609,7 +622,12 @@ def _gbt_dense(A, B, dt, alpha):
         ],
         axis=-1,
     )
-    X = _array.solve(xp, lhs, rhs)
+    X = _array.solve(xp, lhs, rhs, what="I - alpha*dt*A")
+    _array.check_result(
+        xp, X, "the GBT discretization",
+        "the entries of (I - alpha*dt*A)^-1 (I + (1-alpha)*dt*A) exceed the floating-point "
+        "range (I - alpha*dt*A is nearly singular, or dt*A overflows)",
+    )
     return DenseDiscrete(X[..., :N], X[..., N])
 
 
@@ -624,7 +642,17 @@ def _zoh_dense(A, B, dt):
         axis=-1,
     )
     aug = xp.concat([top, xp.zeros(batch + (1, N + 1), dtype=A.dtype, device=dev)], axis=-2)
-    E = _array.expm(xp, aug)
+    _array.check_result(xp, aug, "the ZOH discretization",
+                        "dt*A or dt*B exceeds the floating-point range")
+    try:
+        E = _array.expm(xp, aug)
+    except _array._linalg_errors() as exc:  # the Pade solve of an overflowed matrix
+        raise ValueError(f"the ZOH discretization overflowed: exp(dt*A) ({exc})") from None
+    _array.check_result(
+        xp, E, "the ZOH discretization",
+        "exp(dt*A) exceeds the floating-point range (dt times the growth rate of A is "
+        "too large)",
+    )
     return DenseDiscrete(E[..., :N, :N], E[..., :N, N])
 
 
@@ -640,11 +668,19 @@ def _diag(Lambda, B, dt, alpha):
     if alpha is not None:
         _nonzero(xp, 1.0 - alpha * z, "1 - alpha*dt*Lambda")
     Ld, Bd = _diag_terms(xp, z, dtv * B, alpha)
+    _array.check_result(
+        xp, Ld, "the discretization",
+        "exp(dt*Lambda) exceeds the floating-point range (Re(dt*Lambda) too large)"
+        if alpha is None else "1 - alpha*dt*Lambda is too close to zero, or dt*Lambda "
+        "overflows",
+    )
+    _array.check_result(xp, Bd, "the discretization",
+                        "Bd exceeds the floating-point range (dt*B too large)")
     return DiagDiscrete(_expand(xp, Ld, shape), _expand(xp, Bd, shape))
 
 
 def _gbt_dplr(Lambda, P, B, dt, alpha, halved):
-    _check_halved(halved)
+    halved = _check_halved(halved)
     xp, (Lambda, P, B), dt = _prepare(
         [("Lambda", Lambda), ("P", P), ("B", B)], dt, (1, 2, 1)
     )
@@ -668,15 +704,22 @@ def _gbt_dplr(Lambda, P, B, dt, alpha, halved):
     # M = P E^{-1} P^H (r x r); 2 Re(.) for halved systems
     M = xp.sum(P[..., :, None, :] * (Einv[..., None, None, :] * _conj(xp, P)[..., None, :, :]),
                axis=-1)
-    if halved and _array.is_complex(xp, M):
-        M = 2 * xp.real(M)
+    if halved:  # the conjugate half doubles the real part, whatever the dtype
+        M = 2 * _array.real(xp, M)
     adt = alpha * dt[..., None, None]
     eye_r = xp.eye(r, dtype=M.dtype, device=_array.device_of(M))
     R = _array.solve(
         xp, xp.broadcast_to(eye_r + adt * M, batch + (r, r)),
         xp.broadcast_to(adt * eye_r, batch + (r, r)),
+        what="I + alpha*dt*P E^-1 P^H (the Woodbury matrix of I - alpha*dt*A)",
     )
     Bd = _apply_a1(xp, Einv, P, R, dtv * B, halved)
+    for name, a in (("Einv", Einv), ("Lambda0", Lambda0), ("Bd", Bd)):
+        _array.check_result(
+            xp, a, "the DPLR discretization",
+            f"{name} exceeds the floating-point range (1 - alpha*dt*Lambda nearly zero, "
+            "or dt*Lambda too large)",
+        )
     return DPLRDiscrete(Lambda0, s0, Einv, P, R, _expand(xp, Bd, batch + (N,)), halved)
 
 
@@ -691,22 +734,24 @@ def _dense_inputs(A, B, dt):
 
 
 def _nonzero(xp, den, what):
-    if bool(xp.any(den == 0)):
-        raise ValueError(f"the discretization is singular: {what} has a zero entry")
+    if not _array.compiling() and bool(xp.any(den == 0)):
+        raise ValueError(
+            f"the discretization is singular: {what} has a zero entry "
+            "(I - alpha*dt*A is singular)"
+        )
 
 
 def _check_halved(halved):
-    if not isinstance(halved, bool):
-        raise TypeError(f"halved must be a bool, got {type(halved).__name__}")
+    return _array.check_flag(halved, "halved")
 
 
 # ----------------------------------------------------------------------------------
 # the O(N r) DPLR transition
 # ----------------------------------------------------------------------------------
 def _project(xp, P, x, halved):
-    """``P x`` (an r-vector); ``2 Re(P x)`` for halved systems."""
+    """``P x`` (an r-vector); ``2 Re(P x)`` for halved systems (real or complex dtype)."""
     v = xp.sum(P * x[..., None, :], axis=-1)
-    return 2 * xp.real(v) if halved and _array.is_complex(xp, v) else v
+    return 2 * _array.real(xp, v) if halved else v
 
 
 def _lift(xp, P, v):
@@ -741,6 +786,14 @@ def dplr_transition(sys, x):
     array, shape broadcast batch + (N,)
         :math:`A_1 (A_0 x)`.
 
+    Raises
+    ------
+    TypeError
+        ``sys`` is not a :class:`DPLRDiscrete`; ``x`` is not a numeric array.
+    ValueError
+        ``x`` has the wrong state size or batch shape; NaN/inf in ``x`` or the
+        system, or a result that overflows.
+
     Notes
     -----
     .. math::
@@ -764,8 +817,18 @@ def dplr_transition(sys, x):
     """
     if not isinstance(sys, DPLRDiscrete):
         raise TypeError(f"sys must be a DPLRDiscrete, got {type(sys).__name__}")
-    xp = _array.namespace(sys.Einv, x)
-    return _transition(xp, sys.Lambda0, sys.s0, sys.Einv, sys.P, sys.R, x, sys.halved)
+    xp = _array.namespace(sys.Einv, x, names=["sys.Einv", "x"])
+    N = sys.Einv.shape[-1]
+    x = _as_array(xp, x, "x", device=_array.device_of(sys.Einv), min_ndim=1)
+    _check_n("x", x, N, "sys")
+    _broadcast_shapes([("sys", sys.Einv.shape[:-1]), ("x", x.shape[:-1])])
+    y = _transition(xp, sys.Lambda0, sys.s0, sys.Einv, sys.P, sys.R, x, sys.halved)
+    _array.check_result(
+        xp, y, "dplr_transition", "Ad x exceeds the floating-point range",
+        inputs=[("x", x), ("sys.Einv", sys.Einv), ("sys.Lambda0", sys.Lambda0),
+                ("sys.P", sys.P), ("sys.R", sys.R)],
+    )
+    return y
 
 
 def dplr_to_dense(Lambda, P, *, halved=False):
@@ -786,6 +849,14 @@ def dplr_to_dense(Lambda, P, *, halved=False):
     array, shape batch + (N, N) (``2N`` when halved)
         The dense transition matrix.
 
+    Raises
+    ------
+    TypeError
+        ``halved`` is not a bool; an input is not a numeric array.
+    ValueError
+        ``P`` not of shape batch + (r, N), batch shapes that do not broadcast, NaN
+        or infinite entries.
+
     Notes
     -----
     .. math:: A = \mathrm{diag}(\Lambda) - P^H P, \qquad (P^H P)_{nk} = \sum_j \bar P_{jn} P_{jk}.
@@ -798,14 +869,18 @@ def dplr_to_dense(Lambda, P, *, halved=False):
     array([[-2., -2.],
            [-2., -6.]])
     """
-    _check_halved(halved)
-    xp = _array.namespace(Lambda, P)
-    Lambda = _as_array(xp, Lambda, "Lambda")
-    P = _as_array(xp, P, "P")
-    if P.ndim < 2 or P.shape[-1] != Lambda.shape[-1]:
+    halved = _check_halved(halved)
+    xp = _array.namespace(Lambda, P, names=["Lambda", "P"])
+    dev = _array.device_of(Lambda, P)
+    Lambda = _as_array(xp, Lambda, "Lambda", device=dev, min_ndim=1)
+    P = _as_array(xp, P, "P", device=dev, min_ndim=2)
+    if P.shape[-1] != Lambda.shape[-1]:
         raise ValueError(
             f"P must have shape batch + (r, N) with N={Lambda.shape[-1]}, got {P.shape}"
         )
+    _broadcast_shapes([("Lambda", Lambda.shape[:-1]), ("P", P.shape[:-2])])
+    _array.check_finite(xp, Lambda, "Lambda")
+    _array.check_finite(xp, P, "P")
     if halved:
         Lambda = xp.concat([Lambda, _conj(xp, Lambda)], axis=-1)
         P = xp.concat([P, _conj(xp, P)], axis=-1)

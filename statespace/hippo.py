@@ -92,6 +92,14 @@ def _check(measure, N, params):
         )
     out = dict(allowed)
     out.update(params)
+    for name, value in params.items():
+        if name == "seed":
+            seed = _array.check_number(value, f"{measure} parameter seed", integer=True)
+            if seed < 0:
+                raise ValueError(f"{measure} parameter seed must be >= 0, got {seed}")
+            out[name] = seed
+        else:  # alpha, beta: finite real numbers (their ranges are checked per measure)
+            out[name] = _array.check_number(value, f"{measure} parameter {name}")
     return N, out
 
 
@@ -274,6 +282,16 @@ def transition(measure, N, *, dtype=None, xp=None, device=None, **params):
     -------
     A : array, shape (N, N)
     B : array, shape (N,)
+
+    Raises
+    ------
+    TypeError
+        ``measure`` not a string, ``N`` not an integer, an unknown parameter, a
+        parameter of the wrong type (``beta``/``alpha`` not a real number, ``seed``
+        not an integer; bools refused), a bad ``dtype``.
+    ValueError
+        Unknown measure, ``N < 1``, odd ``N`` for a Fourier measure, a NaN or
+        infinite parameter, a negative ``seed``, ``glagt`` parameters out of range.
 
     Notes
     -----

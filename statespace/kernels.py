@@ -107,14 +107,13 @@ def _nodes(xp, L, count, shifted, cdtype, device, growth=0.0):
     return xp.astype(z, cdtype)
 
 
-def _to(xp, x, dtype, device, name):
-    """Array of ``xp`` with ``dtype`` (complex promotion allowed), no copy when possible."""
-    if x is None:
-        return None
-    if not _array.is_array_api_obj(x):
-        x = xp.asarray(x, device=device)
-    if xp.isdtype(x.dtype, "integral") or x.dtype == xp.bool:
-        raise TypeError(f"{name} must be a floating or complex array, got {x.dtype}")
+def _to(xp, x, dtype, device, name, min_ndim=1):
+    """Array of ``xp`` with ``dtype`` (complex promotion allowed), no copy when possible.
+
+    Integer arrays are converted; booleans, masked arrays and non-numeric input raise
+    ``TypeError`` (:func:`statespace._array.check_array`).
+    """
+    x = _array.check_array(xp, x, name, device=device, min_ndim=min_ndim)
     if x.dtype != dtype:
         if _array.is_complex(xp, x) and not xp.isdtype(dtype, "complex floating"):
             dtype = _array.complex_dtype(xp, dtype)
@@ -129,13 +128,43 @@ def _check_state_size(arrays, names):
         raise ValueError(f"state sizes (last axis) disagree: {desc}")
 
 
-def _dt_array(xp, dt, batch_ndim, real_dt, device):
+def _dt_batch(xp, dt, batch, real_dt, device, batch_name="the system"):
+    """Validated ``dt`` (real ``real_dt`` array) and the batch shape with it broadcast in.
+
+    The one ``dt`` rule of the library (:func:`statespace._array.broadcast_dt`): ``dt``
+    broadcasts against the batch shape and may add axes.
+    """
     dt = _array.check_dt(xp, dt, dtype=real_dt, device=device)
-    if dt.ndim > batch_ndim:
+    return dt, _array.broadcast_dt(batch, dt, batch_name)
+
+
+def _check_bilinear(xp, Lambda, dt, what):
+    """``ValueError`` if some ``1 - dt*Lambda/2`` is zero (the bilinear transform of the
+    mode is singular: a pole at infinity). ``dt`` broadcasts against the batch of
+    ``Lambda`` (batch + (N,)). Skipped while tracing."""
+    if _array.compiling():
+        return
+    den = 1 - (xp.astype(dt, Lambda.dtype) if _array.is_complex(xp, Lambda) else dt)[
+        ..., None] / 2 * Lambda
+    if bool(xp.any(den == 0)):
         raise ValueError(
-            f"dt has shape {tuple(dt.shape)}, which has more axes than the batch shape"
+            f"{what}: the bilinear transform is singular, 1 - dt*Lambda/2 has a zero entry "
+            "(a pole at infinity)"
         )
-    return dt
+
+
+def _reduction(what, cause, fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` (a Cauchy or Vandermonde reduction) with its value errors
+    restated for the caller ``what``: the inputs were validated, so a failure means the
+    sums overflowed or a node met a pole, for the reason ``cause``."""
+    try:
+        return fn(*args, **kwargs)
+    except ValueError as exc:
+        raise ValueError(f"{what}: {cause} ({exc})") from exc
+
+
+def _names(*names):
+    return list(names) + ["dt"]
 
 
 def _flatten(xp, x, batch, trailing):
@@ -197,6 +226,16 @@ def kernel_dense(A, B, C, dt, L, method="bilinear", *, alpha=None):
     K : array, shape (..., L)
         Real for real inputs, complex otherwise.
 
+    Raises
+    ------
+    TypeError
+        Bad types (see :ref:`validation`): a non-numeric, boolean or masked array,
+        ``dt`` not a real number or array, ``L`` not an integer.
+    ValueError
+        NaN/inf inputs, ``dt <= 0``, ``L < 1``, mismatched state sizes or batch
+        shapes (``dt`` included), a singular :math:`I - \alpha\Delta A`, or a
+        kernel that overflows (an unstable system over ``L`` steps).
+
     Notes
     -----
     The Krylov sequence :math:`[\bar B, \bar A\bar B, \dots, \bar A^{L-1}\bar B]` is
@@ -221,16 +260,20 @@ def kernel_dense(A, B, C, dt, L, method="bilinear", *, alpha=None):
     """
     L = _array.check_length(L)
     a = _resolve_method(DenseSystem, method, alpha)  # the GBT alpha, None for ZOH
-    xp = _array.namespace(A, B, C, dt if _array.is_array_api_obj(dt) else None)
+    xp = _array.namespace(A, B, C, dt if _array.is_array_api_obj(dt) else None,
+                          names=_names("A", "B", "C"))
     dev = _array.device_of(A, B, C)
-    A = xp.asarray(A, device=dev) if not _array.is_array_api_obj(A) else A
-    B = xp.asarray(B, device=dev) if not _array.is_array_api_obj(B) else B
-    C = xp.asarray(C, device=dev) if not _array.is_array_api_obj(C) else C
-    if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
+    A = _array.check_array(xp, A, "A", device=dev, min_ndim=2)
+    B = _array.check_array(xp, B, "B", device=dev, min_ndim=1)
+    C = _array.check_array(xp, C, "C", device=dev, min_ndim=1)
+    if A.shape[-1] != A.shape[-2]:
         raise ValueError(f"A must have shape (..., N, N), got {tuple(A.shape)}")
     _check_state_size([A, B, C], ["A", "B", "C"])
     _array.check_finite(xp, C, "C")
     Ad, Bd = discretize(DenseSystem(A, B), dt, method, alpha=alpha)
+    # the discretization broadcast A, B and dt; C must broadcast against that batch
+    _array.broadcast_shapes([tuple(Ad.shape[:-2]), tuple(C.shape[:-1])],
+                            ["A, B and dt", "C"])
     if _array.is_complex(xp, Ad) or _array.is_complex(xp, C):
         cdt = _array.complex_dtype(xp, Ad.dtype if _array.is_complex(xp, Ad) else C.dtype)
         Ad, Bd, C = (xp.astype(t, cdt) for t in (Ad, Bd, C))
@@ -247,7 +290,7 @@ def kernel_dense(A, B, C, dt, L, method="bilinear", *, alpha=None):
         dtA = _array.check_dt(xp, dt, dtype=Ad.dtype if not _array.is_complex(xp, Ad)
                               else _array.real_dtype(xp, Ad.dtype), device=dev)
         dtA = xp.astype(dtA, Ad.dtype)[..., None, None] * xp.astype(A, Ad.dtype)
-        D = _array.solve(xp, eye - a * dtA, dtA)
+        D = _array.solve(xp, eye - a * dtA, dtA, what="I - alpha*dt*A")
     # Krylov doubling on the deviation: X_{2m} = [X_m, X_m + D_m X_m] with
     # D_m = Ad^m - I and D_{2m} = 2 D_m + D_m D_m.
     X = Bd[..., :, None]
@@ -256,7 +299,13 @@ def kernel_dense(A, B, C, dt, L, method="bilinear", *, alpha=None):
         if X.shape[-1] < L:
             D = 2 * D + xp.matmul(D, D)
     X = X[..., :L]
-    return xp.sum(C[..., :, None] * X, axis=-2)
+    K = xp.sum(C[..., :, None] * X, axis=-2)
+    _array.check_result(
+        xp, K, "kernel_dense",
+        "C Ad^l Bd exceeds the floating-point range for some l < L (the discrete system "
+        "grows: |eigenvalue of Ad| > 1 over L steps)",
+    )
+    return K
 
 
 # --------------------------------------------------------------------------------------
@@ -309,6 +358,17 @@ def kernel_dplr(Lambda, P, B, C, dt, L, *, halved=False, tilde=False):
         :func:`kernel_dense` for unstable systems). Not checked while
         ``torch.compile`` traces the call (a host synchronisation).
 
+    Raises
+    ------
+    TypeError
+        Bad types (see :ref:`validation`): a non-numeric, boolean or masked array,
+        ``dt`` not a real number or array, ``halved``/``tilde`` not a bool, ``L``
+        not an integer.
+    ValueError
+        NaN/inf inputs, ``dt <= 0``, ``L < 1``, mismatched state sizes or batch
+        shapes (``dt`` included), a zero :math:`1 - \Delta\lambda_n/2`, or a kernel
+        that overflows.
+
     Notes
     -----
     See the module documentation for the stable discrete-pole form of the
@@ -330,20 +390,17 @@ def kernel_dplr(Lambda, P, B, C, dt, L, *, halved=False, tilde=False):
     True
     """
     L = _array.check_length(L)
-    if not isinstance(halved, bool):
-        raise TypeError(f"halved must be a bool, got {type(halved).__name__}")
-    if not isinstance(tilde, bool):
-        raise TypeError(f"tilde must be a bool, got {type(tilde).__name__}")
-    xp = _array.namespace(Lambda, P, B, C, dt if _array.is_array_api_obj(dt) else None)
+    halved = _array.check_flag(halved, "halved")
+    tilde = _array.check_flag(tilde, "tilde")
+    xp = _array.namespace(Lambda, P, B, C, dt if _array.is_array_api_obj(dt) else None,
+                          names=_names("Lambda", "P", "B", "C"))
     dev = _array.device_of(Lambda, P, B, C)
     real_dt = _array.result_float_dtype(xp, Lambda, P, B, C)
     cdt = _array.complex_dtype(xp, real_dt)
     Lambda = _to(xp, Lambda, real_dt, dev, "Lambda")
-    P = _to(xp, P, real_dt, dev, "P")
+    P = _to(xp, P, real_dt, dev, "P", min_ndim=2)
     B = _to(xp, B, real_dt, dev, "B")
     C = _to(xp, C, real_dt, dev, "C")
-    if P.ndim < 2:
-        raise ValueError(f"P must have shape (..., r, N), got {tuple(P.shape)}")
     _check_state_size([Lambda, P, B, C], ["Lambda", "P", "B", "C"])
     for x, n in ((Lambda, "Lambda"), (P, "P"), (B, "B"), (C, "C")):
         _array.check_finite(xp, x, n)
@@ -353,8 +410,8 @@ def kernel_dplr(Lambda, P, B, C, dt, L, *, halved=False, tilde=False):
         [Lambda.shape[:-1], P.shape[:-2], B.shape[:-1], C.shape[:-1]],
         ["Lambda", "P", "B", "C"],
     )
-    dt = _dt_array(xp, dt, len(batch) if batch else 0, xp.float64, dev)
-    batch = _array.broadcast_shapes([batch, tuple(dt.shape)], ["inputs", "dt"])
+    dt, batch = _dt_batch(xp, dt, batch, xp.float64, dev, "Lambda, P, B and C")
+    _check_bilinear(xp, Lambda, dt, "kernel_dplr")
     # Re(Lambda) = 0 up to rounding (the skew normal parts of LegT, LagT, FouT) is stable;
     # a host sync, skipped under torch.compile like the other value checks
     if not _array.compiling():
@@ -409,7 +466,13 @@ def kernel_dplr(Lambda, P, B, C, dt, L, *, halved=False, tilde=False):
         W = xp.concat([bb[:, None, :], xp.conj(pp)], axis=1)  # (m, 1+r, N)
         v = U[:, :, None, :] * W[:, None, :, :] * s[:, None, None, :]  # (m, 1+r, 1+r, N)
         v = xp.astype(v, cdt)
-        kk = cauchy_compensated(v, z, lam_d[:, None, None, :], conj=halved)
+        kk = _reduction(
+            "kernel_dplr",
+            "a discrete pole lies on an evaluation node or the sums overflow (an unstable "
+            "or undamped mode; with tilde=True the nodes are the roots of unity, which a "
+            "pole of a zero eigenvalue meets)",
+            cauchy_compensated, v, z, lam_d[:, None, None, :], conj=halved,
+        )
         zc = xp.astype(z, cdt)
         sigma = xp.astype(dd, cdt)[:, None] / 2 * (1 + zc)  # (m, count)
         G = _woodbury(xp, kk, sigma, r)
@@ -423,6 +486,11 @@ def kernel_dplr(Lambda, P, B, C, dt, L, *, halved=False, tilde=False):
                 out = xp.empty((m, L), dtype=out_dtype, device=dev)
             out[sl] = Kc
     K = xp.reshape(out, tuple(batch) + (L,))
+    _array.check_result(
+        xp, K, "kernel_dplr",
+        "the kernel or its truncation correction C (I - Ad^L) exceeds the floating-point "
+        "range (an unstable system, Re(Lambda) > 0, over L steps)",
+    )
     return K
 
 
@@ -455,7 +523,8 @@ def _bilinear_deviation(xp, lam, pp, dd, halved):
     pe = pp * einv[:, None, :]  # P E^{-1}, (m, r, n)
     ph = xp.conj(xp.matrix_transpose(pp))  # P^H, (m, n, r)
     small = xp.eye(r, dtype=lam.dtype, device=dev) / h[:, :, None] + xp.matmul(pe, ph)
-    low = xp.matmul(einv[:, :, None] * ph, xp.linalg.solve(small, pe))
+    low = xp.matmul(einv[:, :, None] * ph, _array.solve(
+        xp, small, pe, what="I/h + P E^-1 P^H (the Woodbury matrix of I - dt/2 A)"))
     # Ad - I = 2 ((I - hA)^{-1} - I) = 2 (diag(h Lambda E^{-1}) - E^{-1} P^H S^{-1} P E^{-1})
     return 2 * (eye * (h * lam * einv)[:, None, :] - low)
 
@@ -482,7 +551,7 @@ def _woodbury(xp, kk, sigma, r):
     eye = xp.eye(r, dtype=kk.dtype, device=_array.device_of(kk))
     M = eye + sigma[:, :, None, None] * kpp
     rhs = xp.permute_dims(kk[:, 1:, 0:1, :], (0, 3, 1, 2))  # (m, L, r, 1)
-    y = xp.linalg.solve(M, rhs)[..., 0]  # (m, L, r)
+    y = _array.solve(xp, M, rhs, what="I + sigma k_pp (the Woodbury matrix at a node)")[..., 0]
     kcp = xp.permute_dims(kk[:, 0, 1:, :], (0, 2, 1))  # (m, L, r)
     return k00 - sigma * xp.sum(kcp * y, axis=-1)
 
@@ -537,6 +606,18 @@ def kernel_diag(Lambda, B, C, dt, L, method="zoh", *, halved=False):
     -------
     K : array, shape (..., L)
 
+    Raises
+    ------
+    TypeError
+        Bad types (see :ref:`validation`): a non-numeric, boolean or masked array,
+        ``dt`` not a real number or array, ``halved`` not a bool, ``method`` not a
+        string, ``L`` not an integer.
+    ValueError
+        NaN/inf inputs, ``dt <= 0``, ``L < 1``, an unknown ``method``, mismatched
+        state sizes or batch shapes (``dt`` included), a zero
+        :math:`1 - \Delta\lambda_n/2` (bilinear), or a kernel that overflows
+        (:math:`\mathrm{Re}(\Delta\lambda) L` too large).
+
     Notes
     -----
     :math:`K_l = \sum_n c_n \bar b_n \bar\lambda_n^{\,l}` is evaluated as
@@ -556,11 +637,13 @@ def kernel_diag(Lambda, B, C, dt, L, method="zoh", *, halved=False):
     True
     """
     L = _array.check_length(L)
+    if not isinstance(method, str):
+        raise TypeError(f"method must be a string, got {type(method).__name__}")
     if method not in _DIAG_METHODS:
         raise ValueError(f"method must be one of {_DIAG_METHODS}, got {method!r}")
-    if not isinstance(halved, bool):
-        raise TypeError(f"halved must be a bool, got {type(halved).__name__}")
-    xp = _array.namespace(Lambda, B, C, dt if _array.is_array_api_obj(dt) else None)
+    halved = _array.check_flag(halved, "halved")
+    xp = _array.namespace(Lambda, B, C, dt if _array.is_array_api_obj(dt) else None,
+                          names=_names("Lambda", "B", "C"))
     dev = _array.device_of(Lambda, B, C)
     real_dt = _array.result_float_dtype(xp, Lambda, B, C)
     cdt = _array.complex_dtype(xp, real_dt)
@@ -574,7 +657,7 @@ def kernel_diag(Lambda, B, C, dt, L, method="zoh", *, halved=False):
     batch = _array.broadcast_shapes(
         [Lambda.shape[:-1], B.shape[:-1], C.shape[:-1]], ["Lambda", "B", "C"]
     )
-    dt = _dt_array(xp, dt, len(batch), real_dt, dev)
+    dt, _ = _dt_batch(xp, dt, batch, real_dt, dev, "Lambda, B and C")
     dtc = xp.astype(dt, cdt)[..., None]
     lam = xp.astype(Lambda, cdt)
     cb = xp.astype(C, cdt) * xp.astype(B, cdt)
@@ -582,9 +665,26 @@ def kernel_diag(Lambda, B, C, dt, L, method="zoh", *, halved=False):
     # log of the discrete poles, formed from dt * Lambda (exact for ZOH; 2 artanh(z/2)
     # for bilinear), and C * Bd: DSS is the ZOH kernel with C normalised below
     alpha = _resolve_method(DiagSystem, "zoh" if method == "dss" else method, None)
+    if alpha is not None and not _array.compiling() and bool(xp.any(1 - alpha * z == 0)):
+        raise ValueError(
+            "kernel_diag: the bilinear transform is singular, 1 - dt*Lambda/2 has a zero "
+            "entry (a pole at infinity)"
+        )
     x, v = _diag_terms(xp, z, cb * dtc, alpha, log=True)
+    _array.check_result(
+        xp, v, "kernel_diag",
+        "C * Bd exceeds the floating-point range: exp(dt*Lambda) overflows (Re(dt*Lambda) "
+        "too large)" if alpha is None else
+        "C * Bd exceeds the floating-point range (1 - dt*Lambda/2 nearly zero)",
+    )
+    _array.check_result(
+        xp, x, "kernel_diag",
+        "log of the discrete poles is not finite (the bilinear transform of dt*Lambda = 2)",
+    )
+    overflow = ("exp(l * log Lambda_d) exceeds the floating-point range for some l < L "
+                "(an unstable mode: Re(log Lambda_d) * L too large)")
     if method != "dss":
-        K = vandermonde(v, x, L)
+        K = _reduction("kernel_diag", overflow, vandermonde, v, x, L)
     else:
         grow = _array.real(xp, z) > 0
         zero = xp.zeros_like(z)
@@ -603,14 +703,13 @@ def kernel_diag(Lambda, B, C, dt, L, method="zoh", *, halved=False):
         g_den = xp.exp(z_gro) - xp.exp(-(L - 1) * z_gro)
         g_den = xp.where(grow, g_den, xp.ones_like(z))
         v_gro = xp.where(grow, v / g_den, zero)
-        K = vandermonde(v_dec, z_dec, L) + xp.flip(vandermonde(v_gro, -z_gro, L), axis=-1)
+        K = (_reduction("kernel_diag", overflow, vandermonde, v_dec, z_dec, L)
+             + xp.flip(_reduction("kernel_diag", overflow, vandermonde, v_gro, -z_gro, L),
+                       axis=-1))
     if halved:
         K = 2 * xp.real(K)
     elif real_out:
         K = xp.real(K)
-    if not _array.compiling() and not bool(xp.all(xp.isfinite(K))):
-        raise ValueError(
-            "kernel_diag overflowed (non-finite values): Re(dt * Lambda) * L is too large"
-        )
+    _array.check_result(xp, K, "kernel_diag", overflow)
     return xp.astype(K, real_dt) if real_out else xp.astype(K, cdt)
 

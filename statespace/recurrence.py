@@ -21,6 +21,8 @@ so with :math:`x_0 = 0` the output is the causal convolution
 
 from __future__ import annotations
 
+import numbers
+
 from . import _array
 from .discretize import (
     DenseDiscrete,
@@ -52,6 +54,24 @@ def _check_sys(sys):
     if Bd.shape[-1] != N:
         raise ValueError(f"sys.Bd has state size {Bd.shape[-1]} but the transition has N={N}")
     return tuple(batch), N
+
+
+def _sys_arrays(sys):
+    """``[(name, array), ...]`` of the system's arrays, to name a non-finite one."""
+    return [(f"sys.{k}", v) for k, v in sys._asdict().items()
+            if k != "halved" and _array.is_array_api_obj(v)]
+
+
+def _check_input(xp, sys, u, halved):
+    """A conjugate-pair (halved) system takes real inputs: complex ``u`` is refused."""
+    if halved and _array.is_complex(xp, u):
+        raise TypeError(
+            f"u must have a real dtype when halved=True (a conjugate-pair system is "
+            f"driven by real inputs), got {u.dtype}"
+        )
+
+
+_GROWTH = "the state exceeds the floating-point range (an unstable system, |Ad| > 1)"
 
 
 def _step(xp, sys, x, u):
@@ -86,9 +106,13 @@ def step(sys, x, u):
     Raises
     ------
     TypeError
-        ``sys`` is not one of the discrete system types.
+        ``sys`` is not one of the discrete system types; ``x`` or ``u`` is not a
+        numeric array (boolean and masked arrays included); complex ``u`` for a
+        halved DPLR system.
     ValueError
-        ``x`` has the wrong state size.
+        ``x`` has the wrong state size or a batch shape that does not broadcast;
+        NaN/inf in ``x``, ``u`` or the system, or a state that overflows (one
+        check of the result names the culprit).
 
     Notes
     -----
@@ -105,14 +129,21 @@ def step(sys, x, u):
     >>> rec.step(sys, np.array([4.0, 4.0]), 1.0)
     array([3., 3.])
     """
-    _, N = _check_sys(sys)
-    xp = _array.namespace(sys.Bd, x, u)
+    batch, N = _check_sys(sys)
+    xp = _array.namespace(sys.Bd, x, u, names=["sys.Bd", "x", "u"])
     dev = _array.device_of(sys.Bd)
     x = _as_array(xp, x, "x", device=dev)
     u = _as_array(xp, u, "u", device=dev)
     if x.shape[-1:] != (N,):
-        raise ValueError(f"x must have shape batch + ({N},), got {x.shape}")
-    return _step(xp, sys, x, u)
+        raise ValueError(f"x must have shape batch + ({N},), got {tuple(x.shape)}")
+    _check_input(xp, sys, u, isinstance(sys, DPLRDiscrete) and sys.halved)
+    _broadcast_shapes([("sys", batch), ("x", x.shape[:-1]), ("u", u.shape)])
+    y = _step(xp, sys, x, u)
+    # one check of the result (a host synchronisation) covers the inputs: a NaN or an
+    # infinity in x, u or sys reaches it, and is then named
+    _array.check_result(xp, y, "step", _GROWTH,
+                        inputs=[("x", x), ("u", u), *_sys_arrays(sys)])
+    return y
 
 
 def scan(sys, u, x0=None, *, C=None, D=None, halved=False):
@@ -150,11 +181,14 @@ def scan(sys, u, x0=None, *, C=None, D=None, halved=False):
     Raises
     ------
     TypeError
-        ``sys`` is not a discrete system, ``halved`` is not a bool.
+        ``sys`` is not a discrete system, ``halved`` is not a bool, an input is not
+        a numeric array (boolean and masked arrays included), ``u`` is complex with
+        ``halved=True``.
     ValueError
-        Empty ``u``, NaN/inf in ``u``/``x0``/``C``/``D``, wrong state size, ``D``
-        without ``C``, complex ``u`` with ``halved=True``, ``halved`` different
-        from ``sys.halved``.
+        Empty ``u``, NaN/inf in ``u``/``x0``/``C``/``D`` or in the system, wrong
+        state size, batch shapes that do not broadcast, ``D`` without ``C``,
+        ``halved`` different from ``sys.halved``, outputs that overflow (an
+        unstable system).
 
     Notes
     -----
@@ -182,23 +216,22 @@ def scan(sys, u, x0=None, *, C=None, D=None, halved=False):
     >>> y2
     array([0.125])
     """
-    if not isinstance(halved, bool):
-        raise TypeError(f"halved must be a bool, got {type(halved).__name__}")
+    halved = _array.check_flag(halved, "halved")
     batch, N = _check_sys(sys)
     if isinstance(sys, DPLRDiscrete) and sys.halved != halved:
         raise ValueError(
             f"halved={halved} but the DPLR system was discretized with halved={sys.halved}"
         )
-    xp = _array.namespace(sys.Bd, u, x0, C, D)
+    D_arr = None if isinstance(D, numbers.Number) else D
+    xp = _array.namespace(sys.Bd, u, x0, C, D_arr, names=["sys.Bd", "u", "x0", "C", "D"])
     dev = _array.device_of(sys.Bd)
     u = _as_array(xp, u, "u", device=dev)
     if u.ndim < 1 or u.shape[-1] < 1:
-        raise ValueError(f"u must have shape batch + (L,) with L >= 1, got {u.shape}")
+        raise ValueError(f"u must have shape batch + (L,) with L >= 1, got {tuple(u.shape)}")
     _array.check_finite(xp, u, "u")
     if not xp.isdtype(u.dtype, ("real floating", "complex floating")):
         u = xp.astype(u, _array.real_dtype(xp, sys.Bd.dtype))
-    if halved and _array.is_complex(xp, u):
-        raise ValueError("u must be real when halved=True")
+    _check_input(xp, sys, u, halved)
     if D is not None and C is None:
         raise ValueError("D was given without C")
     if x0 is None:
@@ -207,16 +240,24 @@ def scan(sys, u, x0=None, *, C=None, D=None, halved=False):
     else:
         x = _as_array(xp, x0, "x0", device=dev)
         if x.shape[-1:] != (N,):
-            raise ValueError(f"x0 must have shape batch + ({N},), got {x.shape}")
-        _broadcast_shapes([("sys", batch), ("u", u.shape[:-1]), ("x0", x.shape[:-1])])
+            raise ValueError(f"x0 must have shape batch + ({N},), got {tuple(x.shape)}")
         _array.check_finite(xp, x, "x0")
+    out_batch = _broadcast_shapes([("sys", batch), ("u", u.shape[:-1]), ("x0", x.shape[:-1])])
     if C is not None:
         C = _as_array(xp, C, "C", device=dev)
         if C.shape[-1:] != (N,):
-            raise ValueError(f"C must have shape batch + ({N},), got {C.shape}")
+            raise ValueError(f"C must have shape batch + ({N},), got {tuple(C.shape)}")
         _array.check_finite(xp, C, "C")
+        out_batch = _broadcast_shapes([("sys, u and x0", out_batch), ("C", C.shape[:-1])])
     if D is not None:
-        _array.check_finite(xp, D, "D")
+        if isinstance(D, numbers.Number):
+            if isinstance(D, bool):
+                raise TypeError("D must be a number or an array, got bool")
+            _array.check_finite(xp, D, "D")
+        else:
+            D = _as_array(xp, D, "D", device=dev)
+            _array.check_finite(xp, D, "D")
+            _broadcast_shapes([("sys, u, x0 and C", out_batch), ("D", D.shape)])
 
     ys = []
     for idx in range(u.shape[-1]):
@@ -226,10 +267,14 @@ def scan(sys, u, x0=None, *, C=None, D=None, halved=False):
             ys.append(x)
             continue
         y = xp.sum(C * x, axis=-1)
-        if halved and _array.is_complex(xp, y):
-            y = 2 * xp.real(y)
+        if halved:  # the conjugate half doubles the real part, whatever the dtype
+            y = 2 * _array.real(xp, y)
         if D is not None:
             y = y + D * ul
         ys.append(y)
-    return xp.stack(ys, axis=-2 if C is None else -1), x
+    y = xp.stack(ys, axis=-2 if C is None else -1)
+    _array.check_result(xp, y, "scan", _GROWTH, inputs=_sys_arrays(sys))
+    if C is not None:
+        _array.check_result(xp, x, "scan", _GROWTH, inputs=_sys_arrays(sys))
+    return y, x
 

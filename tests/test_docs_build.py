@@ -24,7 +24,7 @@ def test_docs_build_without_warnings(tmp_path):
            os.path.join(ROOT, "docs"), str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-8000:]
-    for page in ("index", "getting-started", "theory", "precision", "verification",
+    for page in ("index", "getting-started", "validation", "theory", "precision", "verification",
                  "benchmarks", "torch", "float32"):
         assert (out / f"{page}.html").exists(), page
     assert (out / "api" / "index.html").exists()

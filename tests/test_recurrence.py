@@ -371,7 +371,7 @@ def test_bad_inputs():
         rec.scan(sys, np.ones(3), C=C, D=math.nan)
     with pytest.raises(ValueError, match="D"):
         rec.scan(sys, np.ones(3), D=1.0)
-    with pytest.raises(ValueError, match="u must be real"):
+    with pytest.raises(TypeError, match="u must have a real dtype"):
         rec.scan(sys, np.ones(3) + 0j, C=C, halved=True)
     with pytest.raises(ValueError, match="batch"):
         rec.scan(sd.zoh_diag(np.ones((2, 2)) * -1, np.ones(2), 0.1), np.ones((3, 4)))
