@@ -252,8 +252,9 @@ def check_array(xp, x, name, *, device=None, min_ndim=0):
     Raises
     ------
     TypeError
-        ``x`` is ``None``, a numpy masked array, not array-like, or of a boolean or
-        non-numeric dtype (integer, real and complex dtypes are accepted).
+        ``x`` is ``None``, a numpy masked array, not array-like, or of a boolean,
+        non-numeric or half-precision dtype (integer, single and double precision
+        real and complex dtypes are accepted).
     ValueError
         ``x`` has fewer than ``min_ndim`` axes.
     """
@@ -272,6 +273,11 @@ def check_array(xp, x, name, *, device=None, min_ndim=0):
     if not numeric:
         raise TypeError(f"{name} must have a numeric dtype (integer, real or complex), "
                         f"got {x.dtype}")
+    if xp.isdtype(x.dtype, ("real floating", "complex floating")) and x.dtype not in (
+        xp.float32, xp.float64, xp.complex64, xp.complex128
+    ):
+        raise TypeError(f"{name} has dtype {x.dtype}: the computations run in single or double "
+                        "precision, so cast it to float32/complex64 or float64/complex128")
     if x.ndim < min_ndim:
         raise ValueError(f"{name} must have at least {min_ndim} dimension(s), got shape "
                          f"{tuple(x.shape)}")
@@ -463,6 +469,21 @@ def solve(xp, a, b, what=None):
         raise ValueError(f"{what} is singular or too ill-conditioned to solve with "
                          "(the solution has non-finite values)")
     return x
+
+
+def fft(xp, kind, x, n=None):
+    """``xp.fft.<kind>(x, n=n, axis=-1)`` for ``kind`` in fft, ifft, rfft, irfft.
+
+    A batch with no rows gives the empty result of the right shape and dtype without
+    calling the transform: torch's CPU FFT rejects empty batches.
+    """
+    if math.prod(x.shape[:-1]) == 0:
+        m = x.shape[-1]
+        size = {"fft": n or m, "ifft": n or m, "rfft": (n or m) // 2 + 1,
+                "irfft": n or 2 * (m - 1)}[kind]
+        dtype = real_dtype(xp, x.dtype) if kind == "irfft" else complex_dtype(xp, x.dtype)
+        return xp.zeros(tuple(x.shape[:-1]) + (size,), dtype=dtype, device=device_of(x))
+    return getattr(xp.fft, kind)(x, n=n, axis=-1)
 
 
 def expm(xp, a):

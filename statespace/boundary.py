@@ -675,7 +675,7 @@ def initial_response_dplr(Lambda, P, C, x, dt, L, *, halved=False, tilde=False):
         mirror = xp.flip(spec, axis=-1) if not tilde else xp.roll(xp.flip(spec, axis=-1), 1,
                                                                    axis=-1)
         spec = spec + xp.conj(mirror)
-    y = xp.fft.ifft(spec, axis=-1)
+    y = _array.fft(xp, "ifft", spec)
     if not tilde:
         y = y * _twist(xp, L, dev)
     real_out = halved or not any(_array.is_complex(xp, a) for a in (Lambda, P, C, x))
@@ -930,7 +930,7 @@ def final_state_dplr(Lambda, P, B, x, u, dt, *, halved=False, lengths=None):
     # (1/L) W_k = ifft(w_m z_0^m)_k, since z_k^m = z_0^m e^{2 pi i k m / L}
     twist = _twist(xp, L, dev)
     w = _window(xp, xp.astype(u, c128), n)
-    v = _matvec(xp, R, xp.fft.ifft(w * twist, axis=-1))  # (1/L) sum_k R_k W_k
+    v = _matvec(xp, R, _array.fft(xp, "ifft", w * twist))  # (1/L) sum_k R_k W_k
     X, Y = _power_deviation(xp, Lambda, P, dtv, sys_batch, L, halved)
     vf = _full(xp, v, halved)
     xf = _full(xp, xp.astype(x, c128), halved)

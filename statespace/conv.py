@@ -91,9 +91,11 @@ def _prep_D(xp, D):
 def _conv_core(xp, u, k, n, Lu, complex_out):
     """``irfft(rfft(u, n) * rfft(k, n), n)[..., :Lu]`` (or the complex transforms)."""
     if complex_out:
-        y = xp.fft.ifft(xp.fft.fft(u, n=n, axis=-1) * xp.fft.fft(k, n=n, axis=-1), n=n, axis=-1)
+        spec = _array.fft(xp, "fft", u, n) * _array.fft(xp, "fft", k, n)
+        y = _array.fft(xp, "ifft", spec, n)
     else:
-        y = xp.fft.irfft(xp.fft.rfft(u, n=n, axis=-1) * xp.fft.rfft(k, n=n, axis=-1), n=n, axis=-1)
+        spec = _array.fft(xp, "rfft", u, n) * _array.fft(xp, "rfft", k, n)
+        y = _array.fft(xp, "irfft", spec, n)
     return y[..., :Lu]
 
 

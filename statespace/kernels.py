@@ -560,13 +560,13 @@ def _inverse(xp, G, L, shifted, real_out, twist):
     """Kernel from the generating function at the nodes (see module notes)."""
     if not shifted:
         if real_out:
-            return xp.fft.irfft(G, n=L, axis=-1)
-        return xp.fft.ifft(G, axis=-1)
+            return _array.fft(xp, "irfft", G, L)
+        return _array.fft(xp, "ifft", G)
     if real_out:
         h = G.shape[-1]
         mirror = xp.conj(xp.flip(G[:, : L - h], axis=-1))
         G = xp.concat([G, mirror], axis=-1)
-    k = xp.fft.ifft(G, axis=-1) * twist
+    k = _array.fft(xp, "ifft", G) * twist
     return xp.real(k) if real_out else k
 
 

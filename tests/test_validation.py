@@ -406,6 +406,25 @@ def test_bool_and_object_arrays_refused(name, fn):
         fn(np.full(shape, None, dtype=object))
 
 
+@pytest.mark.parametrize(("name", "fn"), [c for c in _array_calls() if c[0] != "lengths"],
+                         ids=[f"{i}-{n}" for i, (n, _) in enumerate(_array_calls())
+                              if n != "lengths"])
+def test_half_precision_refused(name, fn):
+    # computing float16 values in float64 and returning float64 would hide the change of
+    # precision; the caller casts (the torch modules do so for their half parameters)
+    shape = (1, 1) if name in ("A", "P") else (1,)
+    with pytest.raises(TypeError, match=f"^{name} has dtype float16"):
+        fn(np.ones(shape, dtype=np.float16))
+
+
+@pytest.mark.parametrize("fn", [ss.causal_conv, lambda u, k: ss.bidirectional_conv(u, k, k)])
+def test_empty_batch_convolution(xp, fn):
+    # torch's CPU FFT rejects an empty batch; the result is the empty output
+    u = xp.zeros((0, 3, 8), dtype=xp.float32)
+    y = fn(u, xp.ones((3, 8), dtype=xp.float32))
+    assert tuple(y.shape) == (0, 3, 8) and y.dtype == xp.float32
+
+
 # ------------------------------------------------------------------------------------
 # flags: bool and numpy.bool_, nothing else
 # ------------------------------------------------------------------------------------
