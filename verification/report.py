@@ -351,15 +351,30 @@ def compare(
         if not reference.converged:
             forced = False
             notes.append(f"REFERENCE NOT CONVERGED (needs {reference.required} digits)")
+    return compare_values(experiment, quantity, params, dtype, actual, desired, tolerance,
+                          notes, converged=forced is None)
+
+
+def compare_values(experiment, quantity, params, dtype, actual, desired, tolerance, notes,
+                   *, converged=True):
+    """The row of ``actual`` against the plain array ``desired`` (max-norm relative).
+
+    The one comparison behind :func:`compare` and the suite's rows: ``desired`` is
+    reshaped to ``actual``'s shape when only the shapes differ, a non-finite result is
+    noted (its error is infinite, so the row fails), and a reference that did not
+    converge forces the row to fail whatever the error. ``notes`` (strings, empty
+    ones dropped) become the row's note.
+    """
     a = np.asarray(actual)
     d = np.asarray(desired)
     if d.shape != a.shape and d.size == a.size:
         d = d.reshape(a.shape)
     err = relative_error(a, d)
+    notes = list(notes)
     if not np.all(np.isfinite(a)):
         notes.append("non-finite values in result")
-    return Row(experiment, quantity, params, dtype, err, tolerance, passed=forced,
-               note="; ".join(notes))
+    return Row(experiment, quantity, params, dtype, err, tolerance,
+               passed=None if converged else False, note="; ".join(n for n in notes if n))
 
 
 # --------------------------------------------------------------------------- experiments

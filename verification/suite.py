@@ -182,7 +182,7 @@ import numpy as np
 
 from statespace.verification import make_data
 from statespace.verification import reference as ref
-from statespace.verification.report import Experiment, Row, relative_error
+from statespace.verification.report import Experiment, Row, compare_values, relative_error
 
 __all__ = [
     "experiments",
@@ -301,23 +301,10 @@ def _from_reference(r, source):
 
 def _row(exp, quantity, params, dtype, actual, truth, tol, note=""):
     """Row comparing ``actual`` (NumPy) with a :class:`_Truth` or array, max-norm relative."""
-    a = np.asarray(actual)
-    notes = [note] if note else []
-    forced = None
-    desired = truth
     if isinstance(truth, _Truth):
-        desired = truth.value
-        notes.append(truth.note)
-        if not truth.converged:
-            forced = False
-    d = np.asarray(desired)
-    if d.shape != a.shape and d.size == a.size:
-        d = d.reshape(a.shape)
-    err = relative_error(a, d)
-    if not np.all(np.isfinite(a)):
-        notes.append("non-finite values in result")
-    return Row(exp, quantity, params, dtype, err, tol, passed=forced,
-               note="; ".join(n for n in notes if n))
+        return compare_values(exp, quantity, params, dtype, actual, truth.value, tol,
+                              [note, truth.note], converged=truth.converged)
+    return compare_values(exp, quantity, params, dtype, actual, truth, tol, [note])
 
 
 def _error_row(exp, quantity, params, dtype, exc, note=""):
