@@ -93,7 +93,6 @@ import re
 import shutil
 import signal
 import sys
-import tempfile
 import threading
 import time
 import traceback
@@ -1267,7 +1266,8 @@ def write_report(rows, out_dir, *, plots=None, meta=None, summary=None):
     if not all(isinstance(r, Row) for r in rows):
         raise TypeError("rows must be Row instances")
     final = check_out_dir(out_dir, create_parent=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    tmp = final.parent / f".{final.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()  # mode from the umask, like the folder it replaces
     try:
         names, ok = _write_files(tmp, rows, plots, meta, summary)
         _publish(tmp, final)
