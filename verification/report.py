@@ -1143,6 +1143,15 @@ def recover_out_dir(out):
     -------
     removed : list of pathlib.Path
         The leftovers found (removed or restored).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from statespace.verification.report import recover_out_dir
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> (d / ".rep.tmp-1-x").mkdir()
+    >>> [p.name for p in recover_out_dir(d / "rep")], list(d.iterdir())
+    (['.rep.tmp-1-x'], [])
     """
     out = Path(os.path.realpath(os.fspath(out)))
     if not out.parent.is_dir():
