@@ -6,7 +6,9 @@ The commands parse their arguments and call the layer that does the work:
     :func:`statespace.verification.runner.run`: the verification suite against
     mpmath ground truth; writes ``report.md``, ``report.json`` and PNG plots to
     ``--out`` (default ``report``). Exit status 0 when every row passes, 1 when a
-    row failed, 2 for usage errors.
+    row failed, 2 when the run could not be made (usage errors, an unusable or
+    locked ``--out``, reference data that fails its manifest check), 130 when
+    interrupted (the previous report is then left as it was).
 ``statespace bench``
     ``python -m benchmarks.compare`` (its options are listed by ``statespace bench
     --help``) run in the statespace source checkout (:func:`find_checkout`): speed
@@ -87,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "and a multithreaded BLAS only oversubscribes the cores, badly so on "
                    "a loaded machine)")
     v.add_argument("--no-progress", action="store_true", help="no progress bar")
+    v.add_argument("--only", nargs="+", metavar="NAME", default=None,
+                   help="run only the named experiments (for debugging; the report "
+                   "then covers those alone)")
     v.set_defaults(func=_cmd_verify)
 
     b = sub.add_parser(
@@ -124,7 +129,8 @@ def main(argv=None) -> int:
     -------
     status : int
         0 on success (``verify``: every row passed), 1 when a verification row
-        failed, 2 for usage errors (and for ``bench`` without a source checkout);
+        failed, 2 for usage errors and runs that could not be made (and for
+        ``bench`` without a source checkout), 130 for an interrupted ``verify``;
         ``bench`` otherwise passes on the exit status of ``benchmarks.compare``.
 
     Examples
@@ -249,14 +255,22 @@ def _cmd_info(args) -> int:
 
 # --------------------------------------------------------------------------- verify
 
+#: Exit status of ``statespace verify`` interrupted by Ctrl-C (128 + SIGINT).
+EXIT_INTERRUPTED = 130
+
 
 def _cmd_verify(args) -> int:
     from .verification import runner
 
     dtypes = runner.DTYPES if args.dtype == "both" else (args.dtype,)
-    return runner.run(quick=args.quick, out=args.out, dtypes=dtypes, backend=args.backend,
-                      workers=args.workers, blas_threads=args.blas_threads,
-                      progress=not args.no_progress)
+    try:
+        return runner.run(quick=args.quick, out=args.out, dtypes=dtypes, backend=args.backend,
+                          workers=args.workers, blas_threads=args.blas_threads,
+                          progress=not args.no_progress, only=args.only)
+    except KeyboardInterrupt:
+        print("statespace verify: interrupted; the report folder was left as it was",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

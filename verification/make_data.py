@@ -12,7 +12,19 @@ Files
 value ``x`` is stored as the float64 pair ``x`` (rounded to nearest) and
 ``x_lo`` (the rounded remainder), about 32 significant digits together;
 complex values as ``x`` (complex128) plus ``x_lo`` (complex128 remainders).
-``verification/data/reference.json`` is the index::
+``verification/data/reference.json`` is the index (below), and
+``verification/data/MANIFEST.json`` records the SHA-256 digest and size of both
+files with the parameters of the command that wrote them. Every read checks the
+digests (:func:`check_data`): a file changed by even one bit since the manifest
+was written (rescaled values, a dataset replaced by a float64 computation) is
+refused with :class:`ReferenceDataError`, naming the file and the command that
+regenerates it. ``--manifest-only`` rewrites the manifest for the files as they
+are, without recomputing anything (after a deliberate, reviewed change).
+
+The environment variable ``STATESPACE_REFERENCE_DATA`` names another data folder
+(same three files) to read instead of the shipped one.
+
+The index::
 
     {"schema": "statespace-reference-data", "version": 1,
      "mpmath": "1.3.0", "generated": "<ISO time>",
@@ -47,7 +59,9 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import datetime as _dt
+import hashlib
 import json
+import os
 import platform
 import sys
 import time
@@ -59,12 +73,19 @@ import numpy as np
 
 from statespace.verification import reference as ref
 
-__all__ = ["Dataset", "SPECS", "DATA_DIR", "REQUIRED_DIGITS", "load", "available", "generate",
-           "main"]
+__all__ = ["Dataset", "SPECS", "DATA_DIR", "DATA_ENV", "REQUIRED_DIGITS", "ReferenceDataError",
+           "resolve_data_dir", "check_data", "write_manifest", "provenance", "load", "available",
+           "generate", "main"]
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 NPZ = "reference.npz"
 INDEX = "reference.json"
+MANIFEST = "MANIFEST.json"
+MANIFEST_SCHEMA = "statespace-reference-manifest"
+#: Environment variable naming a data folder to read instead of :data:`DATA_DIR`.
+DATA_ENV = "STATESPACE_REFERENCE_DATA"
+#: Digits of ``mpmath`` beyond ``dps`` of the second run of every dataset.
+EXTRA_DIGITS = 20
 SCHEMA = "statespace-reference-data"
 VERSION = 1
 #: Digits the two precisions must agree on before a dataset is written: float64
@@ -171,7 +192,7 @@ def generate(name):
     s = dict(SPECS[name])
     t0 = time.perf_counter()
     arrays = {}
-    dps, extra = s["dps"], 20
+    dps, extra = s["dps"], EXTRA_DIGITS
     if s["kind"] == "kernel":
         C = _c_vector(s["N"])
         r = ref.converged(_kernel_pipeline, s["measure"], s["N"], C.tolist(), s["dt"], s["L"],
@@ -226,7 +247,9 @@ class Dataset:
         ``x`` (rounded to float64/complex128) and ``x_lo`` (remainder) per value,
         plus inputs such as ``C``.
     meta : dict
-        Parameters, ``dps``, ``digits_agree``, generation time, mpmath version.
+        Parameters, ``dps``, ``digits_agree``, generation time, mpmath version,
+        and ``sha256`` / ``data_file``: the verified digest and path of the
+        ``reference.npz`` it was read from.
     """
 
     name: str
@@ -237,6 +260,207 @@ class Dataset:
         return self.arrays[key]
 
 
+class ReferenceDataError(RuntimeError):
+    """The cached reference data does not match its manifest (or has none).
+
+    The message names the file and the command that regenerates the data.
+    """
+
+
+def resolve_data_dir(path=None):
+    """The reference data folder to read.
+
+    Parameters
+    ----------
+    path : path, optional
+        An explicit folder; default: the folder named by the environment variable
+        :data:`DATA_ENV` when it is set, else :data:`DATA_DIR` (the shipped data).
+
+    Returns
+    -------
+    folder : pathlib.Path
+
+    Examples
+    --------
+    >>> from statespace.verification.make_data import resolve_data_dir
+    >>> resolve_data_dir("/tmp/elsewhere").name
+    'elsewhere'
+    """
+    if path is not None:
+        return Path(path)
+    env = os.environ.get(DATA_ENV)
+    return Path(env) if env else DATA_DIR
+
+
+def _sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _manifest_parameters():
+    """The parameters of the generating command, recorded in the manifest."""
+    return {"required_digits": REQUIRED_DIGITS, "extra_digits": EXTRA_DIGITS,
+            "specs": {name: dict(spec) for name, spec in SPECS.items()}}
+
+
+def write_manifest(folder=None):
+    """Write ``MANIFEST.json``: SHA-256 digests of the data files as they are now.
+
+    Parameters
+    ----------
+    folder : path, optional
+        Data folder (default :func:`resolve_data_dir`).
+
+    Returns
+    -------
+    manifest : dict
+        The written document: ``files`` (``{name: {"sha256", "bytes"}}``),
+        ``command`` and ``parameters`` of the generation, ``generated``.
+
+    Examples
+    --------
+    >>> import shutil, tempfile, pathlib
+    >>> from statespace.verification import make_data
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> for f in ("reference.npz", "reference.json"):
+    ...     _ = shutil.copy(make_data.DATA_DIR / f, d)
+    >>> sorted(make_data.write_manifest(d)["files"])
+    ['reference.json', 'reference.npz']
+    """
+    folder = resolve_data_dir(folder)
+    files = {}
+    for name in (NPZ, INDEX):
+        path = folder / name
+        files[name] = {"sha256": _sha256(path), "bytes": path.stat().st_size}
+    doc = {
+        "schema": MANIFEST_SCHEMA,
+        "version": 1,
+        "generated": _now(),
+        "command": REGENERATE,
+        "parameters": _manifest_parameters(),
+        "files": files,
+    }
+    tmp = folder / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    tmp.replace(folder / MANIFEST)
+    _CHECKED.clear()
+    return doc
+
+
+#: Digests already checked in this process, keyed by the files' (path, size, mtime).
+_CHECKED = {}
+
+
+def _stat_key(folder):
+    key = []
+    for name in (NPZ, INDEX, MANIFEST):
+        st = (folder / name).stat()
+        key.append((str((folder / name).resolve()), st.st_size, st.st_mtime_ns))
+    return tuple(key)
+
+
+def check_data(folder=None):
+    """Check the reference data files against ``MANIFEST.json``.
+
+    Parameters
+    ----------
+    folder : path, optional
+        Data folder (default :func:`resolve_data_dir`).
+
+    Returns
+    -------
+    digests : dict
+        ``{file name: sha256 hex digest}`` of ``reference.npz`` and
+        ``reference.json``, as verified.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``reference.npz`` or ``reference.json`` is missing (no cached data:
+        every reference must be computed live).
+    ReferenceDataError
+        When the manifest is missing or unreadable, or a file's digest or size
+        differs from it; the message names the file and the regeneration command.
+
+    Examples
+    --------
+    >>> from statespace.verification.make_data import check_data
+    >>> sorted(check_data())
+    ['reference.json', 'reference.npz']
+    """
+    folder = resolve_data_dir(folder)
+    missing = [str(folder / n) for n in (NPZ, INDEX) if not (folder / n).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"reference data is missing ({', '.join(missing)}); "
+            f"regenerate it with `{REGENERATE}`"
+        )
+    mpath = folder / MANIFEST
+    if not mpath.is_file():
+        raise ReferenceDataError(
+            f"{mpath} is missing: the reference data in {folder} cannot be verified; "
+            f"reinstall statespace or regenerate the data with `{REGENERATE}`"
+        )
+    key = _stat_key(folder)
+    if key in _CHECKED:
+        return dict(_CHECKED[key])
+    try:
+        manifest = json.loads(mpath.read_text())
+        expected = manifest["files"]
+        if manifest.get("schema") != MANIFEST_SCHEMA:
+            raise ValueError(f"schema {manifest.get('schema')!r}")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ReferenceDataError(
+            f"{mpath} is not a reference data manifest ({exc}); reinstall statespace or "
+            f"regenerate the data with `{REGENERATE}`"
+        ) from None
+    digests = {}
+    for name in (NPZ, INDEX):
+        path = folder / name
+        want = expected.get(name) or {}
+        got = _sha256(path)
+        if want.get("sha256") != got or want.get("bytes") != path.stat().st_size:
+            raise ReferenceDataError(
+                f"reference data file {path} does not match {mpath}: sha256 {got[:12]}..., "
+                f"manifest {str(want.get('sha256'))[:12]}...; the file was changed after the "
+                f"manifest was written. Reinstall statespace or regenerate the data with "
+                f"`{REGENERATE}`"
+            )
+        digests[name] = got
+    _CHECKED[key] = dict(digests)
+    return digests
+
+
+def provenance(dataset):
+    """One line naming a cached dataset, its file's digest and its convergence.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        A dataset from :func:`load`.
+
+    Returns
+    -------
+    note : str
+        ``"reference: cached NAME (reference.npz sha256:0123456789ab, ENGINE,
+        dps=D+E, X digits agree)"``; the digest is the first 12 hex digits of the
+        verified file's SHA-256.
+
+    Examples
+    --------
+    >>> from statespace.verification.make_data import load, provenance
+    >>> provenance(load("normal_eig_legs_N64"))  # doctest: +ELLIPSIS
+    'reference: cached normal_eig_legs_N64 (reference.npz sha256:..., mpmath, dps=40+20, ...'
+    """
+    m = dataset.meta
+    return (f"reference: cached {dataset.name} ({NPZ} sha256:{m.get('sha256', '?')[:12]}, "
+            f"{m.get('engine', 'mpmath')}, dps={m['dps']}+{m['extra']}, "
+            f"{m['digits_agree']} digits agree)")
+
+
 def _read_index(data_dir):
     path = Path(data_dir) / INDEX
     if not path.exists() or not (Path(data_dir) / NPZ).exists():
@@ -244,16 +468,18 @@ def _read_index(data_dir):
             f"reference data is missing ({Path(data_dir) / NPZ}, {path}); "
             f"regenerate it with `{REGENERATE}`"
         )
+    check_data(data_dir)
     return json.loads(path.read_text())
 
 
-def available(data_dir=DATA_DIR):
+def available(data_dir=None):
     """Names of the stored datasets.
 
     Parameters
     ----------
     data_dir : path, optional
-        Folder of ``reference.npz`` / ``reference.json``.
+        Folder of ``reference.npz`` / ``reference.json`` / ``MANIFEST.json``
+        (default :func:`resolve_data_dir`: the shipped data, or ``STATESPACE_REFERENCE_DATA``).
 
     Returns
     -------
@@ -265,10 +491,10 @@ def available(data_dir=DATA_DIR):
     >>> "kernel_legs_N64_L4096_bilinear" in available()
     True
     """
-    return sorted(_read_index(data_dir)["datasets"])
+    return sorted(_read_index(resolve_data_dir(data_dir))["datasets"])
 
 
-def load(name, data_dir=DATA_DIR):
+def load(name, data_dir=None):
     """Load one stored dataset.
 
     Parameters
@@ -276,7 +502,8 @@ def load(name, data_dir=DATA_DIR):
     name : str
         Dataset name (see :func:`available`).
     data_dir : path, optional
-        Folder of ``reference.npz`` / ``reference.json``.
+        Folder of ``reference.npz`` / ``reference.json`` / ``MANIFEST.json``
+        (default :func:`resolve_data_dir`: the shipped data, or ``STATESPACE_REFERENCE_DATA``).
 
     Returns
     -------
@@ -287,6 +514,8 @@ def load(name, data_dir=DATA_DIR):
     FileNotFoundError
         When the data files are missing (the message names the regeneration
         command).
+    ReferenceDataError
+        When a file does not match ``MANIFEST.json`` (:func:`check_data`).
     KeyError
         For an unknown name (likewise).
 
@@ -297,7 +526,8 @@ def load(name, data_dir=DATA_DIR):
     >>> round(float(d["lam"].real.max()), 12), d.meta["N"]
     (-0.5, 64)
     """
-    index = _read_index(data_dir)
+    folder = resolve_data_dir(data_dir)
+    index = _read_index(folder)
     meta = index["datasets"].get(name)
     if meta is None:
         raise KeyError(
@@ -305,9 +535,10 @@ def load(name, data_dir=DATA_DIR):
             f"Regenerate with `{REGENERATE} --only {name}` if it is one of "
             f"{sorted(SPECS)}"
         )
-    with np.load(Path(data_dir) / NPZ) as z:
+    with np.load(folder / NPZ) as z:
         arrays = {k: z[f"{name}/{k}"] for k in meta["arrays"]}
-    return Dataset(name, arrays, dict(meta))
+    meta = dict(meta, sha256=check_data(folder)[NPZ], data_file=str(folder / NPZ))
+    return Dataset(name, arrays, meta)
 
 
 # --------------------------------------------------------------------------- writing
@@ -317,7 +548,9 @@ def _write(data_dir, arrays_by_name, meta_by_name, total_seconds):
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     old_arrays, old_meta = {}, {}
-    if (data_dir / INDEX).exists() and (data_dir / NPZ).exists():
+    keep_old = set(SPECS) - set(arrays_by_name)
+    if keep_old and (data_dir / INDEX).exists() and (data_dir / NPZ).exists():
+        check_data(data_dir)  # datasets kept from the old files must be the verified ones
         old_meta = json.loads((data_dir / INDEX).read_text())["datasets"]
         with np.load(data_dir / NPZ) as z:
             for key in z.files:
@@ -345,6 +578,7 @@ def _write(data_dir, arrays_by_name, meta_by_name, total_seconds):
     np.savez_compressed(tmp, **flat)
     tmp.replace(data_dir / NPZ)
     (data_dir / INDEX).write_text(json.dumps(index, indent=1) + "\n")
+    write_manifest(data_dir)
 
 
 def main(argv=None):
@@ -358,7 +592,9 @@ def main(argv=None):
     Returns
     -------
     status : int
-        0 when every requested dataset converged and was written, 1 otherwise.
+        0 when every requested dataset converged and was written (with a new
+        ``MANIFEST.json``), 1 otherwise. ``--manifest-only`` writes the manifest
+        of the files as they are and recomputes nothing.
 
     Examples
     --------
@@ -373,13 +609,25 @@ def main(argv=None):
     p.add_argument("--only", nargs="+", metavar="NAME", help="datasets to regenerate")
     p.add_argument("--workers", type=int, default=1, help="processes (default 1)")
     p.add_argument("--list", action="store_true", help="list datasets and exit")
-    p.add_argument("--data-dir", default=str(DATA_DIR), help=argparse.SUPPRESS)
+    p.add_argument("--manifest-only", action="store_true",
+                   help=f"rewrite {MANIFEST} for the data files as they are (no recomputation)")
+    p.add_argument("--data-dir", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    args.data_dir = str(resolve_data_dir(args.data_dir))
+    if args.manifest_only:
+        doc = write_manifest(args.data_dir)
+        for name, f in doc["files"].items():
+            print(f"{name}: sha256 {f['sha256']} ({f['bytes']} bytes)")
+        print(f"wrote {Path(args.data_dir) / MANIFEST}")
+        return 0
     if args.list:
         try:
             stored = _read_index(args.data_dir)["datasets"]
         except FileNotFoundError:
             stored = {}
+        except ReferenceDataError as exc:
+            print(f"WARNING: {exc}", file=sys.stderr)
+            stored = json.loads((Path(args.data_dir) / INDEX).read_text())["datasets"]
         for name in SPECS:
             m = stored.get(name)
             state = (f"stored: {m['digits_agree']} digits, {m['seconds']} s"

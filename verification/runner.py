@@ -5,8 +5,16 @@ runs them (:func:`statespace.verification.report.run_suite`), builds the
 cross-experiment plots and summary (:func:`statespace.verification.suite.postprocess`)
 and writes ``report.md``, ``report.json`` and the PNG plots once, complete
 (:func:`statespace.verification.report.write_report`). It returns the exit status
-of the command: 0 when every row passed, 1 when one failed, 2 when the backend is
-not available.
+of the command: 0 when every row passed, 1 when one failed, 2 when the run could
+not be made (see :func:`run`).
+
+Before any experiment runs, the output folder is validated
+(:func:`~statespace.verification.report.check_out_dir`) and locked
+(:class:`~statespace.verification.report.ReportLock`), and the cached reference data
+is checked against its manifest
+(:func:`~statespace.verification.make_data.check_data`). The report is written
+into a temporary sibling folder and swapped into place at the end, so an
+interrupted run leaves the previous report as it was.
 
 Examples
 --------
@@ -23,7 +31,14 @@ import sys
 
 from statespace._array import backend_namespace
 
-__all__ = ["BACKENDS", "DTYPES", "SOURCE", "run"]
+__all__ = ["BACKENDS", "DTYPES", "SOURCE", "EXIT_PASSED", "EXIT_FAILED", "EXIT_NOT_RUN", "run"]
+
+#: Exit status: every row passed.
+EXIT_PASSED = 0
+#: Exit status: at least one row failed (or none was produced).
+EXIT_FAILED = 1
+#: Exit status: the run could not be made (usage, reference data, lock, I/O).
+EXIT_NOT_RUN = 2
 
 #: Backends ``statespace verify`` runs the suite on (names of
 #: :data:`statespace._array.BACKENDS`).
@@ -71,7 +86,7 @@ def _blas_limit(n):
 
 
 def run(*, quick=True, out="report", dtypes=DTYPES, backend="numpy", workers=1,
-        blas_threads=1, progress=True):
+        blas_threads=1, progress=True, only=None):
     """Run the verification suite and write the report to ``out``.
 
     Parameters
@@ -90,13 +105,20 @@ def run(*, quick=True, out="report", dtypes=DTYPES, backend="numpy", workers=1,
         BLAS threads per process.
     progress : bool, optional
         Show a progress bar on stderr.
+    only : sequence of str, optional
+        Run only the experiments of these names (default: all).
 
     Returns
     -------
     status : int
-        0 when every row passed, 1 when a row failed (or none was produced), 2
-        when ``backend`` is not installed. A one-line summary and the first
-        failures go to stdout.
+        :data:`EXIT_PASSED` (0) when every row passed, :data:`EXIT_FAILED` (1) when a
+        row failed (or none was produced), :data:`EXIT_NOT_RUN` (2) when the run
+        could not be made: ``out`` is not a usable folder, another run holds its
+        lock, the cached reference data does not match its manifest, ``backend``
+        is not installed, an experiment of ``only`` does not exist, or the report
+        could not be written. A one-line summary and the first failures go to
+        stdout, the reason for a 2 to stderr. A missing reference cache is not an
+        error: every reference is then computed live, and the report says so.
 
     Raises
     ------
@@ -118,20 +140,59 @@ def run(*, quick=True, out="report", dtypes=DTYPES, backend="numpy", workers=1,
     bad = [d for d in dtypes if d not in DTYPES]
     if bad or not dtypes:
         raise ValueError(f"dtypes must be a non-empty subset of {DTYPES}; got {dtypes!r}")
-    with _blas_limit(blas_threads):
-        return _run(quick, out, dtypes, backend, workers, blas_threads, progress)
+    from statespace.verification import make_data, report
+
+    try:
+        out = report.check_out_dir(out)
+    except report.ReportError as exc:
+        return _not_run(f"--out: {exc}")
+    try:
+        with _blas_limit(blas_threads), report.ReportLock(out):
+            report.recover_out_dir(out)
+            return _run(quick, out, dtypes, backend, workers, blas_threads, progress, only)
+    except (report.ReportError, make_data.ReferenceDataError) as exc:
+        return _not_run(str(exc))
+    except OSError as exc:
+        return _not_run(f"{type(exc).__name__}: {exc}")
 
 
-def _run(quick, out, dtypes, backend, workers, blas_threads, progress):
+def _not_run(message):
+    print(f"statespace verify: could not run: {message}", file=sys.stderr)
+    return EXIT_NOT_RUN
+
+
+def _reference_data_note():
+    """Check the cached reference data; a line for the report (raises when tampered)."""
+    from statespace.verification import make_data
+
+    folder = make_data.resolve_data_dir()
+    try:
+        digests = make_data.check_data(folder)
+    except FileNotFoundError:
+        note = (f"NOT FOUND in {folder}: every reference of this run was computed live "
+                f"(regenerate the cache with `{make_data.REGENERATE}`)")
+        print(f"statespace verify: WARNING: reference data {note}", file=sys.stderr)
+        return note
+    return (f"cached in {folder}, verified against {make_data.MANIFEST}: "
+            + ", ".join(f"{n} sha256:{d[:12]}" for n, d in sorted(digests.items())))
+
+
+def _run(quick, out, dtypes, backend, workers, blas_threads, progress, only):
     from statespace.verification.report import run_suite, write_report
 
     try:
         backend_namespace(backend)
     except ImportError as exc:
-        print(f"statespace verify: backend {backend!r} is not available: {exc}",
-              file=sys.stderr)
-        return 2
+        return _not_run(f"backend {backend!r} is not available: {exc}")
+    ref_note = _reference_data_note()
     experiments, source = _load_experiments(quick, dtypes, backend)
+    if only is not None:
+        names = [getattr(e, "name", None) for e in experiments]
+        unknown = sorted(set(only) - set(names))
+        if unknown:
+            return _not_run(f"--only: no experiment named {', '.join(unknown)}; known: "
+                            f"{', '.join(n for n in names if n)}")
+        experiments = [e for e, n in zip(experiments, names, strict=True) if n in set(only)]
     print(f"statespace verify: {len(experiments)} experiments from {source}, "
           f"{'quick' if quick else 'full'} mode, dtypes {', '.join(dtypes)}, "
           f"backend {backend}", file=sys.stderr)
@@ -151,6 +212,8 @@ def _run(quick, out, dtypes, backend, workers, blas_threads, progress):
         "workers": workers,
         "blas_threads": blas_threads,
         "experiments_from": source,
+        "reference_data": ref_note,
+        **({"only": list(only)} if only is not None else {}),
         "elapsed_s": round(result.elapsed, 3),
         "timings": {k: round(v, 3) for k, v in result.timings.items()},
     }
@@ -164,4 +227,4 @@ def _run(quick, out, dtypes, backend, workers, blas_threads, progress):
               f"tolerance={r.tolerance:.3e}")
     if len(failed) > 10:
         print(f"  ... and {len(failed) - 10} more (see the report)")
-    return 0 if written["passed"] else 1
+    return EXIT_PASSED if written["passed"] else EXIT_FAILED

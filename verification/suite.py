@@ -292,7 +292,8 @@ class _Truth:
 
 
 def _from_reference(r, source):
-    note = (f"reference: {source}, dps={r.dps}+{r.extra}, {r.digits_agree:.1f} digits agree "
+    note = (f"reference: computed live, {source}, dps={r.dps}+{r.extra}, "
+            f"{r.digits_agree:.1f} digits agree "
             f"({r.norm})")
     if not r.converged:
         note += f"; REFERENCE NOT CONVERGED (needs {r.required} digits)"
@@ -358,10 +359,8 @@ def _hippo_kernel_truth(measure, N, dt, L, method):
     if name is not None and L <= _CACHED_L:
         d = make_data.load(name)
         if float(d.meta["dt"]) == float(dt):
-            m = d.meta
-            note = (f"reference: cached {name} ({m.get('engine', 'mpmath')}, dps={m['dps']}+"
-                    f"{m['extra']}, {m['digits_agree']} digits agree)")
-            return _Truth(d["K"] + d["K_lo"], m["converged"], note, "cached mpmath")
+            return _Truth(d["K"] + d["K_lo"], d.meta["converged"], make_data.provenance(d),
+                          "cached mpmath")
     engine = _engine()
     r = ref.converged(_kernel_truth_pipeline, measure, N, _cvec(N).tolist(), dt, L, method,
                       dps=_DPS, extra=_EXTRA, norm="max", engine=engine)
@@ -376,7 +375,8 @@ def _dense64_kernel(measure, N, dt, L, method):
     A, B = ss.hippo.transition(measure, N)
     K = np.asarray(ss.kernels.kernel_dense(A, B, _cvec(N), dt, L, method))
     eps = _eps("float64")
-    note = (f"reference: kernel_dense in float64 (mpmath too slow at N={N}, L={L}); its own "
+    note = (f"reference: computed live, kernel_dense in float64 (mpmath too slow at N={N}, "
+            f"L={L}); its own "
             f"error ~ N L eps64 = {N * L * eps:.1e}")
     return _Truth(K, True, note, "kernel_dense float64")
 
@@ -466,7 +466,7 @@ def hippo_entries(measure, N, dtypes, backend):
                           required=ref.FLOAT64_DIGITS, norm="entrywise")
         pairs = [_pair_of(v) for v in r.value]
         conv = r.converged
-        src = (f"reference: mpmath closed form, dps={r.dps}+{r.extra}, "
+        src = (f"reference: computed live, mpmath closed form, dps={r.dps}+{r.extra}, "
                f"{r.digits_agree:.1f} digits agree")
         if not conv:
             src += f"; REFERENCE NOT CONVERGED (needs {r.required} digits)"
@@ -474,7 +474,7 @@ def hippo_entries(measure, N, dtypes, backend):
         A64, B64 = _recipe_draw(measure, N)
         pairs = [(A64, np.zeros_like(A64)), (B64, np.zeros_like(B64))]
         conv = True
-        src = ("reference: independent float64 draw of the documented recipe "
+        src = ("reference: computed live, independent float64 draw of the documented recipe "
                "(numpy default_rng(0)); no closed form")
     for dtype in dtypes:
         tol = 2.0 if dtype == "float64" else 0.5 + 2.0 ** -28
@@ -907,8 +907,8 @@ def discretization_diag(init, N, dts, dtypes, backend):
             tB = ref.to_numpy(r.value[1], np.complex128)
             kp, kb = _diag_kappas(dt * lam64, rmeth, ralpha if ralpha is not None else 0.0)
             label = _method_label(method, alpha)
-            note_ref = (f"reference: {engine} discretize of diag(Lambda), dps={r.dps}+{r.extra}, "
-                        f"{r.digits_agree:.1f} digits agree")
+            note_ref = (f"reference: computed live, {engine} discretize of diag(Lambda), "
+                        f"dps={r.dps}+{r.extra}, {r.digits_agree:.1f} digits agree")
             forced = None if r.converged else False
             for dtype in dtypes:
                 eps = _eps(dtype)
@@ -1153,7 +1153,8 @@ def _diag_dense64(init, N, dt, L, method):
 
     lam, B, C = _diag_full(init, N)
     K = np.real(np.asarray(ss.kernels.kernel_dense(np.diag(lam), B, C, dt, L, method)))
-    note = (f"reference: kernel_dense in float64 (mpmath too slow at N={N}, L={L}); its own "
+    note = (f"reference: computed live, kernel_dense in float64 (mpmath too slow at N={N}, "
+            f"L={L}); its own "
             f"error ~ N L eps64 = {N * L * _eps('float64'):.1e}")
     return _Truth(K, True, note, "kernel_dense float64")
 
