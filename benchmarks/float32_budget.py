@@ -52,7 +52,7 @@ def _cauchy_conj(v, z, w, prec, compensated):
 
 
 def replica(Lambda, P, B, Ct, dt, L, low=(), compensated=True):
-    """S4 kernel (tilde=True, halved, rank 1) with the stages in ``low`` in complex64."""
+    """S4 kernel (tilde=True, halved, any rank) with the stages in ``low`` in complex64."""
     def p(stage):
         return C64 if stage in low else C128
 
@@ -67,15 +67,20 @@ def replica(Lambda, P, B, Ct, dt, L, low=(), compensated=True):
     U = np.concatenate([Cm[:, None, :], np.broadcast_to(Pm, (H,) + Pm.shape)], axis=1)
     W = np.concatenate([np.broadcast_to(Bm, (H, 1) + Bm.shape),
                         np.broadcast_to(Pm.conj(), (H,) + Pm.shape)], axis=1)
-    v = (U[:, :, None, :] * W[:, None, :, :] * s[:, None, None, :]).reshape(H, 4, -1)
+    q = 1 + Pm.shape[-2]
+    v = (U[:, :, None, :] * W[:, None, :, :] * s[:, None, None, :]).reshape(H, q * q, -1)
     v = v.astype(p("numerators")).astype(C128)
     if "nodes/poles" in low:
         z, w = z.astype(C64).astype(C128), w.astype(C64).astype(C128)
-    kk = _cauchy_conj(v, z, w, p("cauchy"), compensated).reshape(H, 2, 2, count)
+    kk = _cauchy_conj(v, z, w, p("cauchy"), compensated).reshape(H, q, q, count)
     pw = p("woodbury")
     kk, zw = kk.astype(pw), z.astype(pw)
     sigma = dt.astype(pw)[:, None] / 2 * (1 + zw)
-    G = kk[:, 0, 0] - sigma * kk[:, 0, 1] * kk[:, 1, 0] / (1 + sigma * kk[:, 1, 1])
+    kpp = np.moveaxis(kk[:, 1:, 1:], -1, 1)  # (H, count, r, r)
+    M = np.eye(q - 1, dtype=pw) + sigma[:, :, None, None] * kpp
+    y = np.linalg.solve(M, np.moveaxis(kk[:, 1:, 0:1], -1, 1))[..., 0]  # (H, count, r)
+    kcp = np.moveaxis(kk[:, 0, 1:], -1, 1)
+    G = kk[:, 0, 0] - sigma * np.sum(kcp * y, axis=-1)
     G = (dt.astype(pw)[:, None] * zw * G).astype(p("fft"))
     return np.fft.irfft(G, n=L, axis=-1)
 

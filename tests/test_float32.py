@@ -51,20 +51,30 @@ def test_float32_kernel_N256_L65536(tilde):  # ~1 s: kept in the default run
 
 @pytest.mark.skipif(not _fast_cpu.available(), reason="numba is not installed")
 def test_float32_kernel_works_in_single_precision(monkeypatch):
-    """The O(N L) Cauchy sums run on complex64 arrays (higher precision is setup only)."""
+    """The O(N L) Cauchy sums run on complex64 arrays (higher precision is setup only).
+
+    With ``tilde=True`` the sums at the node nearest to each pole (at most ``2 N``
+    nodes per channel, ``O(N^2)`` work) are redone in complex128.
+    """
     seen = []
     orig = _fast_cpu.cauchy
 
     def spy(vs, z, w, **kw):
-        seen.append({vs.dtype, z.dtype, w.dtype}
-                    | {a.dtype for a in (kw.get("z_lo"), kw.get("w_lo")) if a is not None})
+        dts = {vs.dtype, z.dtype, w.dtype}
+        seen.append((dts | {a.dtype for a in (kw.get("z_lo"), kw.get("w_lo"))
+                            if a is not None}, z.shape[-1]))
         return orig(vs, z, w, **kw)
 
     monkeypatch.setattr(_fast_cpu, "cauchy", spy)
     h = ss.dplr("legs", 64, dtype=np.float32)
     C = np.ones((4, 32), dtype=np.complex64)
-    ss.kernel_dplr(h.Lambda, h.P, h.B, C, np.float32(0.01), 1024, halved=True, tilde=True)
-    assert seen and all(s == {np.dtype(np.complex64)} for s in seen)
+    L = 1024
+    for tilde in (True, False):
+        seen.clear()
+        ss.kernel_dplr(h.Lambda, h.P, h.B, C, np.float32(0.01), L, halved=True, tilde=tilde)
+        long_calls = [d for d, n in seen if n >= L // 2]
+        assert long_calls and all(d == {np.dtype(np.complex64)} for d in long_calls)
+        assert all(n <= 64 for d, n in seen if d != {np.dtype(np.complex64)})
 
 
 def test_compensated_cauchy_on_s4_nodes_and_poles():
