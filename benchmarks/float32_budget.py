@@ -1,7 +1,8 @@
 r"""Error budget of the float32 S4 kernel, stage by stage (``python -m benchmarks.float32_budget``).
 
 With ``--library``: the error of ``statespace.kernel_dplr`` itself in float32, with and
-without the compensated differences (:func:`library_errors`).
+without the compensated differences (:func:`library_errors`). With ``--trained``: the
+same on trained-like systems of every measure (:func:`trained_errors`).
 
 A NumPy replica of ``kernel_dplr(..., halved=True, tilde=True)`` (the discrete-pole
 form of Algorithm 1, see :mod:`statespace.kernels`) in which each stage can run in
@@ -52,7 +53,7 @@ def _cauchy_conj(v, z, w, prec, compensated):
 
 
 def replica(Lambda, P, B, Ct, dt, L, low=(), compensated=True):
-    """S4 kernel (tilde=True, halved, rank 1) with the stages in ``low`` in complex64."""
+    """S4 kernel (tilde=True, halved, any rank) with the stages in ``low`` in complex64."""
     def p(stage):
         return C64 if stage in low else C128
 
@@ -67,15 +68,20 @@ def replica(Lambda, P, B, Ct, dt, L, low=(), compensated=True):
     U = np.concatenate([Cm[:, None, :], np.broadcast_to(Pm, (H,) + Pm.shape)], axis=1)
     W = np.concatenate([np.broadcast_to(Bm, (H, 1) + Bm.shape),
                         np.broadcast_to(Pm.conj(), (H,) + Pm.shape)], axis=1)
-    v = (U[:, :, None, :] * W[:, None, :, :] * s[:, None, None, :]).reshape(H, 4, -1)
+    q = 1 + Pm.shape[-2]
+    v = (U[:, :, None, :] * W[:, None, :, :] * s[:, None, None, :]).reshape(H, q * q, -1)
     v = v.astype(p("numerators")).astype(C128)
     if "nodes/poles" in low:
         z, w = z.astype(C64).astype(C128), w.astype(C64).astype(C128)
-    kk = _cauchy_conj(v, z, w, p("cauchy"), compensated).reshape(H, 2, 2, count)
+    kk = _cauchy_conj(v, z, w, p("cauchy"), compensated).reshape(H, q, q, count)
     pw = p("woodbury")
     kk, zw = kk.astype(pw), z.astype(pw)
     sigma = dt.astype(pw)[:, None] / 2 * (1 + zw)
-    G = kk[:, 0, 0] - sigma * kk[:, 0, 1] * kk[:, 1, 0] / (1 + sigma * kk[:, 1, 1])
+    kpp = np.moveaxis(kk[:, 1:, 1:], -1, 1)  # (H, count, r, r)
+    M = np.eye(q - 1, dtype=pw) + sigma[:, :, None, None] * kpp
+    y = np.linalg.solve(M, np.moveaxis(kk[:, 1:, 0:1], -1, 1))[..., 0]  # (H, count, r)
+    kcp = np.moveaxis(kk[:, 0, 1:], -1, 1)
+    G = kk[:, 0, 0] - sigma * np.sum(kcp * y, axis=-1)
     G = (dt.astype(pw)[:, None] * zw * G).astype(p("fft"))
     return np.fft.irfft(G, n=L, axis=-1)
 
@@ -166,6 +172,37 @@ def library_errors(N, L, n_dt=None, seed=0):
     return worst["plain"], worst["compensated"]
 
 
+def trained_errors(measure, re, tilde, N=64, L=4096, n_dt=32, seed=0):
+    """Worst per-channel error of float32 ``kernel_dplr`` on a trained-like system.
+
+    ``dplr(measure, N)`` halved with every ``Re(Lambda)`` set to ``re``, ``n_dt`` steps
+    log-uniform at random in ``[1e-3, 1e-1]``, random ``C`` (or ``C~``). Returns
+    ``(error, error without the complex128 sums at the node nearest to each pole,
+    error against the float64 kernel of the float64 system)``; the first two against the
+    float64 kernel of the same float32 inputs.
+    """
+    from statespace import kernels
+
+    h = ss.dplr(measure, N)
+    rng = np.random.default_rng(seed)
+    dt = np.exp(rng.uniform(np.log(1e-3), np.log(1e-1), n_dt))
+    C = rng.standard_normal((n_dt, N // 2)) + 1j * rng.standard_normal((n_dt, N // 2))
+    sys64 = (re + 1j * np.imag(h.Lambda), h.P, h.B, C)
+    sys32 = [np.asarray(a).astype(C64) for a in sys64]
+    dt32 = dt.astype(np.float32)
+    ref32 = ss.kernel_dplr(*(a.astype(C128) for a in sys32), dt32.astype(np.float64), L,
+                           halved=True, tilde=tilde)
+    ref64 = ss.kernel_dplr(*sys64, dt, L, halved=True, tilde=tilde)
+    K = ss.kernel_dplr(*sys32, dt32, L, halved=True, tilde=tilde)
+    exact_near = kernels._near_nodes_exact
+    kernels._near_nodes_exact = lambda xp, G, *args: G
+    try:
+        K_far = ss.kernel_dplr(*sys32, dt32, L, halved=True, tilde=tilde)
+    finally:
+        kernels._near_nodes_exact = exact_near
+    return _err(K, ref32), _err(K_far, ref32), _err(K, ref64)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cases", default="64x1024,64x4096,256x4096",
@@ -173,7 +210,22 @@ def main(argv=None):
     ap.add_argument("--library", action="store_true",
                     help="the library kernel's own error instead of the stage budget "
                          "(table 'Result' of docs/float32.md)")
+    ap.add_argument("--trained", action="store_true",
+                    help="float32 kernel_dplr on every measure with Re(Lambda) set to "
+                         "-1e-2 and -1e-4, N = 64, L = 4096 (docs/float32.md)")
     args = ap.parse_args(argv)
+    if args.trained:
+        print("| measure | Re lambda | tilde | error | without exact near-pole nodes "
+              "| vs the float64 system |")
+        print("|---|---|---|---|---|---|")
+        for m in ss.hippo.NPLR_MEASURES:
+            if m == "diagonal":
+                continue
+            for re in (-1e-2, -1e-4):
+                for tilde in (True, False):
+                    e, e_far, e64 = trained_errors(m, re, tilde)
+                    print(f"| {m} | {re:g} | {tilde} | {e:.1e} | {e_far:.1e} | {e64:.1e} |")
+        return 0
     cases = [tuple(int(t) for t in c.split("x")) for c in args.cases.split(",")]
     if args.library:
         print("| case | plain differences (before) | compensated differences (after) |")

@@ -73,7 +73,10 @@ from __future__ import annotations
 import math
 import warnings
 
+import array_api_compat
+
 from . import _array
+from . import reductions as _red
 from ._compensated import cauchy_compensated
 from .discretize import DenseSystem, DiagSystem, _diag_terms, _resolve_method, discretize
 from .reductions import vandermonde
@@ -465,18 +468,19 @@ def kernel_dplr(Lambda, P, B, C, dt, L, *, halved=False, tilde=False):
         U = xp.concat([cc[:, None, :], pp], axis=1)  # (m, 1+r, N)
         W = xp.concat([bb[:, None, :], xp.conj(pp)], axis=1)  # (m, 1+r, N)
         v = U[:, :, None, :] * W[:, None, :, :] * s[:, None, None, :]  # (m, 1+r, 1+r, N)
-        v = xp.astype(v, cdt)
         kk = _reduction(
-            "kernel_dplr",
-            "a discrete pole lies on an evaluation node or the sums overflow (an unstable "
-            "or undamped mode; with tilde=True the nodes are the roots of unity, which a "
-            "pole of a zero eigenvalue meets)",
-            cauchy_compensated, v, z, lam_d[:, None, None, :], conj=halved,
+            "kernel_dplr", _NODE_ON_POLE,
+            cauchy_compensated, xp.astype(v, cdt), z, lam_d[:, None, None, :], conj=halved,
         )
-        zc = xp.astype(z, cdt)
-        sigma = xp.astype(dd, cdt)[:, None] / 2 * (1 + zc)  # (m, count)
-        G = _woodbury(xp, kk, sigma, r)
-        G = xp.astype(dd, cdt)[:, None] * zc * G
+        # single precision: the O(r^2 L) Woodbury combination runs in complex128 on the
+        # complex64 sums; near a pole it cancels the pole's terms, which complex64
+        # arithmetic would leave at eps32 |k| (docs/float32.md)
+        kk = xp.astype(kk, c128)
+        dd_c = xp.astype(dd, c128)[:, None]
+        G = dd_c * z * _woodbury(xp, kk, dd_c / 2 * (1 + z), r)  # (m, count)
+        if cdt != c128 and not shifted:
+            G = _near_nodes_exact(xp, G, v, lam_d, dd_c, L, halved, r)
+        G = xp.astype(G, cdt)
         Kc = xp.astype(_inverse(xp, G, L, shifted, real_out, twist), out_dtype)
         if i0 == 0 and i1 == m:
             out = Kc
@@ -492,6 +496,67 @@ def kernel_dplr(Lambda, P, B, C, dt, L, *, halved=False, tilde=False):
         "range (an unstable system, Re(Lambda) > 0, over L steps)",
     )
     return K
+
+
+_NODE_ON_POLE = (
+    "a discrete pole lies on an evaluation node or the sums overflow (an unstable or "
+    "undamped mode; with tilde=True the nodes are the roots of unity, which a pole of a "
+    "zero eigenvalue meets)"
+)
+
+
+def _near_nodes_exact(xp, G, v, lam_d, dd_c, L, halved, r):
+    r"""``G`` with its value at the root of unity nearest to each discrete pole redone
+    in complex128.
+
+    ``G`` (m, count) complex128 from complex64 Cauchy sums, ``v`` (m, 1+r, 1+r, N) the
+    complex128 numerators, ``lam_d`` (m, N) the discrete poles, ``dd_c`` (m, 1) the
+    steps. At a node :math:`z` within :math:`\delta \ll 2\pi/L` of a pole
+    :math:`\bar\lambda_n` every sum :math:`k_{xy}` carries the term
+    :math:`v_{xy,n}/(z - \bar\lambda_n)` of size :math:`|v|/\delta`, and the Woodbury
+    combination cancels it (the numerators of one mode form a rank-one matrix); the
+    complex64 sums keep the rest only to :math:`\epsilon_{32}|v|/\delta` (up to
+    :math:`10^{-2}` relative for trained modes with :math:`\mathrm{Re}\,\lambda
+    \approx -10^{-4}`). Only the nearest node of each pole can be that close; the
+    next is at least :math:`\pi/L` away, like every node of a generic system. These
+    ``O(N)`` nodes per channel are recomputed here from the definition
+    (``O(r^2 N^2)`` complex128 work) and written into ``G``.
+    """
+    count = G.shape[-1]
+    poles = xp.concat([lam_d, xp.conj(lam_d)], axis=-1) if halved else lam_d
+    # index of the nearest root of unity exp(2 pi i j / L); past the evaluated half
+    # (real kernels), the last node is recomputed instead, which is harmless
+    ang = xp.atan2(xp.imag(poles), xp.real(poles))
+    j = xp.remainder(xp.round(ang * (L / (2 * math.pi))), float(L))
+    j = xp.minimum(j, float(count - 1))
+    theta = (2 * math.pi / L) * j  # the angles of _nodes, bit for bit
+    zn = xp.astype(_array._complex(xp, xp.cos(theta), xp.sin(theta)), xp.complex128)
+    cauchy = _red.cauchy_conj if halved else _red.cauchy
+    kn = _reduction("kernel_dplr", _NODE_ON_POLE, cauchy, v, zn[:, None, None, :],
+                    lam_d[:, None, None, :])
+    Gn = dd_c * zn * _woodbury(xp, kn, dd_c / 2 * (1 + zn), r)
+    # several poles may share a node: each adds its share of the (identical) change
+    ji = xp.astype(j, xp.int64)
+    mult = xp.sum(xp.astype(ji[:, :, None] == ji[:, None, :], xp.float64), axis=-1)
+    delta = (Gn - xp.take_along_axis(G, ji, axis=-1)) / xp.astype(mult, xp.complex128)
+    return _scatter_add(xp, G, ji, delta)
+
+
+def _scatter_add(xp, x, idx, vals):
+    """``x`` (m, n) with ``vals[i, k]`` added at ``[i, idx[i, k]]`` (repeats accumulate)."""
+    if array_api_compat.is_torch_namespace(xp):
+        return x.scatter_add(-1, idx, vals)
+    if array_api_compat.is_numpy_namespace(xp):
+        import numpy as np
+
+        out = np.array(x, copy=True)
+        np.add.at(out, (np.arange(x.shape[0])[:, None], idx), vals)
+        return out
+    # any other namespace: the changes as a product with the one-hot rows of idx
+    # (O(m n len(idx)) work; these nodes are O(N) per channel)
+    cols = xp.arange(x.shape[-1], dtype=idx.dtype, device=_array.device_of(x))
+    onehot = xp.astype(idx[:, :, None] == cols, vals.dtype)
+    return x + xp.matmul(vals[:, None, :], onehot)[:, 0, :]
 
 
 def _c_tilde_shifted(xp, lam, pp, cc, dd, L, halved, rho_L):

@@ -1446,6 +1446,7 @@ def experiments(quick=True, dtypes=("float32", "float64"), backend="numpy"):
         add(f"recurrence_{kind}_N{N}_L{rL}", recurrence_vs_conv, kind=kind, N=N, L=rL, dt=0.01)
 
     add("boundary_states", boundary_states, N=8 if quick else 16, L=64 if quick else 256, dt=0.01)
+    add("kernel_trained", kernel_trained, N=64, L=4096, dts=(1e-3, 1e-2, 1e-1))
     # discretization
     dts = (1e-4, 1e-2, 1.0, 10.0) if quick else (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
     dmeas = (("legs", 8),) if quick else tuple((m, N) for m in _KERNEL_MEASURES for N in (8, 32))
@@ -1989,4 +1990,150 @@ def boundary_states(N, L, dt, dtypes, backend):
                 else:
                     rows.append(_row(EXP_BOUND, q, params, dtype, got, t, tol,
                                      note=f"tol = {rule}"))
+    return rows
+
+
+# =========================================================================== trained-like
+
+
+#: Section of the rows of :func:`kernel_trained`.
+EXP_TRAINED = "Kernel accuracy on trained-like parameters (float32)"
+__all__ += ["kernel_trained", "EXP_TRAINED", "TRAINED_RE"]
+
+#: Real parts given to every mode of the trained-like systems: trained S4 layers drive
+#: Re(Lambda) of their long-memory modes towards 0, which puts the discrete poles within
+#: ~dt |Re(Lambda)| of the unit circle, where the roots of unity of ``tilde=True`` lie.
+TRAINED_RE = (-1e-2, -1e-4)
+
+
+def _trained_inputs(measure, N, re, n_dt):
+    """``(lam, P, B, C)``, halved, every value complex64-exact; ``C`` is ``(n_dt, N // 2)``."""
+    import statespace as ss
+
+    h = ss.dplr(measure, N)
+    rng = np.random.default_rng(6000 + N + sum(map(ord, measure)))
+    lam = _c64(re + 1j * np.imag(h.Lambda))
+    C = _c64(rng.standard_normal((n_dt, N // 2)) + 1j * rng.standard_normal((n_dt, N // 2)))
+    return lam, _c64(h.P), _c64(h.B), C
+
+
+def _trained_truth(lam, P, B, C, dts, L, tilde):
+    """float64 kernels of the full (doubled) dense systems, one per step, by explicit powers.
+
+    Independent of ``kernel_dplr``: the bilinear ``Ad``, ``Bd`` by NumPy solves, with
+    ``tilde=True`` the output vector ``C = C~ (I - Ad^L)^{-1}``, then
+    ``K_l = C Ad^l Bd`` by explicit powers (error ~1e-12 here).
+    """
+    lf = np.concatenate([lam, np.conj(lam)])
+    Pf = np.concatenate([P, np.conj(P)], axis=-1)
+    A = np.diag(lf) - Pf.conj().T @ Pf
+    n = len(lf)
+    eye = np.eye(n)
+    Ad = np.stack([np.linalg.solve(eye - dt / 2 * A, eye + dt / 2 * A) for dt in dts])
+    Bd = np.stack([np.linalg.solve(eye - dt / 2 * A, dt * np.concatenate([B, np.conj(B)]))
+                   for dt in dts])
+    Cf = np.concatenate([C, np.conj(C)], axis=-1)
+    if tilde:
+        M = eye - np.linalg.matrix_power(Ad, L)
+        Cf = np.linalg.solve(np.swapaxes(M, -1, -2), Cf[..., None])[..., 0]
+    # the powers in blocks of b columns: [x, Ad x, .., Ad^(b-1) x], then times Ad^b
+    b = max(1, math.isqrt(L))
+    X = np.empty(Bd.shape + (b,), dtype=complex)
+    X[..., 0] = Bd
+    for j in range(1, b):
+        X[..., j] = (Ad @ X[..., j - 1:j])[..., 0]
+    Ab = np.linalg.matrix_power(Ad, b)
+    K = np.empty((len(dts), -(-L // b) * b))
+    for j0 in range(0, L, b):
+        K[:, j0:j0 + b] = np.real(Cf[:, None, :] @ X)[:, 0, :]
+        X = Ab @ X
+    return K[:, :L]
+
+
+def kernel_trained(N, L, dts, dtypes, backend, measures=None):
+    r"""float32 ``kernel_dplr`` on HiPPO systems with trained-like real parts.
+
+    Every NPLR measure that has a DPLR form (:data:`statespace.hippo.NPLR_MEASURES`
+    but ``diagonal``, whose eigenvalues are real), halved, with every
+    :math:`\mathrm{Re}\,\lambda_n` set to each value of :data:`TRAINED_RE` (down to
+    :math:`-10^{-4}`: poles within :math:`10^{-8}` of the unit circle at
+    :math:`\Delta t = 10^{-1}`), random ``C`` (``tilde=False``) or :math:`\tilde C`
+    (``tilde=True``), one channel per step in ``dts``. All inputs are float32-exact,
+    so the comparison measures the float32 computation, not the rounding of the system
+    (to which a long-memory kernel is ill-conditioned: rounding
+    :math:`\mathrm{Im}\,\lambda \sim 10^3` moves a phase by :math:`\Delta t\, L\,
+    6\cdot 10^{-5}`).
+
+    The truth is float64 and independent of ``kernel_dplr`` (:func:`_trained_truth`:
+    dense NumPy solves and explicit powers, error ~1e-12), so only float32 rows are
+    made. Error: per channel the max-norm relative error, the worst channel reported.
+
+    Tolerance :math:`(N + \log_2 L)\,\varepsilon_{32}`: each Cauchy sum over the
+    :math:`N` poles of the full system accumulates one complex64 rounding per term
+    relative to :math:`\sum |\text{terms}|`, which is :math:`O(|\text{sum}|)` once the
+    terms of a pole next to a node are out of the complex64 arithmetic (``kernel_dplr``
+    redoes the node nearest to each pole in complex128 and combines the sums in
+    complex128); the inverse FFT adds :math:`\log_2 L` roundings. At ``N = 64``,
+    ``L = 4096`` this is ``9e-6``, the ``1e-5`` of ``docs/float32.md``. A Woodbury
+    combination in complex64 leaves up to :math:`\varepsilon_{32} |v|/|z - \bar\lambda|`
+    (``2e-2`` at ``Re = -1e-4``).
+
+    Parameters
+    ----------
+    N : int
+        Full state size (``N // 2`` modes).
+    L : int
+        Kernel length.
+    dts : sequence of float
+        Steps (rounded to float32), one channel each.
+    dtypes : sequence of str
+        Working dtypes; rows only for ``"float32"``.
+    backend : str
+        Backend of the kernels.
+    measures : sequence of str, optional
+        Default: all of them.
+
+    Returns
+    -------
+    rows : list of Row
+
+    Examples
+    --------
+    >>> from statespace.verification.suite import kernel_trained
+    >>> rows = kernel_trained(16, 256, [1e-2], ["float32"], "numpy", measures=["legt"])
+    >>> len(rows), all(r.passed for r in rows)
+    (4, True)
+    """
+    import statespace as ss
+    from statespace import hippo
+
+    if "float32" not in dtypes:
+        return []
+    xp = _xp(backend)
+    dts = np.asarray(dts, dtype=np.float32).astype(np.float64)
+    if measures is None:
+        measures = [m for m in hippo.NPLR_MEASURES if m != "diagonal"]
+    eps = _eps("float32")
+    tol = (N + math.log2(L)) * eps
+    rows = []
+    for measure in measures:
+        for re in TRAINED_RE:
+            lam, P, B, C = _trained_inputs(measure, N, re, len(dts))
+            for tilde in (True, False):
+                params = {"system": measure, "re_lambda": re, "tilde": tilde, "N": N, "L": L,
+                          "dts": [float(d) for d in dts], "backend": backend,
+                          "reference": "float64 dense powers"}
+                q = f"kernel_dplr (tilde={tilde}) vs float64, worst channel rel. max error"
+                try:
+                    truth = _trained_truth(lam, P, B, C, dts, L, tilde)
+                    args = [xp.asarray(a.astype(np.complex64)) for a in (lam, P, B, C)]
+                    K = _np(ss.kernel_dplr(*args, xp.asarray(dts.astype(np.float32)), L,
+                                           halved=True, tilde=tilde))
+                except Exception as exc:  # noqa: BLE001
+                    rows.append(_error_row(EXP_TRAINED, q, params, "float32", exc))
+                    continue
+                err = np.max(np.abs(K - truth), axis=-1) / np.max(np.abs(truth), axis=-1)
+                worst = int(np.argmax(err))
+                rows.append(Row(EXP_TRAINED, q, params, "float32", float(err[worst]), tol,
+                                note=f"tol = (N + log2 L) eps; worst dt = {dts[worst]:.3g}"))
     return rows
