@@ -23,8 +23,9 @@ inputs typed complex (or a clean error).
 
 Failures are tagged with the class of defect (``[deep error]``, ``[wrong exception
 type]``, ``[unclear message]``, ``[accepted bad input]``, ``[non-finite result]``,
-``[silent wrong result]``, ``[typing disagreement]``, ``[mutation]``,
-``[spurious error]``) so that a failing run reads as a defect list.
+``[silent wrong result]``, ``[typing disagreement]``, ``[mutation]``, ``[path
+disagreement]`` between the fused and generic reductions, ``[inconsistent contract]``
+between functions that share a rule) so that a failing run reads as a defect list.
 
 Survey mode: with the environment variable ``FUZZ_SURVEY`` set to a file name, a failing
 property is appended to that file (one JSON object a line: test, tag, message, the call)
@@ -466,6 +467,8 @@ def values(seed, shape, dtype, mag=1.0, *, low=0.5, high=1.5, sign=True):
     rng = np.random.default_rng(seed)
     dt = np.dtype(dtype)
     cplx = dt.kind == "c"
+    if is_single(dt):  # the huge values of single precision are 1e30 (1e300 overflows)
+        mag = min(mag, 1e30)
 
     def part():
         x = rng.uniform(low, high, shape)
