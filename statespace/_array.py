@@ -62,10 +62,17 @@ __all__ = [
 ]
 
 
+def _np_scalar(a):
+    """Whether ``a`` is a NumPy scalar (``numpy.generic``), which counts as a number."""
+    np = sys.modules.get("numpy")
+    return np is not None and isinstance(a, np.generic)
+
+
 def namespace(*arrays, xp=None, names=None):
     """Return the array-API namespace for ``arrays`` (or ``xp`` when given).
 
-    ``None`` entries and Python scalars are ignored. With no array at all the
+    ``None`` entries, Python scalars and NumPy scalars (``numpy.float64(0.1)``, a
+    number whatever library the arrays belong to) are ignored. With no array at all the
     array-api-compat wrapped NumPy namespace is returned. A numpy masked array
     raises ``TypeError`` (named from ``names``, one per entry of ``arrays``, when
     given): its mask would be silently dropped.
@@ -73,8 +80,11 @@ def namespace(*arrays, xp=None, names=None):
     for i, a in enumerate(arrays):
         if _is_masked(a):
             raise _masked_error(names[i] if names is not None else "an input")
-    arrs = [a for a in arrays if a is not None and is_array_api_obj(a)]
+    arrs = [a for a in arrays if a is not None and is_array_api_obj(a) and not _np_scalar(a)]
     if xp is not None:
+        if not (hasattr(xp, "asarray") and hasattr(xp, "float64")):
+            raise TypeError(f"xp must be an array namespace (numpy, torch, "
+                            f"array_api_strict, ...), got {xp!r}")
         xp = array_namespace(xp.asarray(0)) if not hasattr(xp, "__array_api_version__") else xp
         if arrs:
             inferred = array_namespace(*arrs)
@@ -95,6 +105,24 @@ def namespace(*arrays, xp=None, names=None):
             "inputs belong to different array libraries; convert them to one "
             f"library first ({exc})"
         ) from None
+
+
+def check_device(xp, device):
+    """``device`` if arrays of ``xp`` can live there (``None``: the default device).
+
+    Raises
+    ------
+    ValueError
+        ``device`` is not a device of the namespace (the library's own error,
+        restated with the argument's name).
+    """
+    if device is None:
+        return None
+    try:
+        xp.asarray(0.0, device=device)
+    except Exception as exc:  # each library has its own error type for a bad device
+        raise ValueError(f"device {device!r} is not a device of {_name(xp)} ({exc})") from None
+    return device
 
 
 def _name(xp) -> str:
@@ -159,6 +187,20 @@ def result_float_dtype(xp, *arrays):
             if a.dtype not in (xp.float32, xp.complex64):
                 single = False
     return xp.float32 if (seen and single) else xp.float64
+
+
+def in_precision(xp, a, work):
+    """``a`` in the precision of the real dtype ``work``, real or complex as it is.
+
+    Integer arrays become ``work``. Mixed single and double precision inputs are
+    computed in double precision: the lower-precision ones are cast up once, at the
+    boundary, so no step of the computation runs in single precision while the
+    result is typed double.
+    """
+    if not xp.isdtype(a.dtype, ("real floating", "complex floating")):
+        return xp.astype(a, work)
+    want = complex_dtype(xp, work) if is_complex(xp, a) else real_dtype(xp, work)
+    return a if a.dtype == want else xp.astype(a, want)
 
 
 def eps(xp, dtype) -> float:

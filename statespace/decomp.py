@@ -401,6 +401,7 @@ def nplr(measure, N, *, dtype=None, xp=None, device=None, **params):
     """
     _check_xp(xp)
     xp = _array.namespace(xp=xp)
+    _array.check_device(xp, device)
     dtype = _array.float_dtype(xp, dtype)
     e, P0, b = _decompose(measure, N, xp, device, params)
     V = xp.concat([e.Vh, xp.conj(e.Vh), e.Vr], axis=1)
@@ -533,6 +534,7 @@ def dplr(measure_or_init, N, *, dtype=None, xp=None, device=None, **params):
     N = _check_dplr_args(measure_or_init, N)
     _check_xp(xp)
     xp = _array.namespace(xp=xp)
+    _array.check_device(xp, device)
     dtype = _array.float_dtype(xp, dtype)
     cdt = _array.complex_dtype(xp, dtype)
     if measure_or_init in S4D_INITS:

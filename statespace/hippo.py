@@ -357,6 +357,7 @@ def transition(measure, N, *, dtype=None, xp=None, device=None, **params):
     """
     N, params = _check(measure, N, params)
     xp = _array.namespace(xp=xp)
+    _array.check_device(xp, device)
     dtype = _array.float_dtype(xp, dtype)
     if measure == "legs":
         A, B = _legs(xp, N, device)
@@ -444,6 +445,7 @@ def rank_correction(measure, N, *, dtype=None, xp=None, device=None, **params):
             f"got alpha={params['alpha']}"
         )
     xp = _array.namespace(xp=xp)
+    _array.check_device(xp, device)
     dtype = _array.float_dtype(xp, dtype)
     q = xp.arange(N, dtype=xp.float64, device=device)
     if measure == "legs":

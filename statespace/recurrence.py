@@ -38,12 +38,29 @@ __all__ = ["step", "scan"]
 _KINDS = (DenseDiscrete, DiagDiscrete, DPLRDiscrete)
 
 
-def _check_sys(sys):
+def _check_sys(sys, **others):
+    """``(sys, batch, N, xp)``: the system validated, in the working precision.
+
+    Every array field must be a numeric array of one library with ``others`` (the
+    call's other arrays by name, ``None`` allowed); fields of a lower precision than the
+    call's working precision (float64 unless every floating input is single) are
+    cast up, so a result typed in double precision is computed in it. The caller's
+    arrays are never modified (the cast makes new arrays).
+    """
     if not isinstance(sys, _KINDS):
         raise TypeError(
             "sys must be a DenseDiscrete, DiagDiscrete or DPLRDiscrete (see "
             f"statespace.discretize), got {type(sys).__name__}"
         )
+    fields = {k: v for k, v in sys._asdict().items() if k != "halved"}
+    for k, v in fields.items():
+        if v is None or isinstance(v, (str, bytes)) or not _array.is_array_api_obj(v):
+            raise TypeError(f"sys.{k} must be an array, got {type(v).__name__}")
+    xp = _array.namespace(*fields.values(), *others.values(),
+                          names=[f"sys.{k}" for k in fields] + list(others))
+    fields = {k: _array.check_array(xp, v, f"sys.{k}") for k, v in fields.items()}
+    work = _array.result_float_dtype(xp, *fields.values(), *others.values())
+    sys = sys._replace(**{k: _array.in_precision(xp, v, work) for k, v in fields.items()})
     Bd = sys.Bd
     if isinstance(sys, DenseDiscrete):
         batch, N = sys.Ad.shape[:-2], sys.Ad.shape[-1]
@@ -53,7 +70,12 @@ def _check_sys(sys):
         batch, N = sys.Einv.shape[:-1], sys.Einv.shape[-1]
     if Bd.shape[-1] != N:
         raise ValueError(f"sys.Bd has state size {Bd.shape[-1]} but the transition has N={N}")
-    return tuple(batch), N
+    return sys, tuple(batch), N, xp
+
+
+def _to_work(xp, a, sys):
+    """``a`` in the working precision of ``sys`` (real or complex as it is)."""
+    return _array.in_precision(xp, a, _array.real_dtype(xp, sys.Bd.dtype))
 
 
 def _sys_arrays(sys):
@@ -129,11 +151,10 @@ def step(sys, x, u):
     >>> rec.step(sys, np.array([4.0, 4.0]), 1.0)
     array([3., 3.])
     """
-    batch, N = _check_sys(sys)
-    xp = _array.namespace(sys.Bd, x, u, names=["sys.Bd", "x", "u"])
+    sys, batch, N, xp = _check_sys(sys, x=x, u=u)
     dev = _array.device_of(sys.Bd)
-    x = _as_array(xp, x, "x", device=dev)
-    u = _as_array(xp, u, "u", device=dev)
+    x = _to_work(xp, _as_array(xp, x, "x", device=dev), sys)
+    u = _to_work(xp, _as_array(xp, u, "u", device=dev), sys)
     if x.shape[-1:] != (N,):
         raise ValueError(f"x must have shape batch + ({N},), got {tuple(x.shape)}")
     _check_input(xp, sys, u, isinstance(sys, DPLRDiscrete) and sys.halved)
@@ -217,20 +238,19 @@ def scan(sys, u, x0=None, *, C=None, D=None, halved=False):
     array([0.125])
     """
     halved = _array.check_flag(halved, "halved")
-    batch, N = _check_sys(sys)
+    D_arr = None if isinstance(D, numbers.Number) else D
+    sys, batch, N, _ = _check_sys(sys, u=u, x0=x0, C=C, D=D_arr)
     if isinstance(sys, DPLRDiscrete) and sys.halved != halved:
         raise ValueError(
             f"halved={halved} but the DPLR system was discretized with halved={sys.halved}"
         )
-    D_arr = None if isinstance(D, numbers.Number) else D
     xp = _array.namespace(sys.Bd, u, x0, C, D_arr, names=["sys.Bd", "u", "x0", "C", "D"])
     dev = _array.device_of(sys.Bd)
     u = _as_array(xp, u, "u", device=dev)
     if u.ndim < 1 or u.shape[-1] < 1:
         raise ValueError(f"u must have shape batch + (L,) with L >= 1, got {tuple(u.shape)}")
     _array.check_finite(xp, u, "u")
-    if not xp.isdtype(u.dtype, ("real floating", "complex floating")):
-        u = xp.astype(u, _array.real_dtype(xp, sys.Bd.dtype))
+    u = _to_work(xp, u, sys)
     _check_input(xp, sys, u, halved)
     if D is not None and C is None:
         raise ValueError("D was given without C")
@@ -238,13 +258,13 @@ def scan(sys, u, x0=None, *, C=None, D=None, halved=False):
         shape = _broadcast_shapes([("sys", batch), ("u", u.shape[:-1])]) + (N,)
         x = xp.zeros(shape, dtype=xp.result_type(sys.Bd.dtype, u.dtype), device=dev)
     else:
-        x = _as_array(xp, x0, "x0", device=dev)
+        x = _to_work(xp, _as_array(xp, x0, "x0", device=dev), sys)
         if x.shape[-1:] != (N,):
             raise ValueError(f"x0 must have shape batch + ({N},), got {tuple(x.shape)}")
         _array.check_finite(xp, x, "x0")
     out_batch = _broadcast_shapes([("sys", batch), ("u", u.shape[:-1]), ("x0", x.shape[:-1])])
     if C is not None:
-        C = _as_array(xp, C, "C", device=dev)
+        C = _to_work(xp, _as_array(xp, C, "C", device=dev), sys)
         if C.shape[-1:] != (N,):
             raise ValueError(f"C must have shape batch + ({N},), got {tuple(C.shape)}")
         _array.check_finite(xp, C, "C")

@@ -2071,7 +2071,14 @@ def _kernel_reference(k, L, rate):
         Cf = np.linalg.solve(np.swapaxes(M, -1, -2)[None], _full(C, True)[..., None])[..., 0]
         Ad, Bd, kappa = ref
         K, scale = _kernel_ref(Ad, Bd, Cf, L)
-        return K.real, cond * np.max(kappa), scale
+        # the module evaluates its kernel from C~ at the roots of unity (tilde=True):
+        # at the node z = 1 the Woodbury step cancels terms of size
+        # ||(I - Ad)^{-1}|| ~ 1 / (dt |lambda|), so relative accuracy is lost in that
+        # proportion when dt |lambda| is small (a property of the C~ parameterisation,
+        # stated in the docs: tilde=False does not have it)
+        eye = np.eye(Ad.shape[-1])
+        resolvent = float(np.max(np.linalg.norm(np.linalg.inv(eye - Ad), 2, axis=(-2, -1))))
+        return K.real, max(cond, resolvent) * np.max(kappa), scale
     c = C
     if k.disc == "dss":
         z = dt[:, None] * lam
@@ -2488,7 +2495,8 @@ def test_param_groups(data):
         "list": lambda: [torch.nn.Parameter(torch.ones(2))],
         "none": lambda: None,
     }[which]()
-    kw = {"model": model, "lr": draw(st.sampled_from([1e-2, 1e-4, 0.0]))}
+    # lr must be > 0 (param_groups' rule); ssm_lr = 0 freezes the SSM parameters
+    kw = {"model": model, "lr": draw(st.sampled_from([1e-2, 1e-4]))}
     if draw(st.booleans()):
         kw["ssm_lr"] = draw(st.sampled_from([None, 1e-3, 0.0]))
     if draw(st.booleans()):

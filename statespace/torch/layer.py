@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 import statespace as ss
+from statespace._array import check_flag
 
 from .kernel import (
     S4Kernel,
@@ -70,6 +71,16 @@ def _mask(lengths, L, device):
     return (torch.arange(L, device=device)[None, :] < lengths[:, None])[:, None, :]
 
 
+def _check_dropout(dropout):
+    """A dropout probability: a real number in [0, 1)."""
+    if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real):
+        raise TypeError(f"dropout must be a real number in [0, 1), got "
+                        f"{type(dropout).__name__}")
+    if not 0 <= dropout < 1:  # NaN fails too
+        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+    return float(dropout)
+
+
 class S4Layer(nn.Module):
     r"""Structured state space sequence layer ``y = act(K * u + D u)``.
 
@@ -122,11 +133,9 @@ class S4Layer(nn.Module):
     def __init__(self, d_model, d_state=64, mode="s4", *, bidirectional=False,
                  activation="gelu", transposed=False, **kernel_kwargs):
         super().__init__()
-        if not isinstance(bidirectional, bool):
-            raise TypeError(f"bidirectional must be a bool, got {type(bidirectional).__name__}")
+        self.bidirectional = bidirectional = check_flag(bidirectional, "bidirectional")
         self.d_model = _check_int(d_model, "d_model")
-        self.bidirectional = bidirectional
-        self.transposed = bool(transposed)
+        self.transposed = check_flag(transposed, "transposed")
         self.kernel = S4Kernel(d_model, d_state, mode, channels=2 if bidirectional else 1,
                                **kernel_kwargs)
         p = self.kernel.log_dt
@@ -347,14 +356,15 @@ class S4Block(nn.Module):
     def __init__(self, d_model, d_state=64, mode="s4", *, prenorm=True, norm="layer",
                  dropout=0.0, glu=True, transposed=False, **layer_kwargs):
         super().__init__()
+        if norm is not None and not isinstance(norm, str):
+            raise TypeError(f"norm must be 'layer' or None, got {type(norm).__name__}")
         if norm not in ("layer", None):
             raise ValueError(f"norm must be 'layer' or None, got {norm!r}")
-        if not (isinstance(dropout, numbers.Real) and 0 <= dropout < 1):
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        _check_dropout(dropout)
         self.d_model = _check_int(d_model, "d_model")
-        self.prenorm = bool(prenorm)
-        self.transposed = bool(transposed)
-        self.glu = bool(glu)
+        self.prenorm = check_flag(prenorm, "prenorm")
+        self.transposed = check_flag(transposed, "transposed")
+        self.glu = check_flag(glu, "glu")
         self.layer = S4Layer(d_model, d_state, mode, transposed=False, **layer_kwargs)
         p = self.layer.kernel.log_dt
         fk = {"dtype": p.dtype, "device": p.device}

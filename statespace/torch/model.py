@@ -5,8 +5,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from statespace._array import check_flag
+
 from .kernel import _check_int, _check_lengths, _check_step_input
-from .layer import S4Block, _check_input
+from .layer import S4Block, _check_dropout, _check_input
 
 __all__ = ["S4Model"]
 
@@ -64,9 +66,10 @@ class S4Model(nn.Module):
         self.d_output = _check_int(d_output, "d_output")
         _check_int(d_model, "d_model")
         _check_int(n_layers, "n_layers", 0)
+        _check_dropout(dropout)  # also when there is no block to check it
         self.pool = pool
-        self.transposed = bool(transposed)
-        self.prenorm = bool(prenorm)
+        self.transposed = check_flag(transposed, "transposed")
+        self.prenorm = check_flag(prenorm, "prenorm")
         self.blocks = nn.ModuleList(
             S4Block(d_model, d_state, mode, prenorm=prenorm, dropout=dropout, **block_kwargs)
             for _ in range(n_layers)
