@@ -620,3 +620,56 @@ def test_linalg_errors_are_value_errors(xp):
     a = _f64(xp, [[1.0, 1.0], [1.0, 1.0]])
     with pytest.raises(ValueError, match="^M is singular"):
         _array.solve(xp, a, _f64(xp, [[1.0], [0.0]]), what="M")
+
+
+# ------------------------------------------------------------------------------------
+# mixed precision, NumPy scalars, empty state, namespaces and devices
+# ------------------------------------------------------------------------------------
+def test_mixed_precision_is_computed_in_double(xp):
+    # a float32 A with a float64 C gives a float64 kernel: it must carry float64 digits,
+    # not those of a float32 discretization (measured 7e-9 before the inputs were cast)
+    A, B = ss.hippo.transition("legs", 4)
+    A32, B32 = np.float32(A), np.float32(B)
+    K = ss.kernel_dense(xp.asarray(A32), xp.asarray(B32), xp.asarray(np.ones(4)), 0.1, 16)
+    ref = ss.kernel_dense(A32.astype(np.float64), B32.astype(np.float64), np.ones(4), 0.1, 16)
+    assert K.dtype == xp.float64
+    assert relative_error(K, ref) <= 64 * np.finfo(np.float64).eps
+    sys = sd.DiagDiscrete(xp.asarray(np.float32([0.5, 0.25])), xp.asarray(np.float32([1, 2])))
+    x = ss.step(sys, xp.asarray(np.array([1 / 3, 1 / 7])), 1.0)
+    assert x.dtype == xp.float64
+    exact = np.float32([0.5, 0.25]).astype(float) * [1 / 3, 1 / 7] + [1.0, 2.0]
+    assert relative_error(x, exact) <= 4 * np.finfo(np.float64).eps
+
+
+def test_numpy_scalar_dt_with_torch_arrays():
+    torch = pytest.importorskip("torch")
+    d = ss.dplr("legs", 8)
+    t = [torch.as_tensor(np.asarray(a)) for a in (d.Lambda, d.P, d.B)]
+    K = ss.kernel_dplr(*t, t[2], np.float64(0.1), 8, halved=True)
+    ref = ss.kernel_dplr(d.Lambda, d.P, d.B, d.B, 0.1, 8, halved=True)
+    assert relative_error(K, ref) <= 16 * np.finfo(np.float64).eps
+
+
+def test_empty_state_refused():
+    z = np.zeros(0)
+    with pytest.raises(ValueError, match="state size"):
+        ss.kernel_dplr(z + 0j, np.zeros((1, 0)), z, z, 0.1, 4)
+
+
+def test_discrete_system_fields_are_checked():
+    with pytest.raises(TypeError, match="^sys.Ad must be an array"):
+        ss.step(sd.DenseDiscrete("abc", np.ones(2)), np.ones(2), 1.0)
+    with pytest.raises(TypeError, match="^sys.Lambda_d"):
+        ss.scan(sd.DiagDiscrete(np.array([True]), np.ones(1)), np.ones(3))
+
+
+def test_namespace_and_device_arguments():
+    import math as m
+
+    for bad in (3, m):
+        with pytest.raises(TypeError, match="^xp must be an array namespace"):
+            ss.hippo.transition("legt", 4, xp=bad)
+    with pytest.raises(ValueError, match="^device 'bogus'"):
+        ss.hippo.rank_correction("legs", 4, device="bogus")
+    with pytest.raises(ValueError, match="^device 'bogus'"):
+        ss.nplr("legs", 4, device="bogus")
