@@ -350,12 +350,13 @@ def kernel_dplr(Lambda, P, B, C, dt, L, *, halved=False, tilde=False):
         parameterisations learn :math:`\tilde C` directly and skip the
         :math:`O(N^3 \log L)` correction). ``False``: the correction is computed
         here, once per call, in float64/complex128 by binary powering of the dense
-        discrete transition. With ``True`` the sums are evaluated at the roots of
-        unity, and at the node :math:`z = 1` the Woodbury step cancels terms of size
-        :math:`\|(I - \bar A)^{-1}\| \approx 1 / (\Delta \min_n |\lambda_n|)`: the
-        relative error grows in that proportion when :math:`\Delta|\lambda|` is tiny
-        (e.g. about ``1e-11`` at ``dt |lambda| = 1e-5`` in float64); ``False`` uses
-        shifted nodes away from every pole and has no such loss.
+        discrete transition. With ``True`` the kernel depends on ``C`` through
+        :math:`(I - \bar A^L)^{-1}`, of norm about
+        :math:`1 / (L \Delta \min_n |\lambda_n|)` for small steps: a relative rounding of :math:`\tilde C` moves
+        the kernel by that factor more (measured in float64 on LegS, N = 16, L = 64:
+        5e-13 at ``dt = 1e-5``, 3e-11 at ``dt = 1e-7``). This is the conditioning of
+        the :math:`\tilde C` parameterisation, not of the algorithm; ``False`` has
+        no such loss.
 
     Returns
     -------

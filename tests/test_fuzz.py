@@ -2071,14 +2071,12 @@ def _kernel_reference(k, L, rate):
         Cf = np.linalg.solve(np.swapaxes(M, -1, -2)[None], _full(C, True)[..., None])[..., 0]
         Ad, Bd, kappa = ref
         K, scale = _kernel_ref(Ad, Bd, Cf, L)
-        # the module evaluates its kernel from C~ at the roots of unity (tilde=True):
-        # at the node z = 1 the Woodbury step cancels terms of size
-        # ||(I - Ad)^{-1}|| ~ 1 / (dt |lambda|), so relative accuracy is lost in that
-        # proportion when dt |lambda| is small (a property of the C~ parameterisation,
-        # stated in the docs: tilde=False does not have it)
-        eye = np.eye(Ad.shape[-1])
-        resolvent = float(np.max(np.linalg.norm(np.linalg.inv(eye - Ad), 2, axis=(-2, -1))))
-        return K.real, max(cond, resolvent) * np.max(kappa), scale
+        # the kernel depends on the parameter C~ through (I - Ad^Lk)^{-1}, whose norm is
+        # about 1 / (Lk dt min|lambda|) for small steps: a rounding of C~ moves the kernel
+        # by eps times that (the conditioning of the C~ parameterisation itself, stated
+        # in kernel_dplr's docstring), which cond(M), being scale-free, does not show
+        amplification = float(np.max(np.linalg.norm(np.linalg.inv(M), 2, axis=(-2, -1))))
+        return K.real, max(cond, amplification) * np.max(kappa), scale
     c = C
     if k.disc == "dss":
         z = dt[:, None] * lam
