@@ -352,7 +352,8 @@ def kernel_dplr(Lambda, P, B, C, dt, L, *, halved=False, tilde=False):
         here, once per call, in float64/complex128 by binary powering of the dense
         discrete transition. With ``True`` the kernel depends on ``C`` through
         :math:`(I - \bar A^L)^{-1}`, of norm about
-        :math:`1 / (L \Delta \min_n |\lambda_n|)` for small steps: a relative rounding of :math:`\tilde C` moves
+        :math:`1 / (L \Delta \min_n |\lambda_n|)` for small steps: a relative
+        rounding of :math:`\tilde C` moves
         the kernel by that factor more (measured in float64 on LegS, N = 16, L = 64:
         5e-13 at ``dt = 1e-5``, 3e-11 at ``dt = 1e-7``). This is the conditioning of
         the :math:`\tilde C` parameterisation, not of the algorithm; ``False`` has
