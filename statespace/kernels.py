@@ -769,9 +769,8 @@ def kernel_diag(Lambda, B, C, dt, L, method="zoh", *, halved=False):
         z_gro = xp.where(grow, z, zero)
         # decaying modes: v / (e^{L z} - 1) * e^{z l}
         denom = _array.expm1(xp, L * z_dec)
-        if not _array.compiling() and bool(
-            xp.any(xp.logical_and(denom == 0, xp.logical_not(grow)))
-        ):
+        singular = xp.logical_and(denom == 0, xp.logical_not(grow))
+        if not _array.compiling() and bool(xp.any(singular)):
             raise ValueError("method='dss' needs exp(L dt Lambda) != 1 (Lambda = 0?)")
         denom = xp.where(grow, xp.ones_like(z), denom)
         v_dec = xp.where(grow, zero, v / denom)

@@ -225,8 +225,9 @@ CAUSES = ("singular", "overflow", "non-finite", "finite", "unstable", "coincide"
 
 
 #: causes that belong to the system rather than to one argument
+# an empty state (N = 0) is refused by its own check, which may come before the defect's
 SYSTEM_CAUSES = ("singular", "overflow", "non-finite values", "unstable", "coincides",
-                 "ill-conditioned")
+                 "ill-conditioned", "state size (last axis) n >= 1")
 
 
 def _origin(exc):
