@@ -1,0 +1,181 @@
+r"""Calibrate the expected error bounds of the verification rows.
+
+Usage::
+
+    python -m statespace.verification.calibrate              # run quick + full sweeps
+    python -m statespace.verification.calibrate --report a/report.json b/report.json
+    python -m statespace.verification.calibrate --write      # also rewrite the table
+
+For every metric and dtype (:func:`statespace.verification.bounds.metric_of`) and
+every candidate model :math:`m` of :data:`statespace.verification.bounds.MODELS`,
+the ratios :math:`r_i = e_i / m_i` are taken over the sweep's rows with a positive,
+finite error. The model kept is the one leaving the fewest rows with a bound of at
+least :data:`statespace.verification.report.LOOSE` times their error once
+:math:`c = \max_i r_i` and the safety factor are applied (ties: the smallest spread
+:math:`\max r/\min r`, then the simplest model, in the order of ``MODELS``). The
+table is printed (Markdown), with the count of loose rows before (rigorous bound
+alone) and after (the tighter of both bounds); ``--write`` replaces the
+``CALIBRATION`` table of ``verification/bounds.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+from pathlib import Path
+
+from statespace.verification import bounds
+from statespace.verification.report import LOOSE, Row, slack_counts
+
+__all__ = ["fit", "sweep_rows", "load_rows", "render_table", "main"]
+
+
+def load_rows(paths):
+    """Rows of report.json files, their expected bounds dropped (recomputed later)."""
+    rows = []
+    for p in paths:
+        doc = json.loads(Path(p).read_text())
+        for d in doc["rows"]:
+            r = Row.from_json(d)
+            rows.append(r)
+    return rows
+
+
+def sweep_rows(modes=("quick", "full"), dtypes=("float32", "float64")):
+    """Run the quick and/or full experiments in-process and return their rows."""
+    from statespace.verification import suite
+    from statespace.verification.report import run_suite
+
+    rows = []
+    for mode in modes:
+        exps = suite.experiments(quick=(mode == "quick"), dtypes=dtypes)
+        rows += run_suite(exps, progress=False).rows
+    return rows
+
+
+def _candidates(metric):
+    names = list(bounds.MODELS)
+    if "ulps" not in metric:
+        names.remove("const")
+    return names
+
+
+def fit(rows, safety=bounds.SAFETY):
+    """Fit ``{(metric, dtype): (model name, c)}`` on ``rows``.
+
+    Parameters
+    ----------
+    rows : list of statespace.verification.report.Row
+        The sweep.
+    safety : float, optional
+        Safety factor the expected bound will carry (for the loose-row count).
+
+    Returns
+    -------
+    table : dict
+        The calibration table, for :data:`statespace.verification.bounds.CALIBRATION`.
+
+    Examples
+    --------
+    >>> rows = [Row("E", "q", {"N": n}, "float64", n * 2.0 ** -52, 1.0) for n in (4, 64)]
+    >>> fit(rows)
+    {('e/q', 'float64'): ('N_eps', 1.0)}
+    """
+    groups = {}
+    for r in rows:
+        if r.direction != "upper" or r.metric in bounds.RIGOROUS_ONLY:
+            continue
+        groups.setdefault((r.metric, r.dtype), []).append(r)
+    table = {}
+    for (metric, dtype), rs in sorted(groups.items()):
+        best = None
+        for name in _candidates(metric):
+            model = bounds.MODELS[name]
+            ratios = []
+            for r in rs:
+                if not (math.isfinite(r.error) and r.error > 0):
+                    continue
+                m = model(**bounds.model_args(r.params, dtype, r.tolerance))
+                if not (math.isfinite(m) and m > 0):
+                    ratios = None
+                    break
+                ratios.append(r.error / m)
+            if not ratios:
+                continue
+            c = max(ratios)
+            loose = sum(1 for x in ratios if safety * c / x >= LOOSE)
+            key = (loose, c / min(ratios))
+            if best is None or key < best[0]:
+                best = (key, name, c)
+        if best is not None:
+            table[(metric, dtype)] = (best[1], float(f"{best[2]:.3g}"))
+    return table
+
+
+def render_table(table):
+    """The calibration table as Markdown."""
+    out = [f"Safety factor S = {bounds.SAFETY:g}; expected bound = S * c * model.", "",
+           "| metric | dtype | model | c |", "|---|---|---|---|"]
+    for (metric, dtype), (name, c) in sorted(table.items()):
+        out.append(f"| {metric} | {dtype} | {bounds.MODELS[name].formula} | {c:.3g} |")
+    return "\n".join(out)
+
+
+def _recompute(rows):
+    return [Row(r.experiment, r.quantity, r.params, r.dtype, r.error, r.tolerance,
+                note=r.note, metric=r.metric, direction=r.direction) for r in rows]
+
+
+def _write(table, path=None):
+    path = Path(path or Path(bounds.__file__))
+    text = path.read_text()
+    body = "CALIBRATION: dict = {\n" + "".join(
+        f"    ({metric!r}, {dtype!r}): ({name!r}, {c!r}),\n"
+        for (metric, dtype), (name, c) in sorted(table.items())) + "}\n"
+    new, n = re.subn(r"# BEGIN CALIBRATION\n.*?# END CALIBRATION",
+                     "# BEGIN CALIBRATION\n" + body.replace("\\", "\\\\") + "# END CALIBRATION",
+                     text, flags=re.S)
+    if n != 1:
+        raise RuntimeError(f"no calibration markers in {path}")
+    path.write_text(new)
+
+
+def main(argv=None) -> int:
+    """Command line entry (see the module docstring)."""
+    ap = argparse.ArgumentParser(prog="python -m statespace.verification.calibrate",
+                                 description=__doc__.splitlines()[0])
+    ap.add_argument("--report", nargs="+", metavar="JSON",
+                    help="calibrate on these report.json files instead of running the sweep")
+    ap.add_argument("--write", action="store_true",
+                    help="rewrite the CALIBRATION table of verification/bounds.py")
+    args = ap.parse_args(argv)
+    rows = load_rows(args.report) if args.report else sweep_rows()
+    before = slack_counts(_recompute_without_expected(rows))
+    table = fit(rows)
+    bounds.CALIBRATION.clear()
+    bounds.CALIBRATION.update(table)
+    after_rows = _recompute(rows)
+    after = slack_counts(after_rows)
+    over = sum(1 for r in after_rows if r.above_expected)
+    print(render_table(table))
+    print()
+    print(f"rows with bound >= {LOOSE:g} x error: {before['rigorous']} of {before['rows']} "
+          f"(rigorous bound alone) -> {after['effective']} (tighter of both bounds); "
+          f"{over} rows above their expected bound")
+    if args.write:
+        _write(table)
+        print(f"wrote {len(table)} entries to {bounds.__file__}")
+    return 0
+
+
+def _recompute_without_expected(rows):
+    return [Row(r.experiment, r.quantity, r.params, r.dtype, r.error, r.tolerance,
+                note=r.note, metric=r.metric, direction=r.direction, expected=math.nan)
+            for r in rows]
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
