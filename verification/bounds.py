@@ -53,6 +53,9 @@ from dataclasses import dataclass
 
 __all__ = [
     "Tolerance",
+    "KERNEL_DENSE",
+    "KERNEL_DPLR",
+    "KERNEL_DIAG",
     "MODELS",
     "SAFETY",
     "CALIBRATION",
@@ -94,8 +97,10 @@ class Tolerance:
     formula: str
     func: Callable
 
-    def __call__(self, *, N=1, L=1, eps=1.0, kappa=1.0, tolerance=1.0) -> float:
-        return float(self.func(N=N, L=L, eps=eps, kappa=kappa, tolerance=tolerance))
+    def __call__(self, **kwargs) -> float:
+        args = {"N": 1, "L": 1, "eps": 1.0, "kappa": 1.0, "tolerance": 1.0}
+        args.update(kwargs)
+        return float(self.func(**args))
 
 
 def _log2(L):
@@ -140,6 +145,17 @@ _POWERS = tuple(
     for a in (0, 0.5, 1, 2) for b in (0, 0.25, 0.5, 1) for g in (0, 1) for k in (0, 0.5, 1)
     if a or b or g or k
 )
+
+#: Rigorous bound of ``kernel_dense`` (each doubling level of the Krylov sequence
+#: adds the error of one product).
+KERNEL_DENSE = Tolerance("kernel_dense", "N L eps", lambda N, L, eps, **_: N * L * eps)
+#: Rigorous bound of ``kernel_dplr``; ``M = min(L, 1/(dt alpha))`` is the kernel's
+#: memory in lags (see :mod:`statespace.verification.suite`).
+KERNEL_DPLR = Tolerance("kernel_dplr", "N (log2 L + M) eps, M = min(L, 1/(dt alpha))",
+                        lambda N, L, eps, M, **_: N * (math.log2(max(L, 2)) + M) * eps)
+#: Rigorous bound of ``kernel_diag``; ``x = max_n |dt lambda_n|``.
+KERNEL_DIAG = Tolerance("kernel_diag", "(N + L max|dt lambda_n|) eps",
+                        lambda N, L, eps, x, **_: (N + L * x) * eps)
 
 #: Candidate error models by name.
 MODELS = {m.name: m for m in _MODEL_LIST + _POWERS}

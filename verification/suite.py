@@ -180,7 +180,7 @@ import math
 
 import numpy as np
 
-from statespace.verification import make_data
+from statespace.verification import bounds, make_data
 from statespace.verification import reference as ref
 from statespace.verification.report import Experiment, Row, compare_values, relative_error
 
@@ -952,7 +952,7 @@ def _memory(alpha, dt, L):
 
 def _dplr_tol(N, L, mem, eps):
     """Tolerance of ``kernel_dplr``: ``N (log2 L + M) eps`` (module docstring)."""
-    return N * (math.log2(max(L, 2)) + mem) * eps
+    return bounds.KERNEL_DPLR(N=N, L=L, eps=eps, M=mem)
 
 
 def _kernel_params(path, system, N, L, dt, method, backend, reference):
@@ -1040,12 +1040,13 @@ def kernel_hippo(measure, N, Ls, dt, dtypes, backend, method="bilinear", paths=N
                 try:
                     if path == "kernel_dense":
                         K = ss.kernels.kernel_dense(A, B, Cx, dt, L, method)
-                        tol, rule = N * L * eps, "N L eps"
+                        tol = bounds.KERNEL_DENSE(N=N, L=L, eps=eps)
+                        rule = bounds.KERNEL_DENSE.formula
                     else:
                         K = ss.kernels.kernel_dplr(h.Lambda, h.P, h.B, Cv, dt, L, halved=True)
                         mem = _memory(alpha, dt, L)
                         tol = _dplr_tol(N, L, mem, eps)
-                        rule = f"N (log2 L + M) eps, M = min(L, 1/(dt alpha)) = {mem:.3g}"
+                        rule = f"{bounds.KERNEL_DPLR.formula} = {mem:.3g}"
                     K = _np(K)
                 except Exception as exc:  # noqa: BLE001
                     rows.append(_error_row(EXP_KERNEL, f"{path} vs ground truth", params, dtype,
@@ -1131,7 +1132,7 @@ def kernel_diag_init(init, N, Ls, dt, dtypes, backend, method="zoh"):
             if t is None:
                 continue  # float64 beyond the mpmath reference: no independent reference
             params = _kernel_params("kernel_diag", init, N, L, dt, method, backend, t.source)
-            tol = (N + L * xmax) * eps
+            tol = bounds.KERNEL_DIAG(N=N, L=L, eps=eps, x=xmax)
             try:
                 K = _np(ss.kernels.kernel_diag(h.Lambda, h.B, Cx, dt, L, method=method,
                                                halved=True))
@@ -1141,7 +1142,7 @@ def kernel_diag_init(init, N, Ls, dt, dtypes, backend, method="zoh"):
                 continue
             rows.append(_row(EXP_KERNEL, f"kernel_diag ({method}) vs ground truth, rel. max error",
                              params, dtype, K, t, tol,
-                             note=f"tol = (N + L max|dt lambda_n|) eps, max|dt lambda_n| = "
+                             note=f"tol = {bounds.KERNEL_DIAG.formula}, max|dt lambda_n| = "
                              f"{xmax:.3g}"))
     return rows
 
