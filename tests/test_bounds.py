@@ -54,9 +54,9 @@ def test_row_fails_above_expected_bound_and_lenient_demotes_it():
 
 def test_calibrated_table_catches_a_thousandfold_float32_kernel_error():
     metric = bounds.metric_of("Kernel accuracy", KD)
-    if (metric, "float32") not in bounds.CALIBRATION:
+    if (metric, "float32", "*") not in bounds.CALIBRATION:
         pytest.skip("kernel_dense float32 not calibrated")
-    params = {"N": 16, "L": 16384}
+    params = {"N": 16, "L": 16384, "system": "legs"}
     good = Row("Kernel accuracy", KD, params, "float32", 3e-7, 16 * 16384 * 2.0 ** -23)
     assert good.passed and math.isfinite(good.expected)
     bad = Row("Kernel accuracy", KD, params, "float32", 3e-4, 16 * 16384 * 2.0 ** -23)
@@ -93,6 +93,6 @@ def test_fit_picks_the_model_and_constant():
     rows = [Row("E", "q", {"N": n, "L": L}, "float64", 0.5 * math.sqrt(n) * math.log2(L) * eps,
                 1.0) for n in (4, 16, 64) for L in (256, 4096, 65536)]
     table = calibrate.fit(rows)
-    name, c = table[("e/q", "float64")]
+    name, c = table[("e/q", "float64", "*")]
     assert c == pytest.approx(0.5)
     assert bounds.MODELS[name](N=64, L=65536, eps=1.0) == pytest.approx(8 * 16)

@@ -16,7 +16,8 @@ Every row of ``statespace verify`` carries two bounds on its measured error:
 
 Rows are grouped by *metric*, a machine key derived from the experiment and the
 quantity (:func:`metric_of`, e.g. ``"kernel_accuracy/kernel_dense_vs_ground_truth_
-rel_max_error"``); the constants are per metric and dtype (:data:`CALIBRATION`).
+rel_max_error"``); the constants are per metric, dtype and system (:data:`CALIBRATION`,
+:func:`system_of`), with a fallback per metric and dtype over every system.
 
 Calibration
 -----------
@@ -65,6 +66,7 @@ __all__ = [
     "direction_of",
     "expected_bound",
     "eps_of",
+    "system_of",
 ]
 
 #: Safety factor of the expected bound over the calibrated worst case.
@@ -225,6 +227,15 @@ def direction_of(metric: str) -> str:
     return "lower" if any(k in metric for k in LOWER_BOUND_METRICS) else "upper"
 
 
+def system_of(params: dict) -> str:
+    """The system a row was run on (``system`` or ``measure`` parameter), else ``""``.
+
+    Constants are calibrated per metric, dtype and system, the error of one path
+    depending on the conditioning of the system; ``"*"`` is the fallback over all.
+    """
+    return str(params.get("system", params.get("measure", "")) or "")
+
+
 def eps_of(dtype: str) -> float:
     """Machine epsilon of ``"float32"``/``"float64"`` (also complex); 1 otherwise."""
     d = str(dtype)
@@ -280,7 +291,9 @@ def expected_bound(metric: str, dtype: str, params: dict, tolerance: float):
         return math.nan, "rigorous bound only: " + RIGOROUS_ONLY[metric]
     if direction_of(metric) == "lower":
         return math.nan, "rigorous bound only: a lower bound on the measured error"
-    entry = CALIBRATION.get((metric, dtype))
+    entry = CALIBRATION.get((metric, dtype, system_of(params)))
+    if entry is None:
+        entry = CALIBRATION.get((metric, dtype, "*"))
     if entry is None:
         return math.nan, "not calibrated"
     name, c = entry
@@ -290,7 +303,265 @@ def expected_bound(metric: str, dtype: str, params: dict, tolerance: float):
 
 
 # The table below is written by ``python -m statespace.verification.calibrate --write``:
-# (metric, dtype) -> (model name, c), c = max over the sweep of error / model.
+# (metric, dtype, system) -> (model name, c), c = max over the sweep of error / model;
+# system "*": the fallback fitted over every system of the metric.
 # BEGIN CALIBRATION
-CALIBRATION: dict = {}
+CALIBRATION: dict = {
+    ("boundary_states/c_from_tilde_diag_vs_mpmath_max_entrywise_rel_error", "float32", "*"): ("pow_N0_L0_lg0_k0.5", 2.1),  # noqa: E501
+    ("boundary_states/c_from_tilde_diag_vs_mpmath_max_entrywise_rel_error", "float32", "diag-inv"): ("pow_N0_L0_lg0_k0.5", 2.1),  # noqa: E501
+    ("boundary_states/c_from_tilde_diag_vs_mpmath_max_entrywise_rel_error", "float32", "diag-lin"): ("eps", 4.04),  # noqa: E501
+    ("boundary_states/c_from_tilde_diag_vs_mpmath_max_entrywise_rel_error", "float64", "*"): ("log2L_eps", 0.619),  # noqa: E501
+    ("boundary_states/c_from_tilde_diag_vs_mpmath_max_entrywise_rel_error", "float64", "diag-inv"): ("log2L_eps", 0.619),  # noqa: E501
+    ("boundary_states/c_from_tilde_diag_vs_mpmath_max_entrywise_rel_error", "float64", "diag-lin"): ("eps", 1.0),  # noqa: E501
+    ("boundary_states/c_from_tilde_dplr_vs_mpmath_rel_max_error", "float32", "*"): ("eps", 0.356),
+    ("boundary_states/c_from_tilde_dplr_vs_mpmath_rel_max_error", "float32", "legs"): ("eps", 0.356),  # noqa: E501
+    ("boundary_states/c_from_tilde_dplr_vs_mpmath_rel_max_error", "float64", "*"): ("N_eps", 0.119),
+    ("boundary_states/c_from_tilde_dplr_vs_mpmath_rel_max_error", "float64", "legs"): ("N_eps", 0.119),  # noqa: E501
+    ("boundary_states/c_tilde_diag_vs_mpmath_max_entrywise_rel_error", "float32", "*"): ("pow_N0_L0_lg0_k0.5", 2.2),  # noqa: E501
+    ("boundary_states/c_tilde_diag_vs_mpmath_max_entrywise_rel_error", "float32", "diag-inv"): ("pow_N0_L0_lg0_k0.5", 2.2),  # noqa: E501
+    ("boundary_states/c_tilde_diag_vs_mpmath_max_entrywise_rel_error", "float32", "diag-lin"): ("eps", 3.95),  # noqa: E501
+    ("boundary_states/c_tilde_diag_vs_mpmath_max_entrywise_rel_error", "float64", "*"): ("eps", 4.32),  # noqa: E501
+    ("boundary_states/c_tilde_diag_vs_mpmath_max_entrywise_rel_error", "float64", "diag-inv"): ("sqrtN_eps", 1.08),  # noqa: E501
+    ("boundary_states/c_tilde_diag_vs_mpmath_max_entrywise_rel_error", "float64", "diag-lin"): ("eps", 0.805),  # noqa: E501
+    ("boundary_states/c_tilde_dplr_vs_mpmath_rel_max_error", "float32", "*"): ("eps", 0.212),
+    ("boundary_states/c_tilde_dplr_vs_mpmath_rel_max_error", "float32", "legs"): ("eps", 0.212),
+    ("boundary_states/c_tilde_dplr_vs_mpmath_rel_max_error", "float64", "*"): ("eps", 1.63),
+    ("boundary_states/c_tilde_dplr_vs_mpmath_rel_max_error", "float64", "legs"): ("eps", 1.63),
+    ("boundary_states/final_state_diag_vs_mpmath_rel_max_error", "float32", "*"): ("N_eps", 1.03),
+    ("boundary_states/final_state_diag_vs_mpmath_rel_max_error", "float32", "diag-inv"): ("eps", 8.25),  # noqa: E501
+    ("boundary_states/final_state_diag_vs_mpmath_rel_max_error", "float32", "diag-lin"): ("pow_N1_L1_lg0_k0", 0.00305),  # noqa: E501
+    ("boundary_states/final_state_diag_vs_mpmath_rel_max_error", "float64", "*"): ("N_eps", 0.599),
+    ("boundary_states/final_state_diag_vs_mpmath_rel_max_error", "float64", "diag-inv"): ("N_log2L_eps", 0.0809),  # noqa: E501
+    ("boundary_states/final_state_diag_vs_mpmath_rel_max_error", "float64", "diag-lin"): ("sqrtN_log2L_eps", 0.0492),  # noqa: E501
+    ("boundary_states/final_state_dplr_vs_mpmath_rel_max_error", "float32", "*"): ("eps", 0.277),
+    ("boundary_states/final_state_dplr_vs_mpmath_rel_max_error", "float32", "legs"): ("eps", 0.277),
+    ("boundary_states/final_state_dplr_vs_mpmath_rel_max_error", "float64", "*"): ("pow_N1_L1_lg1_k0", 0.00129),  # noqa: E501
+    ("boundary_states/final_state_dplr_vs_mpmath_rel_max_error", "float64", "legs"): ("pow_N1_L1_lg1_k0", 0.00129),  # noqa: E501
+    ("boundary_states/initial_response_diag_vs_mpmath_rel_max_error", "float32", "*"): ("N_eps", 0.549),  # noqa: E501
+    ("boundary_states/initial_response_diag_vs_mpmath_rel_max_error", "float32", "diag-inv"): ("eps", 4.61),  # noqa: E501
+    ("boundary_states/initial_response_diag_vs_mpmath_rel_max_error", "float32", "diag-lin"): ("pow_N0.5_L0.5_lg1_k0", 0.0159),  # noqa: E501
+    ("boundary_states/initial_response_diag_vs_mpmath_rel_max_error", "float64", "*"): ("sqrtN_eps", 1.07),  # noqa: E501
+    ("boundary_states/initial_response_diag_vs_mpmath_rel_max_error", "float64", "diag-inv"): ("log2L_eps", 0.508),  # noqa: E501
+    ("boundary_states/initial_response_diag_vs_mpmath_rel_max_error", "float64", "diag-lin"): ("pow_N0.5_L0.5_lg1_k0", 0.00659),  # noqa: E501
+    ("boundary_states/initial_response_dplr_vs_mpmath_rel_max_error", "float32", "*"): ("log2L_eps", 0.0425),  # noqa: E501
+    ("boundary_states/initial_response_dplr_vs_mpmath_rel_max_error", "float32", "legs"): ("log2L_eps", 0.0425),  # noqa: E501
+    ("boundary_states/initial_response_dplr_vs_mpmath_rel_max_error", "float64", "*"): ("eps", 27.3),  # noqa: E501
+    ("boundary_states/initial_response_dplr_vs_mpmath_rel_max_error", "float64", "legs"): ("eps", 27.3),  # noqa: E501
+    ("discretization_accuracy/bilinear_ad_rel_max_error", "float32", "*"): ("eps", 1.87),
+    ("discretization_accuracy/bilinear_ad_rel_max_error", "float32", "fout"): ("eps", 0.574),
+    ("discretization_accuracy/bilinear_ad_rel_max_error", "float32", "lagt"): ("eps", 0.559),
+    ("discretization_accuracy/bilinear_ad_rel_max_error", "float32", "legs"): ("eps", 1.87),
+    ("discretization_accuracy/bilinear_ad_rel_max_error", "float32", "legt"): ("eps", 0.637),
+    ("discretization_accuracy/bilinear_ad_rel_max_error", "float64", "*"): ("pow_N0.5_L0_lg0_k0.5", 0.644),  # noqa: E501
+    ("discretization_accuracy/bilinear_ad_rel_max_error", "float64", "fout"): ("pow_N1_L0_lg0_k0.5", 0.125),  # noqa: E501
+    ("discretization_accuracy/bilinear_ad_rel_max_error", "float64", "lagt"): ("pow_N0_L0_lg0_k0.5", 0.5),  # noqa: E501
+    ("discretization_accuracy/bilinear_ad_rel_max_error", "float64", "legs"): ("pow_N0_L0_lg0_k0.5", 1.09),  # noqa: E501
+    ("discretization_accuracy/bilinear_ad_rel_max_error", "float64", "legt"): ("pow_N0_L0_lg0_k0.5", 1.49),  # noqa: E501
+    ("discretization_accuracy/bilinear_bd_max_entrywise_rel_error", "float32", "*"): ("eps", 1.8),
+    ("discretization_accuracy/bilinear_bd_max_entrywise_rel_error", "float32", "diag-inv"): ("eps", 1.52),  # noqa: E501
+    ("discretization_accuracy/bilinear_bd_max_entrywise_rel_error", "float32", "diag-legs"): ("eps", 1.8),  # noqa: E501
+    ("discretization_accuracy/bilinear_bd_max_entrywise_rel_error", "float32", "diag-lin"): ("eps", 1.33),  # noqa: E501
+    ("discretization_accuracy/bilinear_bd_max_entrywise_rel_error", "float64", "*"): ("eps", 1.95),
+    ("discretization_accuracy/bilinear_bd_max_entrywise_rel_error", "float64", "diag-inv"): ("eps", 1.25),  # noqa: E501
+    ("discretization_accuracy/bilinear_bd_max_entrywise_rel_error", "float64", "diag-legs"): ("eps", 1.95),  # noqa: E501
+    ("discretization_accuracy/bilinear_bd_max_entrywise_rel_error", "float64", "diag-lin"): ("eps", 0.983),  # noqa: E501
+    ("discretization_accuracy/bilinear_bd_rel_max_error", "float32", "*"): ("eps", 1.57),
+    ("discretization_accuracy/bilinear_bd_rel_max_error", "float32", "fout"): ("eps", 1.05),
+    ("discretization_accuracy/bilinear_bd_rel_max_error", "float32", "lagt"): ("eps", 1.02),
+    ("discretization_accuracy/bilinear_bd_rel_max_error", "float32", "legs"): ("sqrtN_eps", 0.398),
+    ("discretization_accuracy/bilinear_bd_rel_max_error", "float32", "legt"): ("eps", 1.41),
+    ("discretization_accuracy/bilinear_bd_rel_max_error", "float64", "*"): ("eps", 2.8),
+    ("discretization_accuracy/bilinear_bd_rel_max_error", "float64", "fout"): ("eps", 2.8),
+    ("discretization_accuracy/bilinear_bd_rel_max_error", "float64", "lagt"): ("eps", 1.95),
+    ("discretization_accuracy/bilinear_bd_rel_max_error", "float64", "legs"): ("sqrtN_eps", 0.568),
+    ("discretization_accuracy/bilinear_bd_rel_max_error", "float64", "legt"): ("sqrtN_eps", 0.476),
+    ("discretization_accuracy/bilinear_lambda_d_max_entrywise_rel_error", "float32", "*"): ("rigorous", 0.233),  # noqa: E501
+    ("discretization_accuracy/bilinear_lambda_d_max_entrywise_rel_error", "float32", "diag-inv"): ("rigorous", 0.196),  # noqa: E501
+    ("discretization_accuracy/bilinear_lambda_d_max_entrywise_rel_error", "float32", "diag-legs"): ("eps", 1.01),  # noqa: E501
+    ("discretization_accuracy/bilinear_lambda_d_max_entrywise_rel_error", "float32", "diag-lin"): ("rigorous", 0.229),  # noqa: E501
+    ("discretization_accuracy/bilinear_lambda_d_max_entrywise_rel_error", "float64", "*"): ("eps", 1.51),  # noqa: E501
+    ("discretization_accuracy/bilinear_lambda_d_max_entrywise_rel_error", "float64", "diag-inv"): ("sqrtN_eps", 0.251),  # noqa: E501
+    ("discretization_accuracy/bilinear_lambda_d_max_entrywise_rel_error", "float64", "diag-legs"): ("kappa_eps", 1.19),  # noqa: E501
+    ("discretization_accuracy/bilinear_lambda_d_max_entrywise_rel_error", "float64", "diag-lin"): ("eps", 1.51),  # noqa: E501
+    ("discretization_accuracy/gbt_ad_rel_max_error", "float32", "*"): ("pow_N0_L0_lg0_k0.5", 0.661),
+    ("discretization_accuracy/gbt_ad_rel_max_error", "float32", "fout"): ("eps", 0.574),
+    ("discretization_accuracy/gbt_ad_rel_max_error", "float32", "lagt"): ("eps", 0.559),
+    ("discretization_accuracy/gbt_ad_rel_max_error", "float32", "legs"): ("pow_N0_L0_lg0_k0.5", 0.661),  # noqa: E501
+    ("discretization_accuracy/gbt_ad_rel_max_error", "float32", "legt"): ("eps", 0.679),
+    ("discretization_accuracy/gbt_ad_rel_max_error", "float64", "*"): ("pow_N0.5_L0_lg0_k0.5", 0.644),  # noqa: E501
+    ("discretization_accuracy/gbt_ad_rel_max_error", "float64", "fout"): ("pow_N1_L0_lg0_k0.5", 0.125),  # noqa: E501
+    ("discretization_accuracy/gbt_ad_rel_max_error", "float64", "lagt"): ("pow_N0_L0_lg0_k0.5", 0.5),  # noqa: E501
+    ("discretization_accuracy/gbt_ad_rel_max_error", "float64", "legs"): ("pow_N0_L0_lg0_k0.5", 1.09),  # noqa: E501
+    ("discretization_accuracy/gbt_ad_rel_max_error", "float64", "legt"): ("sqrtN_eps", 1.42),
+    ("discretization_accuracy/gbt_bd_max_entrywise_rel_error", "float32", "*"): ("sqrtN_eps", 0.449),  # noqa: E501
+    ("discretization_accuracy/gbt_bd_max_entrywise_rel_error", "float32", "diag-inv"): ("rigorous", 0.382),  # noqa: E501
+    ("discretization_accuracy/gbt_bd_max_entrywise_rel_error", "float32", "diag-legs"): ("eps", 1.8),  # noqa: E501
+    ("discretization_accuracy/gbt_bd_max_entrywise_rel_error", "float32", "diag-lin"): ("rigorous", 0.3),  # noqa: E501
+    ("discretization_accuracy/gbt_bd_max_entrywise_rel_error", "float64", "*"): ("eps", 1.95),
+    ("discretization_accuracy/gbt_bd_max_entrywise_rel_error", "float64", "diag-inv"): ("eps", 1.58),  # noqa: E501
+    ("discretization_accuracy/gbt_bd_max_entrywise_rel_error", "float64", "diag-legs"): ("eps", 1.95),  # noqa: E501
+    ("discretization_accuracy/gbt_bd_max_entrywise_rel_error", "float64", "diag-lin"): ("eps", 1.22),  # noqa: E501
+    ("discretization_accuracy/gbt_bd_rel_max_error", "float32", "*"): ("eps", 1.58),
+    ("discretization_accuracy/gbt_bd_rel_max_error", "float32", "fout"): ("eps", 1.22),
+    ("discretization_accuracy/gbt_bd_rel_max_error", "float32", "lagt"): ("eps", 1.18),
+    ("discretization_accuracy/gbt_bd_rel_max_error", "float32", "legs"): ("eps", 1.58),
+    ("discretization_accuracy/gbt_bd_rel_max_error", "float32", "legt"): ("eps", 1.41),
+    ("discretization_accuracy/gbt_bd_rel_max_error", "float64", "*"): ("sqrtN_eps", 0.842),
+    ("discretization_accuracy/gbt_bd_rel_max_error", "float64", "fout"): ("eps", 2.8),
+    ("discretization_accuracy/gbt_bd_rel_max_error", "float64", "lagt"): ("eps", 1.95),
+    ("discretization_accuracy/gbt_bd_rel_max_error", "float64", "legs"): ("sqrtN_eps", 0.842),
+    ("discretization_accuracy/gbt_bd_rel_max_error", "float64", "legt"): ("sqrtN_eps", 0.818),
+    ("discretization_accuracy/gbt_lambda_d_max_entrywise_rel_error", "float32", "*"): ("eps", 1.22),
+    ("discretization_accuracy/gbt_lambda_d_max_entrywise_rel_error", "float32", "diag-inv"): ("rigorous", 0.213),  # noqa: E501
+    ("discretization_accuracy/gbt_lambda_d_max_entrywise_rel_error", "float32", "diag-legs"): ("eps", 1.09),  # noqa: E501
+    ("discretization_accuracy/gbt_lambda_d_max_entrywise_rel_error", "float32", "diag-lin"): ("rigorous", 0.229),  # noqa: E501
+    ("discretization_accuracy/gbt_lambda_d_max_entrywise_rel_error", "float64", "*"): ("eps", 1.51),
+    ("discretization_accuracy/gbt_lambda_d_max_entrywise_rel_error", "float64", "diag-inv"): ("sqrtN_eps", 0.251),  # noqa: E501
+    ("discretization_accuracy/gbt_lambda_d_max_entrywise_rel_error", "float64", "diag-legs"): ("eps", 1.19),  # noqa: E501
+    ("discretization_accuracy/gbt_lambda_d_max_entrywise_rel_error", "float64", "diag-lin"): ("eps", 1.51),  # noqa: E501
+    ("discretization_accuracy/zoh_ad_rel_max_error", "float32", "*"): ("pow_N0.5_L0_lg0_k0.5", 0.204),  # noqa: E501
+    ("discretization_accuracy/zoh_ad_rel_max_error", "float32", "fout"): ("pow_N1_L0_lg0_k0.5", 0.0361),  # noqa: E501
+    ("discretization_accuracy/zoh_ad_rel_max_error", "float32", "lagt"): ("eps", 0.252),
+    ("discretization_accuracy/zoh_ad_rel_max_error", "float32", "legs"): ("pow_N0.5_L0_lg0_k0.5", 0.148),  # noqa: E501
+    ("discretization_accuracy/zoh_ad_rel_max_error", "float32", "legt"): ("pow_N0_L0_lg0_k0.5", 0.281),  # noqa: E501
+    ("discretization_accuracy/zoh_ad_rel_max_error", "float64", "*"): ("kappa_eps", 3.73),
+    ("discretization_accuracy/zoh_ad_rel_max_error", "float64", "fout"): ("rigorous", 0.178),
+    ("discretization_accuracy/zoh_ad_rel_max_error", "float64", "lagt"): ("pow_N0_L0_lg0_k0.5", 6.42),  # noqa: E501
+    ("discretization_accuracy/zoh_ad_rel_max_error", "float64", "legs"): ("sqrtN_eps", 7.77),
+    ("discretization_accuracy/zoh_ad_rel_max_error", "float64", "legt"): ("kappa_eps", 0.436),
+    ("discretization_accuracy/zoh_bd_max_entrywise_rel_error", "float32", "*"): ("pow_N0.5_L0_lg0_k0.5", 0.673),  # noqa: E501
+    ("discretization_accuracy/zoh_bd_max_entrywise_rel_error", "float32", "diag-inv"): ("pow_N0.5_L0_lg0_k0.5", 0.673),  # noqa: E501
+    ("discretization_accuracy/zoh_bd_max_entrywise_rel_error", "float32", "diag-legs"): ("eps", 9.24),  # noqa: E501
+    ("discretization_accuracy/zoh_bd_max_entrywise_rel_error", "float32", "diag-lin"): ("N_eps", 0.281),  # noqa: E501
+    ("discretization_accuracy/zoh_bd_max_entrywise_rel_error", "float64", "*"): ("pow_N2_L0_lg0_k0", 0.00892),  # noqa: E501
+    ("discretization_accuracy/zoh_bd_max_entrywise_rel_error", "float64", "diag-inv"): ("N_eps", 0.402),  # noqa: E501
+    ("discretization_accuracy/zoh_bd_max_entrywise_rel_error", "float64", "diag-legs"): ("eps", 2.28),  # noqa: E501
+    ("discretization_accuracy/zoh_bd_max_entrywise_rel_error", "float64", "diag-lin"): ("eps", 1.3),
+    ("discretization_accuracy/zoh_bd_rel_max_error", "float32", "*"): ("eps", 1.94),
+    ("discretization_accuracy/zoh_bd_rel_max_error", "float32", "fout"): ("eps", 0.892),
+    ("discretization_accuracy/zoh_bd_rel_max_error", "float32", "lagt"): ("eps", 0.885),
+    ("discretization_accuracy/zoh_bd_rel_max_error", "float32", "legs"): ("eps", 1.94),
+    ("discretization_accuracy/zoh_bd_rel_max_error", "float32", "legt"): ("eps", 1.4),
+    ("discretization_accuracy/zoh_bd_rel_max_error", "float64", "*"): ("pow_N1_L0_lg0_k1", 0.357),
+    ("discretization_accuracy/zoh_bd_rel_max_error", "float64", "fout"): ("sqrtN_eps", 1.16),
+    ("discretization_accuracy/zoh_bd_rel_max_error", "float64", "lagt"): ("pow_N0_L0_lg0_k0.5", 5.5),  # noqa: E501
+    ("discretization_accuracy/zoh_bd_rel_max_error", "float64", "legs"): ("pow_N1_L0_lg0_k1", 0.357),  # noqa: E501
+    ("discretization_accuracy/zoh_bd_rel_max_error", "float64", "legt"): ("pow_N0_L0_lg0_k0.5", 2.12),  # noqa: E501
+    ("discretization_accuracy/zoh_lambda_d_max_entrywise_rel_error", "float32", "*"): ("rigorous", 0.165),  # noqa: E501
+    ("discretization_accuracy/zoh_lambda_d_max_entrywise_rel_error", "float32", "diag-inv"): ("rigorous", 0.116),  # noqa: E501
+    ("discretization_accuracy/zoh_lambda_d_max_entrywise_rel_error", "float32", "diag-legs"): ("kappa_eps", 0.713),  # noqa: E501
+    ("discretization_accuracy/zoh_lambda_d_max_entrywise_rel_error", "float32", "diag-lin"): ("rigorous", 0.106),  # noqa: E501
+    ("discretization_accuracy/zoh_lambda_d_max_entrywise_rel_error", "float64", "*"): ("rigorous", 0.125),  # noqa: E501
+    ("discretization_accuracy/zoh_lambda_d_max_entrywise_rel_error", "float64", "diag-inv"): ("kappa_eps", 0.515),  # noqa: E501
+    ("discretization_accuracy/zoh_lambda_d_max_entrywise_rel_error", "float64", "diag-legs"): ("rigorous", 0.124),  # noqa: E501
+    ("discretization_accuracy/zoh_lambda_d_max_entrywise_rel_error", "float64", "diag-lin"): ("kappa_eps", 0.503),  # noqa: E501
+    ("hippo_entries/a_entries_max_error_ulps", "float32", "*"): ("const", 0.5),
+    ("hippo_entries/a_entries_max_error_ulps", "float32", "diagonal"): ("const", 0.495),
+    ("hippo_entries/a_entries_max_error_ulps", "float32", "foud"): ("const", 0.491),
+    ("hippo_entries/a_entries_max_error_ulps", "float32", "fourier_decay"): ("const", 0.491),
+    ("hippo_entries/a_entries_max_error_ulps", "float32", "fout"): ("const", 0.491),
+    ("hippo_entries/a_entries_max_error_ulps", "float32", "glagt"): ("const", 0.08),
+    ("hippo_entries/a_entries_max_error_ulps", "float32", "legs"): ("const", 0.5),
+    ("hippo_entries/a_entries_max_error_ulps", "float32", "legsd"): ("const", 0.5),
+    ("hippo_entries/a_entries_max_error_ulps", "float32", "legt"): ("const", 0.5),
+    ("hippo_entries/a_entries_max_error_ulps", "float32", "random"): ("const", 0.5),
+    ("hippo_entries/a_entries_max_error_ulps", "float64", "*"): ("const", 1.0),
+    ("hippo_entries/a_entries_max_error_ulps", "float64", "foud"): ("sqrtN_eps", 466000000000000.0),
+    ("hippo_entries/a_entries_max_error_ulps", "float64", "fourier_decay"): ("const", 1.0),
+    ("hippo_entries/a_entries_max_error_ulps", "float64", "fout"): ("const", 1.0),
+    ("hippo_entries/a_entries_max_error_ulps", "float64", "glagt"): ("const", 0.0391),
+    ("hippo_entries/a_entries_max_error_ulps", "float64", "legs"): ("const", 0.5),
+    ("hippo_entries/a_entries_max_error_ulps", "float64", "legsd"): ("const", 0.5),
+    ("hippo_entries/a_entries_max_error_ulps", "float64", "legt"): ("const", 0.5),
+    ("hippo_entries/b_entries_max_error_ulps", "float32", "*"): ("const", 0.5),
+    ("hippo_entries/b_entries_max_error_ulps", "float32", "diagonal"): ("const", 0.499),
+    ("hippo_entries/b_entries_max_error_ulps", "float32", "foud"): ("const", 0.203),
+    ("hippo_entries/b_entries_max_error_ulps", "float32", "fourier_decay"): ("const", 0.203),
+    ("hippo_entries/b_entries_max_error_ulps", "float32", "fout"): ("const", 0.203),
+    ("hippo_entries/b_entries_max_error_ulps", "float32", "glagt"): ("const", 0.2),
+    ("hippo_entries/b_entries_max_error_ulps", "float32", "legs"): ("const", 0.498),
+    ("hippo_entries/b_entries_max_error_ulps", "float32", "legsd"): ("const", 0.498),
+    ("hippo_entries/b_entries_max_error_ulps", "float32", "legt"): ("const", 0.498),
+    ("hippo_entries/b_entries_max_error_ulps", "float32", "random"): ("const", 0.5),
+    ("hippo_entries/b_entries_max_error_ulps", "float64", "*"): ("const", 0.498),
+    ("hippo_entries/b_entries_max_error_ulps", "float64", "foud"): ("const", 0.435),
+    ("hippo_entries/b_entries_max_error_ulps", "float64", "fourier_decay"): ("const", 0.435),
+    ("hippo_entries/b_entries_max_error_ulps", "float64", "fout"): ("const", 0.435),
+    ("hippo_entries/b_entries_max_error_ulps", "float64", "glagt"): ("const", 0.325),
+    ("hippo_entries/b_entries_max_error_ulps", "float64", "legs"): ("const", 0.498),
+    ("hippo_entries/b_entries_max_error_ulps", "float64", "legsd"): ("const", 0.498),
+    ("hippo_entries/b_entries_max_error_ulps", "float64", "legt"): ("const", 0.498),
+    ("hippo_entries/p_entries_max_error_ulps", "float32", "*"): ("const", 0.498),
+    ("hippo_entries/p_entries_max_error_ulps", "float32", "fourier_decay"): ("const", 0.203),
+    ("hippo_entries/p_entries_max_error_ulps", "float32", "fout"): ("const", 0.203),
+    ("hippo_entries/p_entries_max_error_ulps", "float32", "glagt"): ("const", 0.203),
+    ("hippo_entries/p_entries_max_error_ulps", "float32", "lagt"): ("const", 0.203),
+    ("hippo_entries/p_entries_max_error_ulps", "float32", "legs"): ("const", 0.498),
+    ("hippo_entries/p_entries_max_error_ulps", "float32", "legt"): ("const", 0.498),
+    ("hippo_entries/p_entries_max_error_ulps", "float32", "tlagt"): ("const", 0.203),
+    ("hippo_entries/p_entries_max_error_ulps", "float64", "*"): ("const", 0.565),
+    ("hippo_entries/p_entries_max_error_ulps", "float64", "fourier_decay"): ("const", 0.565),
+    ("hippo_entries/p_entries_max_error_ulps", "float64", "fout"): ("const", 0.435),
+    ("hippo_entries/p_entries_max_error_ulps", "float64", "glagt"): ("const", 0.435),
+    ("hippo_entries/p_entries_max_error_ulps", "float64", "lagt"): ("const", 0.435),
+    ("hippo_entries/p_entries_max_error_ulps", "float64", "legs"): ("const", 0.498),
+    ("hippo_entries/p_entries_max_error_ulps", "float64", "legt"): ("const", 0.498),
+    ("hippo_entries/p_entries_max_error_ulps", "float64", "tlagt"): ("const", 0.435),
+    ("kernel_accuracy/kernel_dense_vs_ground_truth_rel_max_error", "float32", "*"): ("pow_N1_L0.5_lg1_k0", 0.00862),  # noqa: E501
+    ("kernel_accuracy/kernel_dense_vs_ground_truth_rel_max_error", "float32", "fout"): ("N_eps", 2.6),  # noqa: E501
+    ("kernel_accuracy/kernel_dense_vs_ground_truth_rel_max_error", "float32", "lagt"): ("pow_N0.5_L0.5_lg1_k0", 0.0345),  # noqa: E501
+    ("kernel_accuracy/kernel_dense_vs_ground_truth_rel_max_error", "float32", "legs"): ("N_eps", 0.279),  # noqa: E501
+    ("kernel_accuracy/kernel_dense_vs_ground_truth_rel_max_error", "float32", "legt"): ("N_eps", 0.628),  # noqa: E501
+    ("kernel_accuracy/kernel_dense_vs_ground_truth_rel_max_error", "float64", "*"): ("pow_N2_L0_lg1_k0", 0.00709),  # noqa: E501
+    ("kernel_accuracy/kernel_dense_vs_ground_truth_rel_max_error", "float64", "fout"): ("pow_N2_L0_lg0_k0", 0.0568),  # noqa: E501
+    ("kernel_accuracy/kernel_dense_vs_ground_truth_rel_max_error", "float64", "lagt"): ("pow_N1_L0.25_lg1_k0", 0.0113),  # noqa: E501
+    ("kernel_accuracy/kernel_dense_vs_ground_truth_rel_max_error", "float64", "legs"): ("N_eps", 0.367),  # noqa: E501
+    ("kernel_accuracy/kernel_dense_vs_ground_truth_rel_max_error", "float64", "legt"): ("N_log2L_eps", 0.0824),  # noqa: E501
+    ("kernel_accuracy/kernel_diag_vs_ground_truth_rel_max_error", "float32", "*"): ("pow_N2_L0_lg1_k0", 0.0179),  # noqa: E501
+    ("kernel_accuracy/kernel_diag_vs_ground_truth_rel_max_error", "float32", "diag-inv"): ("eps", 36.7),  # noqa: E501
+    ("kernel_accuracy/kernel_diag_vs_ground_truth_rel_max_error", "float32", "diag-legs"): ("pow_N2_L0_lg1_k0", 0.0152),  # noqa: E501
+    ("kernel_accuracy/kernel_diag_vs_ground_truth_rel_max_error", "float32", "diag-lin"): ("sqrtN_eps", 2.8),  # noqa: E501
+    ("kernel_accuracy/kernel_diag_vs_ground_truth_rel_max_error", "float64", "*"): ("rigorous", 0.0973),  # noqa: E501
+    ("kernel_accuracy/kernel_diag_vs_ground_truth_rel_max_error", "float64", "diag-inv"): ("sqrtN_eps", 5.31),  # noqa: E501
+    ("kernel_accuracy/kernel_diag_vs_ground_truth_rel_max_error", "float64", "diag-legs"): ("pow_N2_L0_lg1_k0", 0.0153),  # noqa: E501
+    ("kernel_accuracy/kernel_diag_vs_ground_truth_rel_max_error", "float64", "diag-lin"): ("N_eps", 0.394),  # noqa: E501
+    ("kernel_accuracy/kernel_dplr_vs_ground_truth_rel_max_error", "float32", "*"): ("sqrtN_eps", 3.33),  # noqa: E501
+    ("kernel_accuracy/kernel_dplr_vs_ground_truth_rel_max_error", "float32", "fout"): ("N_eps", 0.208),  # noqa: E501
+    ("kernel_accuracy/kernel_dplr_vs_ground_truth_rel_max_error", "float32", "lagt"): ("sqrtN_log2L_eps", 0.142),  # noqa: E501
+    ("kernel_accuracy/kernel_dplr_vs_ground_truth_rel_max_error", "float32", "legs"): ("sqrtN_eps", 0.898),  # noqa: E501
+    ("kernel_accuracy/kernel_dplr_vs_ground_truth_rel_max_error", "float32", "legt"): ("sqrtN_log2L_eps", 0.178),  # noqa: E501
+    ("kernel_accuracy/kernel_dplr_vs_ground_truth_rel_max_error", "float64", "*"): ("L_eps", 1.41),
+    ("kernel_accuracy/kernel_dplr_vs_ground_truth_rel_max_error", "float64", "fout"): ("sqrtN_eps", 90.3),  # noqa: E501
+    ("kernel_accuracy/kernel_dplr_vs_ground_truth_rel_max_error", "float64", "lagt"): ("pow_N0.5_L1_lg0_k0", 0.148),  # noqa: E501
+    ("kernel_accuracy/kernel_dplr_vs_ground_truth_rel_max_error", "float64", "legs"): ("rigorous", 0.038),  # noqa: E501
+    ("kernel_accuracy/kernel_dplr_vs_ground_truth_rel_max_error", "float64", "legt"): ("rigorous", 0.232),  # noqa: E501
+    ("kernel_accuracy_on_trained_like_parameters/kernel_dplr_vs_float_worst_channel_rel_max_error", "float32", "*"): ("eps", 18.4),  # noqa: E501
+    ("kernel_accuracy_on_trained_like_parameters/kernel_dplr_vs_float_worst_channel_rel_max_error", "float32", "foud"): ("rigorous", 0.0432),  # noqa: E501
+    ("kernel_accuracy_on_trained_like_parameters/kernel_dplr_vs_float_worst_channel_rel_max_error", "float32", "fourier_decay"): ("eps", 9.38),  # noqa: E501
+    ("kernel_accuracy_on_trained_like_parameters/kernel_dplr_vs_float_worst_channel_rel_max_error", "float32", "fout"): ("eps", 2.29),  # noqa: E501
+    ("kernel_accuracy_on_trained_like_parameters/kernel_dplr_vs_float_worst_channel_rel_max_error", "float32", "glagt"): ("eps", 6.99),  # noqa: E501
+    ("kernel_accuracy_on_trained_like_parameters/kernel_dplr_vs_float_worst_channel_rel_max_error", "float32", "lagt"): ("eps", 12.3),  # noqa: E501
+    ("kernel_accuracy_on_trained_like_parameters/kernel_dplr_vs_float_worst_channel_rel_max_error", "float32", "legs"): ("eps", 7.86),  # noqa: E501
+    ("kernel_accuracy_on_trained_like_parameters/kernel_dplr_vs_float_worst_channel_rel_max_error", "float32", "legsd"): ("eps", 3.16),  # noqa: E501
+    ("kernel_accuracy_on_trained_like_parameters/kernel_dplr_vs_float_worst_channel_rel_max_error", "float32", "legt"): ("eps", 18.4),  # noqa: E501
+    ("kernel_accuracy_on_trained_like_parameters/kernel_dplr_vs_float_worst_channel_rel_max_error", "float32", "tlagt"): ("log2L_eps", 0.45),  # noqa: E501
+    ("legs/nplr_kernel_vs_ground_truth_rel_max_error", "float32", ""): ("sqrtN_eps", 1.29),
+    ("legs/nplr_kernel_vs_ground_truth_rel_max_error", "float32", "*"): ("sqrtN_eps", 1.29),
+    ("legs/nplr_kernel_vs_ground_truth_rel_max_error", "float64", ""): ("sqrtN_eps", 30.2),
+    ("legs/nplr_kernel_vs_ground_truth_rel_max_error", "float64", "*"): ("sqrtN_eps", 30.2),
+    ("legs/nplr_reconstruction_v_v_h_vs_a_rel_max_error", "float32", ""): ("eps", 0.973),
+    ("legs/nplr_reconstruction_v_v_h_vs_a_rel_max_error", "float32", "*"): ("eps", 0.973),
+    ("legs/nplr_reconstruction_v_v_h_vs_a_rel_max_error", "float64", ""): ("sqrtN_eps", 1.89),
+    ("legs/nplr_reconstruction_v_v_h_vs_a_rel_max_error", "float64", "*"): ("sqrtN_eps", 1.89),
+    ("recurrence_vs_convolution/scan_vs_causal_conv_rel_max_error", "float32", "*"): ("eps", 56.3),
+    ("recurrence_vs_convolution/scan_vs_causal_conv_rel_max_error", "float32", "diag-lin"): ("sqrtN_eps", 5.72),  # noqa: E501
+    ("recurrence_vs_convolution/scan_vs_causal_conv_rel_max_error", "float32", "legs"): ("eps", 56.3),  # noqa: E501
+    ("recurrence_vs_convolution/scan_vs_causal_conv_rel_max_error", "float64", "*"): ("sqrtN_eps", 6.17),  # noqa: E501
+    ("recurrence_vs_convolution/scan_vs_causal_conv_rel_max_error", "float64", "diag-lin"): ("sqrtN_eps", 5.17),  # noqa: E501
+    ("recurrence_vs_convolution/scan_vs_causal_conv_rel_max_error", "float64", "legs"): ("sqrtN_eps", 6.17),  # noqa: E501
+    ("stability/random_ablation_rho_rho_rho", "float32", "*"): ("eps", 0.416),
+    ("stability/random_ablation_rho_rho_rho", "float32", "random"): ("eps", 0.416),
+    ("stability/random_ablation_rho_rho_rho", "float64", "*"): ("sqrtN_eps", 4.61),
+    ("stability/random_ablation_rho_rho_rho", "float64", "random"): ("sqrtN_eps", 4.61),
+}
 # END CALIBRATION

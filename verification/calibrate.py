@@ -76,21 +76,24 @@ def fit(rows, safety=bounds.SAFETY):
     Returns
     -------
     table : dict
-        The calibration table, for :data:`statespace.verification.bounds.CALIBRATION`.
+        The calibration table, for :data:`statespace.verification.bounds.CALIBRATION`:
+        ``(metric, dtype, system) -> (model name, c)``, and ``system = "*"`` fitted
+        over every system of the metric.
 
     Examples
     --------
     >>> rows = [Row("E", "q", {"N": n}, "float64", n * 2.0 ** -52, 1.0) for n in (4, 64)]
     >>> fit(rows)
-    {('e/q', 'float64'): ('N_eps', 1.0)}
+    {('e/q', 'float64', ''): ('N_eps', 1.0), ('e/q', 'float64', '*'): ('N_eps', 1.0)}
     """
     groups = {}
     for r in rows:
         if r.direction != "upper" or r.metric in bounds.RIGOROUS_ONLY:
             continue
-        groups.setdefault((r.metric, r.dtype), []).append(r)
+        groups.setdefault((r.metric, r.dtype, bounds.system_of(r.params)), []).append(r)
+        groups.setdefault((r.metric, r.dtype, "*"), []).append(r)
     table = {}
-    for (metric, dtype), rs in sorted(groups.items()):
+    for (metric, dtype, system), rs in sorted(groups.items()):
         best = None
         for name in _candidates(metric):
             model = bounds.MODELS[name]
@@ -111,16 +114,17 @@ def fit(rows, safety=bounds.SAFETY):
             if best is None or key < best[0]:
                 best = (key, name, c)
         if best is not None:
-            table[(metric, dtype)] = (best[1], float(f"{best[2]:.3g}"))
+            table[(metric, dtype, system)] = (best[1], float(f"{best[2]:.3g}"))
     return table
 
 
 def render_table(table):
     """The calibration table as Markdown."""
     out = [f"Safety factor S = {bounds.SAFETY:g}; expected bound = S * c * model.", "",
-           "| metric | dtype | model | c |", "|---|---|---|---|"]
-    for (metric, dtype), (name, c) in sorted(table.items()):
-        out.append(f"| {metric} | {dtype} | {bounds.MODELS[name].formula} | {c:.3g} |")
+           "| metric | dtype | system | model | c |", "|---|---|---|---|---|"]
+    for (metric, dtype, system), (name, c) in sorted(table.items()):
+        out.append(f"| {metric} | {dtype} | {system or '-'} | {bounds.MODELS[name].formula} | "
+                   f"{c:.3g} |")
     return "\n".join(out)
 
 
@@ -132,9 +136,11 @@ def _recompute(rows):
 def _write(table, path=None):
     path = Path(path or Path(bounds.__file__))
     text = path.read_text()
-    body = "CALIBRATION: dict = {\n" + "".join(
-        f"    ({metric!r}, {dtype!r}): ({name!r}, {c!r}),\n"
-        for (metric, dtype), (name, c) in sorted(table.items())) + "}\n"
+    lines = []
+    for (metric, dtype, system), (name, c) in sorted(table.items()):
+        line = f'    ("{metric}", "{dtype}", "{system}"): ("{name}", {c!r}),'
+        lines.append(line + ("  # noqa: E501" if len(line) > 100 else "") + "\n")
+    body = "CALIBRATION: dict = {\n" + "".join(lines) + "}\n"
     new, n = re.subn(r"# BEGIN CALIBRATION\n.*?# END CALIBRATION",
                      "# BEGIN CALIBRATION\n" + body.replace("\\", "\\\\") + "# END CALIBRATION",
                      text, flags=re.S)
