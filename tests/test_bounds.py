@@ -96,3 +96,20 @@ def test_fit_picks_the_model_and_constant():
     name, c = table[("e/q", "float64", "*")]
     assert c == pytest.approx(0.5)
     assert bounds.MODELS[name](N=64, L=65536, eps=1.0) == pytest.approx(8 * 16)
+
+
+def test_cli_lenient_flag_reaches_the_runner(monkeypatch):
+    from statespace import cli
+    from statespace.verification import runner
+
+    seen = {}
+
+    def fake_run(**kwargs):
+        seen.update(kwargs)
+        return 0
+
+    monkeypatch.setattr(runner, "run", fake_run)
+    assert cli.main(["verify", "--lenient", "--out", "x"]) == 0
+    assert seen["lenient"] is True
+    assert cli.main(["verify", "--out", "x"]) == 0
+    assert seen["lenient"] is False

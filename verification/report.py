@@ -385,7 +385,8 @@ def bound_summary(rows) -> list:
         worst_e = max((x for x in finite_e if math.isfinite(x)), default=math.nan)
         exact = sum(1 for x in finite_e if x == math.inf)
         loose = sum(1 for x in finite_e if x >= LOOSE)
-        model = rs[0].expected_model or "-"
+        models = list(dict.fromkeys(r.expected_model for r in rs if r.expected_model))
+        model = "; ".join(models[:2]) + ("; ..." if len(models) > 2 else "") or "-"
         out.append(f"| {_cell(metric)} | {dtype} | {len(rs)} | {_cell(model)} | "
                    f"{_fmt(worst_r)} | {_fmt(worst_e)} | {exact} | {loose} |")
     return out + [""]
