@@ -57,6 +57,9 @@ __all__ = [
     "KERNEL_DENSE",
     "KERNEL_DPLR",
     "KERNEL_DIAG",
+    "NPLR_RECON",
+    "DENSE_DISC",
+    "RECURRENCE",
     "MODELS",
     "SAFETY",
     "CALIBRATION",
@@ -158,6 +161,17 @@ KERNEL_DPLR = Tolerance("kernel_dplr", "N (log2 L + M) eps, M = min(L, 1/(dt alp
 #: Rigorous bound of ``kernel_diag``; ``x = max_n |dt lambda_n|``.
 KERNEL_DIAG = Tolerance("kernel_diag", "(N + L max|dt lambda_n|) eps",
                         lambda N, L, eps, x, **_: (N + L * x) * eps)
+
+#: Rigorous bound of the NPLR reconstruction (N-term sums with a unitary V).
+NPLR_RECON = Tolerance("nplr_reconstruction", "4 N eps", lambda N, eps, **_: 4 * N * eps)
+#: Rigorous bound of a dense discretization: the solve's (or the exponential's)
+#: backward error times the condition number ``kappa`` of the map.
+DENSE_DISC = Tolerance("dense_discretization", "N kappa eps",
+                       lambda N, kappa, eps, **_: N * kappa * eps)
+#: Rigorous bound of the recurrence against the convolution; ``amp`` is
+#: ``|K|_1 |u|_inf / |y|_inf``.
+RECURRENCE = Tolerance("recurrence", "(N L + log2(L) |K|_1 |u|_inf / |y|_inf) eps",
+                       lambda N, L, eps, amp, **_: (N * L + math.log2(L) * amp) * eps)
 
 #: Candidate error models by name.
 MODELS = {m.name: m for m in _MODEL_LIST + _POWERS}
