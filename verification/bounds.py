@@ -233,6 +233,16 @@ def metric_of(experiment: str, quantity: str) -> str:
 def direction_of(metric: str) -> str:
     """``"lower"`` for rows asserting a lower bound on the measured error, else ``"upper"``.
 
+    Parameters
+    ----------
+    metric : str
+        A metric key (:func:`metric_of`).
+
+    Returns
+    -------
+    direction : str
+        ``"lower"`` or ``"upper"``.
+
     Examples
     --------
     >>> direction_of("legs/max_v_of_numpy_eig_unit_pivot_columns_lower_bound_divided_by_measured")
@@ -246,12 +256,41 @@ def system_of(params: dict) -> str:
 
     Constants are calibrated per metric, dtype and system, the error of one path
     depending on the conditioning of the system; ``"*"`` is the fallback over all.
+
+    Parameters
+    ----------
+    params : dict
+        A row's parameters.
+
+    Returns
+    -------
+    system : str
+
+    Examples
+    --------
+    >>> system_of({"measure": "legs", "N": 16})
+    'legs'
     """
     return str(params.get("system", params.get("measure", "")) or "")
 
 
 def eps_of(dtype: str) -> float:
-    """Machine epsilon of ``"float32"``/``"float64"`` (also complex); 1 otherwise."""
+    """Machine epsilon of ``"float32"``/``"float64"`` (also complex); 1 otherwise.
+
+    Parameters
+    ----------
+    dtype : str
+        A dtype name.
+
+    Returns
+    -------
+    eps : float
+
+    Examples
+    --------
+    >>> eps_of("float32") == 2.0 ** -23
+    True
+    """
     d = str(dtype)
     if d in ("float32", "complex64"):
         return 2.0 ** -23
@@ -324,41 +363,41 @@ CALIBRATION: dict = {
     ("boundary_states/c_from_tilde_diag_vs_mpmath_max_entrywise_rel_error", "float32", "*"): ("pow_N0_L0_lg0_k0.5", 2.1),  # noqa: E501
     ("boundary_states/c_from_tilde_diag_vs_mpmath_max_entrywise_rel_error", "float32", "diag-inv"): ("pow_N0_L0_lg0_k0.5", 2.1),  # noqa: E501
     ("boundary_states/c_from_tilde_diag_vs_mpmath_max_entrywise_rel_error", "float32", "diag-lin"): ("eps", 4.04),  # noqa: E501
-    ("boundary_states/c_from_tilde_diag_vs_mpmath_max_entrywise_rel_error", "float64", "*"): ("log2L_eps", 0.619),  # noqa: E501
-    ("boundary_states/c_from_tilde_diag_vs_mpmath_max_entrywise_rel_error", "float64", "diag-inv"): ("log2L_eps", 0.619),  # noqa: E501
+    ("boundary_states/c_from_tilde_diag_vs_mpmath_max_entrywise_rel_error", "float64", "*"): ("eps", 4.57),  # noqa: E501
+    ("boundary_states/c_from_tilde_diag_vs_mpmath_max_entrywise_rel_error", "float64", "diag-inv"): ("eps", 4.57),  # noqa: E501
     ("boundary_states/c_from_tilde_diag_vs_mpmath_max_entrywise_rel_error", "float64", "diag-lin"): ("eps", 1.0),  # noqa: E501
     ("boundary_states/c_from_tilde_dplr_vs_mpmath_rel_max_error", "float32", "*"): ("eps", 0.356),
     ("boundary_states/c_from_tilde_dplr_vs_mpmath_rel_max_error", "float32", "legs"): ("eps", 0.356),  # noqa: E501
-    ("boundary_states/c_from_tilde_dplr_vs_mpmath_rel_max_error", "float64", "*"): ("N_eps", 0.119),
-    ("boundary_states/c_from_tilde_dplr_vs_mpmath_rel_max_error", "float64", "legs"): ("N_eps", 0.119),  # noqa: E501
+    ("boundary_states/c_from_tilde_dplr_vs_mpmath_rel_max_error", "float64", "*"): ("eps", 1.91),
+    ("boundary_states/c_from_tilde_dplr_vs_mpmath_rel_max_error", "float64", "legs"): ("eps", 1.91),
     ("boundary_states/c_tilde_diag_vs_mpmath_max_entrywise_rel_error", "float32", "*"): ("pow_N0_L0_lg0_k0.5", 2.2),  # noqa: E501
     ("boundary_states/c_tilde_diag_vs_mpmath_max_entrywise_rel_error", "float32", "diag-inv"): ("pow_N0_L0_lg0_k0.5", 2.2),  # noqa: E501
     ("boundary_states/c_tilde_diag_vs_mpmath_max_entrywise_rel_error", "float32", "diag-lin"): ("eps", 3.95),  # noqa: E501
     ("boundary_states/c_tilde_diag_vs_mpmath_max_entrywise_rel_error", "float64", "*"): ("eps", 4.32),  # noqa: E501
-    ("boundary_states/c_tilde_diag_vs_mpmath_max_entrywise_rel_error", "float64", "diag-inv"): ("sqrtN_eps", 1.08),  # noqa: E501
+    ("boundary_states/c_tilde_diag_vs_mpmath_max_entrywise_rel_error", "float64", "diag-inv"): ("eps", 4.32),  # noqa: E501
     ("boundary_states/c_tilde_diag_vs_mpmath_max_entrywise_rel_error", "float64", "diag-lin"): ("eps", 0.805),  # noqa: E501
     ("boundary_states/c_tilde_dplr_vs_mpmath_rel_max_error", "float32", "*"): ("eps", 0.212),
     ("boundary_states/c_tilde_dplr_vs_mpmath_rel_max_error", "float32", "legs"): ("eps", 0.212),
     ("boundary_states/c_tilde_dplr_vs_mpmath_rel_max_error", "float64", "*"): ("eps", 1.63),
     ("boundary_states/c_tilde_dplr_vs_mpmath_rel_max_error", "float64", "legs"): ("eps", 1.63),
-    ("boundary_states/final_state_diag_vs_mpmath_rel_max_error", "float32", "*"): ("N_eps", 1.03),
+    ("boundary_states/final_state_diag_vs_mpmath_rel_max_error", "float32", "*"): ("eps", 12.3),
     ("boundary_states/final_state_diag_vs_mpmath_rel_max_error", "float32", "diag-inv"): ("eps", 8.25),  # noqa: E501
-    ("boundary_states/final_state_diag_vs_mpmath_rel_max_error", "float32", "diag-lin"): ("pow_N1_L1_lg0_k0", 0.00305),  # noqa: E501
-    ("boundary_states/final_state_diag_vs_mpmath_rel_max_error", "float64", "*"): ("N_eps", 0.599),
-    ("boundary_states/final_state_diag_vs_mpmath_rel_max_error", "float64", "diag-inv"): ("N_log2L_eps", 0.0809),  # noqa: E501
-    ("boundary_states/final_state_diag_vs_mpmath_rel_max_error", "float64", "diag-lin"): ("sqrtN_log2L_eps", 0.0492),  # noqa: E501
+    ("boundary_states/final_state_diag_vs_mpmath_rel_max_error", "float32", "diag-lin"): ("eps", 12.3),  # noqa: E501
+    ("boundary_states/final_state_diag_vs_mpmath_rel_max_error", "float64", "*"): ("eps", 9.58),
+    ("boundary_states/final_state_diag_vs_mpmath_rel_max_error", "float64", "diag-inv"): ("eps", 9.58),  # noqa: E501
+    ("boundary_states/final_state_diag_vs_mpmath_rel_max_error", "float64", "diag-lin"): ("eps", 1.4),  # noqa: E501
     ("boundary_states/final_state_dplr_vs_mpmath_rel_max_error", "float32", "*"): ("eps", 0.277),
     ("boundary_states/final_state_dplr_vs_mpmath_rel_max_error", "float32", "legs"): ("eps", 0.277),
-    ("boundary_states/final_state_dplr_vs_mpmath_rel_max_error", "float64", "*"): ("pow_N1_L1_lg1_k0", 0.00129),  # noqa: E501
-    ("boundary_states/final_state_dplr_vs_mpmath_rel_max_error", "float64", "legs"): ("pow_N1_L1_lg1_k0", 0.00129),  # noqa: E501
-    ("boundary_states/initial_response_diag_vs_mpmath_rel_max_error", "float32", "*"): ("N_eps", 0.549),  # noqa: E501
+    ("boundary_states/final_state_dplr_vs_mpmath_rel_max_error", "float64", "*"): ("eps", 42.4),
+    ("boundary_states/final_state_dplr_vs_mpmath_rel_max_error", "float64", "legs"): ("eps", 42.4),
+    ("boundary_states/initial_response_diag_vs_mpmath_rel_max_error", "float32", "*"): ("eps", 7.33),  # noqa: E501
     ("boundary_states/initial_response_diag_vs_mpmath_rel_max_error", "float32", "diag-inv"): ("eps", 4.61),  # noqa: E501
-    ("boundary_states/initial_response_diag_vs_mpmath_rel_max_error", "float32", "diag-lin"): ("pow_N0.5_L0.5_lg1_k0", 0.0159),  # noqa: E501
-    ("boundary_states/initial_response_diag_vs_mpmath_rel_max_error", "float64", "*"): ("sqrtN_eps", 1.07),  # noqa: E501
-    ("boundary_states/initial_response_diag_vs_mpmath_rel_max_error", "float64", "diag-inv"): ("log2L_eps", 0.508),  # noqa: E501
-    ("boundary_states/initial_response_diag_vs_mpmath_rel_max_error", "float64", "diag-lin"): ("pow_N0.5_L0.5_lg1_k0", 0.00659),  # noqa: E501
-    ("boundary_states/initial_response_dplr_vs_mpmath_rel_max_error", "float32", "*"): ("log2L_eps", 0.0425),  # noqa: E501
-    ("boundary_states/initial_response_dplr_vs_mpmath_rel_max_error", "float32", "legs"): ("log2L_eps", 0.0425),  # noqa: E501
+    ("boundary_states/initial_response_diag_vs_mpmath_rel_max_error", "float32", "diag-lin"): ("eps", 7.33),  # noqa: E501
+    ("boundary_states/initial_response_diag_vs_mpmath_rel_max_error", "float64", "*"): ("eps", 4.07),  # noqa: E501
+    ("boundary_states/initial_response_diag_vs_mpmath_rel_max_error", "float64", "diag-inv"): ("eps", 4.07),  # noqa: E501
+    ("boundary_states/initial_response_diag_vs_mpmath_rel_max_error", "float64", "diag-lin"): ("eps", 3.3),  # noqa: E501
+    ("boundary_states/initial_response_dplr_vs_mpmath_rel_max_error", "float32", "*"): ("eps", 0.34),  # noqa: E501
+    ("boundary_states/initial_response_dplr_vs_mpmath_rel_max_error", "float32", "legs"): ("eps", 0.34),  # noqa: E501
     ("boundary_states/initial_response_dplr_vs_mpmath_rel_max_error", "float64", "*"): ("eps", 27.3),  # noqa: E501
     ("boundary_states/initial_response_dplr_vs_mpmath_rel_max_error", "float64", "legs"): ("eps", 27.3),  # noqa: E501
     ("discretization_accuracy/bilinear_ad_rel_max_error", "float32", "*"): ("eps", 1.87),
@@ -367,7 +406,7 @@ CALIBRATION: dict = {
     ("discretization_accuracy/bilinear_ad_rel_max_error", "float32", "legs"): ("eps", 1.87),
     ("discretization_accuracy/bilinear_ad_rel_max_error", "float32", "legt"): ("eps", 0.637),
     ("discretization_accuracy/bilinear_ad_rel_max_error", "float64", "*"): ("pow_N0.5_L0_lg0_k0.5", 0.644),  # noqa: E501
-    ("discretization_accuracy/bilinear_ad_rel_max_error", "float64", "fout"): ("pow_N1_L0_lg0_k0.5", 0.125),  # noqa: E501
+    ("discretization_accuracy/bilinear_ad_rel_max_error", "float64", "fout"): ("pow_N0_L0_lg0_k0.5", 3.64),  # noqa: E501
     ("discretization_accuracy/bilinear_ad_rel_max_error", "float64", "lagt"): ("pow_N0_L0_lg0_k0.5", 0.5),  # noqa: E501
     ("discretization_accuracy/bilinear_ad_rel_max_error", "float64", "legs"): ("pow_N0_L0_lg0_k0.5", 1.09),  # noqa: E501
     ("discretization_accuracy/bilinear_ad_rel_max_error", "float64", "legt"): ("pow_N0_L0_lg0_k0.5", 1.49),  # noqa: E501
@@ -388,13 +427,13 @@ CALIBRATION: dict = {
     ("discretization_accuracy/bilinear_bd_rel_max_error", "float64", "fout"): ("eps", 2.8),
     ("discretization_accuracy/bilinear_bd_rel_max_error", "float64", "lagt"): ("eps", 1.95),
     ("discretization_accuracy/bilinear_bd_rel_max_error", "float64", "legs"): ("sqrtN_eps", 0.568),
-    ("discretization_accuracy/bilinear_bd_rel_max_error", "float64", "legt"): ("sqrtN_eps", 0.476),
+    ("discretization_accuracy/bilinear_bd_rel_max_error", "float64", "legt"): ("eps", 2.69),
     ("discretization_accuracy/bilinear_lambda_d_max_entrywise_rel_error", "float32", "*"): ("rigorous", 0.233),  # noqa: E501
-    ("discretization_accuracy/bilinear_lambda_d_max_entrywise_rel_error", "float32", "diag-inv"): ("rigorous", 0.196),  # noqa: E501
+    ("discretization_accuracy/bilinear_lambda_d_max_entrywise_rel_error", "float32", "diag-inv"): ("eps", 1.22),  # noqa: E501
     ("discretization_accuracy/bilinear_lambda_d_max_entrywise_rel_error", "float32", "diag-legs"): ("eps", 1.01),  # noqa: E501
-    ("discretization_accuracy/bilinear_lambda_d_max_entrywise_rel_error", "float32", "diag-lin"): ("rigorous", 0.229),  # noqa: E501
+    ("discretization_accuracy/bilinear_lambda_d_max_entrywise_rel_error", "float32", "diag-lin"): ("eps", 1.11),  # noqa: E501
     ("discretization_accuracy/bilinear_lambda_d_max_entrywise_rel_error", "float64", "*"): ("eps", 1.51),  # noqa: E501
-    ("discretization_accuracy/bilinear_lambda_d_max_entrywise_rel_error", "float64", "diag-inv"): ("sqrtN_eps", 0.251),  # noqa: E501
+    ("discretization_accuracy/bilinear_lambda_d_max_entrywise_rel_error", "float64", "diag-inv"): ("eps", 1.29),  # noqa: E501
     ("discretization_accuracy/bilinear_lambda_d_max_entrywise_rel_error", "float64", "diag-legs"): ("kappa_eps", 1.19),  # noqa: E501
     ("discretization_accuracy/bilinear_lambda_d_max_entrywise_rel_error", "float64", "diag-lin"): ("eps", 1.51),  # noqa: E501
     ("discretization_accuracy/gbt_ad_rel_max_error", "float32", "*"): ("pow_N0_L0_lg0_k0.5", 0.661),
@@ -403,14 +442,14 @@ CALIBRATION: dict = {
     ("discretization_accuracy/gbt_ad_rel_max_error", "float32", "legs"): ("pow_N0_L0_lg0_k0.5", 0.661),  # noqa: E501
     ("discretization_accuracy/gbt_ad_rel_max_error", "float32", "legt"): ("eps", 0.679),
     ("discretization_accuracy/gbt_ad_rel_max_error", "float64", "*"): ("pow_N0.5_L0_lg0_k0.5", 0.644),  # noqa: E501
-    ("discretization_accuracy/gbt_ad_rel_max_error", "float64", "fout"): ("pow_N1_L0_lg0_k0.5", 0.125),  # noqa: E501
+    ("discretization_accuracy/gbt_ad_rel_max_error", "float64", "fout"): ("pow_N0_L0_lg0_k0.5", 3.64),  # noqa: E501
     ("discretization_accuracy/gbt_ad_rel_max_error", "float64", "lagt"): ("pow_N0_L0_lg0_k0.5", 0.5),  # noqa: E501
     ("discretization_accuracy/gbt_ad_rel_max_error", "float64", "legs"): ("pow_N0_L0_lg0_k0.5", 1.09),  # noqa: E501
-    ("discretization_accuracy/gbt_ad_rel_max_error", "float64", "legt"): ("sqrtN_eps", 1.42),
+    ("discretization_accuracy/gbt_ad_rel_max_error", "float64", "legt"): ("pow_N0_L0_lg0_k0.5", 1.97),  # noqa: E501
     ("discretization_accuracy/gbt_bd_max_entrywise_rel_error", "float32", "*"): ("sqrtN_eps", 0.449),  # noqa: E501
-    ("discretization_accuracy/gbt_bd_max_entrywise_rel_error", "float32", "diag-inv"): ("rigorous", 0.382),  # noqa: E501
+    ("discretization_accuracy/gbt_bd_max_entrywise_rel_error", "float32", "diag-inv"): ("eps", 1.71),  # noqa: E501
     ("discretization_accuracy/gbt_bd_max_entrywise_rel_error", "float32", "diag-legs"): ("eps", 1.8),  # noqa: E501
-    ("discretization_accuracy/gbt_bd_max_entrywise_rel_error", "float32", "diag-lin"): ("rigorous", 0.3),  # noqa: E501
+    ("discretization_accuracy/gbt_bd_max_entrywise_rel_error", "float32", "diag-lin"): ("eps", 1.33),  # noqa: E501
     ("discretization_accuracy/gbt_bd_max_entrywise_rel_error", "float64", "*"): ("eps", 1.95),
     ("discretization_accuracy/gbt_bd_max_entrywise_rel_error", "float64", "diag-inv"): ("eps", 1.58),  # noqa: E501
     ("discretization_accuracy/gbt_bd_max_entrywise_rel_error", "float64", "diag-legs"): ("eps", 1.95),  # noqa: E501
@@ -424,31 +463,31 @@ CALIBRATION: dict = {
     ("discretization_accuracy/gbt_bd_rel_max_error", "float64", "fout"): ("eps", 2.8),
     ("discretization_accuracy/gbt_bd_rel_max_error", "float64", "lagt"): ("eps", 1.95),
     ("discretization_accuracy/gbt_bd_rel_max_error", "float64", "legs"): ("sqrtN_eps", 0.842),
-    ("discretization_accuracy/gbt_bd_rel_max_error", "float64", "legt"): ("sqrtN_eps", 0.818),
+    ("discretization_accuracy/gbt_bd_rel_max_error", "float64", "legt"): ("eps", 2.69),
     ("discretization_accuracy/gbt_lambda_d_max_entrywise_rel_error", "float32", "*"): ("eps", 1.22),
-    ("discretization_accuracy/gbt_lambda_d_max_entrywise_rel_error", "float32", "diag-inv"): ("rigorous", 0.213),  # noqa: E501
+    ("discretization_accuracy/gbt_lambda_d_max_entrywise_rel_error", "float32", "diag-inv"): ("eps", 1.22),  # noqa: E501
     ("discretization_accuracy/gbt_lambda_d_max_entrywise_rel_error", "float32", "diag-legs"): ("eps", 1.09),  # noqa: E501
-    ("discretization_accuracy/gbt_lambda_d_max_entrywise_rel_error", "float32", "diag-lin"): ("rigorous", 0.229),  # noqa: E501
+    ("discretization_accuracy/gbt_lambda_d_max_entrywise_rel_error", "float32", "diag-lin"): ("eps", 1.11),  # noqa: E501
     ("discretization_accuracy/gbt_lambda_d_max_entrywise_rel_error", "float64", "*"): ("eps", 1.51),
-    ("discretization_accuracy/gbt_lambda_d_max_entrywise_rel_error", "float64", "diag-inv"): ("sqrtN_eps", 0.251),  # noqa: E501
+    ("discretization_accuracy/gbt_lambda_d_max_entrywise_rel_error", "float64", "diag-inv"): ("eps", 1.29),  # noqa: E501
     ("discretization_accuracy/gbt_lambda_d_max_entrywise_rel_error", "float64", "diag-legs"): ("eps", 1.19),  # noqa: E501
     ("discretization_accuracy/gbt_lambda_d_max_entrywise_rel_error", "float64", "diag-lin"): ("eps", 1.51),  # noqa: E501
     ("discretization_accuracy/zoh_ad_rel_max_error", "float32", "*"): ("pow_N0.5_L0_lg0_k0.5", 0.204),  # noqa: E501
-    ("discretization_accuracy/zoh_ad_rel_max_error", "float32", "fout"): ("pow_N1_L0_lg0_k0.5", 0.0361),  # noqa: E501
+    ("discretization_accuracy/zoh_ad_rel_max_error", "float32", "fout"): ("pow_N0_L0_lg0_k0.5", 1.15),  # noqa: E501
     ("discretization_accuracy/zoh_ad_rel_max_error", "float32", "lagt"): ("eps", 0.252),
     ("discretization_accuracy/zoh_ad_rel_max_error", "float32", "legs"): ("pow_N0.5_L0_lg0_k0.5", 0.148),  # noqa: E501
     ("discretization_accuracy/zoh_ad_rel_max_error", "float32", "legt"): ("pow_N0_L0_lg0_k0.5", 0.281),  # noqa: E501
     ("discretization_accuracy/zoh_ad_rel_max_error", "float64", "*"): ("kappa_eps", 3.73),
-    ("discretization_accuracy/zoh_ad_rel_max_error", "float64", "fout"): ("rigorous", 0.178),
+    ("discretization_accuracy/zoh_ad_rel_max_error", "float64", "fout"): ("kappa_eps", 3.73),
     ("discretization_accuracy/zoh_ad_rel_max_error", "float64", "lagt"): ("pow_N0_L0_lg0_k0.5", 6.42),  # noqa: E501
     ("discretization_accuracy/zoh_ad_rel_max_error", "float64", "legs"): ("sqrtN_eps", 7.77),
     ("discretization_accuracy/zoh_ad_rel_max_error", "float64", "legt"): ("kappa_eps", 0.436),
     ("discretization_accuracy/zoh_bd_max_entrywise_rel_error", "float32", "*"): ("pow_N0.5_L0_lg0_k0.5", 0.673),  # noqa: E501
-    ("discretization_accuracy/zoh_bd_max_entrywise_rel_error", "float32", "diag-inv"): ("pow_N0.5_L0_lg0_k0.5", 0.673),  # noqa: E501
+    ("discretization_accuracy/zoh_bd_max_entrywise_rel_error", "float32", "diag-inv"): ("pow_N0_L0_lg0_k0.5", 5.39),  # noqa: E501
     ("discretization_accuracy/zoh_bd_max_entrywise_rel_error", "float32", "diag-legs"): ("eps", 9.24),  # noqa: E501
-    ("discretization_accuracy/zoh_bd_max_entrywise_rel_error", "float32", "diag-lin"): ("N_eps", 0.281),  # noqa: E501
-    ("discretization_accuracy/zoh_bd_max_entrywise_rel_error", "float64", "*"): ("pow_N2_L0_lg0_k0", 0.00892),  # noqa: E501
-    ("discretization_accuracy/zoh_bd_max_entrywise_rel_error", "float64", "diag-inv"): ("N_eps", 0.402),  # noqa: E501
+    ("discretization_accuracy/zoh_bd_max_entrywise_rel_error", "float32", "diag-lin"): ("pow_N0_L0_lg0_k0.5", 1.62),  # noqa: E501
+    ("discretization_accuracy/zoh_bd_max_entrywise_rel_error", "float64", "*"): ("pow_N0_L0_lg0_k0.5", 3.9),  # noqa: E501
+    ("discretization_accuracy/zoh_bd_max_entrywise_rel_error", "float64", "diag-inv"): ("pow_N0_L0_lg0_k0.5", 3.9),  # noqa: E501
     ("discretization_accuracy/zoh_bd_max_entrywise_rel_error", "float64", "diag-legs"): ("eps", 2.28),  # noqa: E501
     ("discretization_accuracy/zoh_bd_max_entrywise_rel_error", "float64", "diag-lin"): ("eps", 1.3),
     ("discretization_accuracy/zoh_bd_rel_max_error", "float32", "*"): ("eps", 1.94),
@@ -457,17 +496,17 @@ CALIBRATION: dict = {
     ("discretization_accuracy/zoh_bd_rel_max_error", "float32", "legs"): ("eps", 1.94),
     ("discretization_accuracy/zoh_bd_rel_max_error", "float32", "legt"): ("eps", 1.4),
     ("discretization_accuracy/zoh_bd_rel_max_error", "float64", "*"): ("pow_N1_L0_lg0_k1", 0.357),
-    ("discretization_accuracy/zoh_bd_rel_max_error", "float64", "fout"): ("sqrtN_eps", 1.16),
+    ("discretization_accuracy/zoh_bd_rel_max_error", "float64", "fout"): ("eps", 5.0),
     ("discretization_accuracy/zoh_bd_rel_max_error", "float64", "lagt"): ("pow_N0_L0_lg0_k0.5", 5.5),  # noqa: E501
     ("discretization_accuracy/zoh_bd_rel_max_error", "float64", "legs"): ("pow_N1_L0_lg0_k1", 0.357),  # noqa: E501
     ("discretization_accuracy/zoh_bd_rel_max_error", "float64", "legt"): ("pow_N0_L0_lg0_k0.5", 2.12),  # noqa: E501
     ("discretization_accuracy/zoh_lambda_d_max_entrywise_rel_error", "float32", "*"): ("rigorous", 0.165),  # noqa: E501
-    ("discretization_accuracy/zoh_lambda_d_max_entrywise_rel_error", "float32", "diag-inv"): ("rigorous", 0.116),  # noqa: E501
+    ("discretization_accuracy/zoh_lambda_d_max_entrywise_rel_error", "float32", "diag-inv"): ("kappa_eps", 0.595),  # noqa: E501
     ("discretization_accuracy/zoh_lambda_d_max_entrywise_rel_error", "float32", "diag-legs"): ("kappa_eps", 0.713),  # noqa: E501
-    ("discretization_accuracy/zoh_lambda_d_max_entrywise_rel_error", "float32", "diag-lin"): ("rigorous", 0.106),  # noqa: E501
-    ("discretization_accuracy/zoh_lambda_d_max_entrywise_rel_error", "float64", "*"): ("rigorous", 0.125),  # noqa: E501
+    ("discretization_accuracy/zoh_lambda_d_max_entrywise_rel_error", "float32", "diag-lin"): ("kappa_eps", 0.519),  # noqa: E501
+    ("discretization_accuracy/zoh_lambda_d_max_entrywise_rel_error", "float64", "*"): ("kappa_eps", 0.711),  # noqa: E501
     ("discretization_accuracy/zoh_lambda_d_max_entrywise_rel_error", "float64", "diag-inv"): ("kappa_eps", 0.515),  # noqa: E501
-    ("discretization_accuracy/zoh_lambda_d_max_entrywise_rel_error", "float64", "diag-legs"): ("rigorous", 0.124),  # noqa: E501
+    ("discretization_accuracy/zoh_lambda_d_max_entrywise_rel_error", "float64", "diag-legs"): ("kappa_eps", 0.711),  # noqa: E501
     ("discretization_accuracy/zoh_lambda_d_max_entrywise_rel_error", "float64", "diag-lin"): ("kappa_eps", 0.503),  # noqa: E501
     ("hippo_entries/a_entries_max_error_ulps", "float32", "*"): ("const", 0.5),
     ("hippo_entries/a_entries_max_error_ulps", "float32", "diagonal"): ("const", 0.495),
@@ -550,7 +589,7 @@ CALIBRATION: dict = {
     ("kernel_accuracy/kernel_dplr_vs_ground_truth_rel_max_error", "float64", "legs"): ("rigorous", 0.038),  # noqa: E501
     ("kernel_accuracy/kernel_dplr_vs_ground_truth_rel_max_error", "float64", "legt"): ("rigorous", 0.232),  # noqa: E501
     ("kernel_accuracy_on_trained_like_parameters/kernel_dplr_vs_float_worst_channel_rel_max_error", "float32", "*"): ("eps", 18.4),  # noqa: E501
-    ("kernel_accuracy_on_trained_like_parameters/kernel_dplr_vs_float_worst_channel_rel_max_error", "float32", "foud"): ("rigorous", 0.0432),  # noqa: E501
+    ("kernel_accuracy_on_trained_like_parameters/kernel_dplr_vs_float_worst_channel_rel_max_error", "float32", "foud"): ("eps", 3.28),  # noqa: E501
     ("kernel_accuracy_on_trained_like_parameters/kernel_dplr_vs_float_worst_channel_rel_max_error", "float32", "fourier_decay"): ("eps", 9.38),  # noqa: E501
     ("kernel_accuracy_on_trained_like_parameters/kernel_dplr_vs_float_worst_channel_rel_max_error", "float32", "fout"): ("eps", 2.29),  # noqa: E501
     ("kernel_accuracy_on_trained_like_parameters/kernel_dplr_vs_float_worst_channel_rel_max_error", "float32", "glagt"): ("eps", 6.99),  # noqa: E501
@@ -558,7 +597,7 @@ CALIBRATION: dict = {
     ("kernel_accuracy_on_trained_like_parameters/kernel_dplr_vs_float_worst_channel_rel_max_error", "float32", "legs"): ("eps", 7.86),  # noqa: E501
     ("kernel_accuracy_on_trained_like_parameters/kernel_dplr_vs_float_worst_channel_rel_max_error", "float32", "legsd"): ("eps", 3.16),  # noqa: E501
     ("kernel_accuracy_on_trained_like_parameters/kernel_dplr_vs_float_worst_channel_rel_max_error", "float32", "legt"): ("eps", 18.4),  # noqa: E501
-    ("kernel_accuracy_on_trained_like_parameters/kernel_dplr_vs_float_worst_channel_rel_max_error", "float32", "tlagt"): ("log2L_eps", 0.45),  # noqa: E501
+    ("kernel_accuracy_on_trained_like_parameters/kernel_dplr_vs_float_worst_channel_rel_max_error", "float32", "tlagt"): ("eps", 5.4),  # noqa: E501
     ("legs/nplr_kernel_vs_ground_truth_rel_max_error", "float32", ""): ("sqrtN_eps", 1.29),
     ("legs/nplr_kernel_vs_ground_truth_rel_max_error", "float32", "*"): ("sqrtN_eps", 1.29),
     ("legs/nplr_kernel_vs_ground_truth_rel_max_error", "float64", ""): ("sqrtN_eps", 30.2),
@@ -568,10 +607,10 @@ CALIBRATION: dict = {
     ("legs/nplr_reconstruction_v_v_h_vs_a_rel_max_error", "float64", ""): ("sqrtN_eps", 1.89),
     ("legs/nplr_reconstruction_v_v_h_vs_a_rel_max_error", "float64", "*"): ("sqrtN_eps", 1.89),
     ("recurrence_vs_convolution/scan_vs_causal_conv_rel_max_error", "float32", "*"): ("eps", 56.3),
-    ("recurrence_vs_convolution/scan_vs_causal_conv_rel_max_error", "float32", "diag-lin"): ("sqrtN_eps", 5.72),  # noqa: E501
+    ("recurrence_vs_convolution/scan_vs_causal_conv_rel_max_error", "float32", "diag-lin"): ("eps", 40.1),  # noqa: E501
     ("recurrence_vs_convolution/scan_vs_causal_conv_rel_max_error", "float32", "legs"): ("eps", 56.3),  # noqa: E501
     ("recurrence_vs_convolution/scan_vs_causal_conv_rel_max_error", "float64", "*"): ("sqrtN_eps", 6.17),  # noqa: E501
-    ("recurrence_vs_convolution/scan_vs_causal_conv_rel_max_error", "float64", "diag-lin"): ("sqrtN_eps", 5.17),  # noqa: E501
+    ("recurrence_vs_convolution/scan_vs_causal_conv_rel_max_error", "float64", "diag-lin"): ("eps", 36.4),  # noqa: E501
     ("recurrence_vs_convolution/scan_vs_causal_conv_rel_max_error", "float64", "legs"): ("sqrtN_eps", 6.17),  # noqa: E501
     ("stability/random_ablation_rho_rho_rho", "float32", "*"): ("eps", 0.416),
     ("stability/random_ablation_rho_rho_rho", "float32", "random"): ("eps", 0.416),

@@ -12,7 +12,9 @@ the ratios :math:`r_i = e_i / m_i` are taken over the sweep's rows with a positi
 finite error. The model kept is the one leaving the fewest rows with a bound of at
 least :data:`statespace.verification.report.LOOSE` times their error once
 :math:`c = \max_i r_i` and the safety factor are applied (ties: the smallest spread
-:math:`\max r/\min r`, then the simplest model, in the order of ``MODELS``). The
+:math:`\max r/\min r`, then the simplest model, in the order of ``MODELS``); a
+group with fewer than ``MIN_SIZES`` distinct sizes :math:`(N, L)` gets a model that
+does not grow with them. The
 table is printed (Markdown), with the count of loose rows before (rigorous bound
 alone) and after (the tighter of both bounds); ``--write`` replaces the
 ``CALIBRATION`` table of ``verification/bounds.py``.
@@ -34,7 +36,23 @@ __all__ = ["fit", "sweep_rows", "load_rows", "render_table", "main"]
 
 
 def load_rows(paths):
-    """Rows of report.json files, their expected bounds dropped (recomputed later)."""
+    """Rows of report.json files.
+
+    Parameters
+    ----------
+    paths : iterable of path
+        ``report.json`` files of ``statespace verify``.
+
+    Returns
+    -------
+    rows : list of statespace.verification.report.Row
+        Their rows, as stored (the expected bounds of the run that wrote them).
+
+    Examples
+    --------
+    >>> load_rows([])
+    []
+    """
     rows = []
     for p in paths:
         doc = json.loads(Path(p).read_text())
@@ -45,7 +63,24 @@ def load_rows(paths):
 
 
 def sweep_rows(modes=("quick", "full"), dtypes=("float32", "float64")):
-    """Run the quick and/or full experiments in-process and return their rows."""
+    """Run the quick and/or full experiments in-process and return their rows.
+
+    Parameters
+    ----------
+    modes : sequence of str, optional
+        ``"quick"`` and/or ``"full"``.
+    dtypes : sequence of str, optional
+        Working dtypes.
+
+    Returns
+    -------
+    rows : list of statespace.verification.report.Row
+
+    Examples
+    --------
+    >>> sweep_rows(modes=())
+    []
+    """
     from statespace.verification import suite
     from statespace.verification.report import run_suite
 
@@ -56,11 +91,23 @@ def sweep_rows(modes=("quick", "full"), dtypes=("float32", "float64")):
     return rows
 
 
-def _candidates(metric):
+def _size_free(name):
+    m = bounds.MODELS[name]
+    return name != "rigorous" and m(N=1, L=2) == m(N=7, L=1024)
+
+
+def _candidates(metric, rows):
     names = list(bounds.MODELS)
     if "ulps" not in metric:
         names.remove("const")
+    sizes = {(r.params.get("N"), r.params.get("L")) for r in rows}
+    if len(sizes) < MIN_SIZES:  # too few sizes to identify a growth law
+        names = [n for n in names if _size_free(n)]
     return names
+
+
+#: Fewest distinct (N, L) sizes of a group for a model growing with N or L.
+MIN_SIZES = 3
 
 
 def fit(rows, safety=bounds.SAFETY):
@@ -82,7 +129,7 @@ def fit(rows, safety=bounds.SAFETY):
 
     Examples
     --------
-    >>> rows = [Row("E", "q", {"N": n}, "float64", n * 2.0 ** -52, 1.0) for n in (4, 64)]
+    >>> rows = [Row("E", "q", {"N": n}, "float64", n * 2.0 ** -52, 1.0) for n in (4, 16, 64)]
     >>> fit(rows)
     {('e/q', 'float64', ''): ('N_eps', 1.0), ('e/q', 'float64', '*'): ('N_eps', 1.0)}
     """
@@ -95,7 +142,7 @@ def fit(rows, safety=bounds.SAFETY):
     table = {}
     for (metric, dtype, system), rs in sorted(groups.items()):
         best = None
-        for name in _candidates(metric):
+        for name in _candidates(metric, rs):
             model = bounds.MODELS[name]
             ratios = []
             for r in rs:
@@ -119,7 +166,22 @@ def fit(rows, safety=bounds.SAFETY):
 
 
 def render_table(table):
-    """The calibration table as Markdown."""
+    """The calibration table as Markdown.
+
+    Parameters
+    ----------
+    table : dict
+        ``(metric, dtype, system) -> (model name, c)``, as from :func:`fit`.
+
+    Returns
+    -------
+    text : str
+
+    Examples
+    --------
+    >>> print(render_table({("e/q", "float64", "*"): ("N_eps", 1.0)}).splitlines()[-1])
+    | e/q | float64 | * | N * eps | 1 |
+    """
     out = [f"Safety factor S = {bounds.SAFETY:g}; expected bound = S * c * model.", "",
            "| metric | dtype | system | model | c |", "|---|---|---|---|---|"]
     for (metric, dtype, system), (name, c) in sorted(table.items()):
@@ -150,7 +212,25 @@ def _write(table, path=None):
 
 
 def main(argv=None) -> int:
-    """Command line entry (see the module docstring)."""
+    """Command line entry (see the module docstring).
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    status : int
+        0.
+
+    Examples
+    --------
+    >>> main(["--help"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    SystemExit: 0
+    """
     ap = argparse.ArgumentParser(prog="python -m statespace.verification.calibrate",
                                  description=__doc__.splitlines()[0])
     ap.add_argument("--report", nargs="+", metavar="JSON",

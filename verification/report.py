@@ -182,6 +182,22 @@ class Row:
         cannot override a failing comparison.
     note : str, optional
         Free text (why a row failed, the reference precision, ...).
+    metric : str, optional
+        Machine key of the quantity; default
+        :func:`statespace.verification.bounds.metric_of` of experiment and quantity.
+    direction : str, optional
+        ``"upper"`` (the error must stay below its bounds) or ``"lower"`` (the row
+        asserts a lower bound on a measured error, stored as bound / measured);
+        default :func:`statespace.verification.bounds.direction_of`.
+    expected : float or None, optional
+        The expected (calibrated) bound; ``None`` (default) looks it up with
+        :func:`statespace.verification.bounds.expected_bound`, NaN means none. A
+        row above it fails unless it carries a ``warning``.
+    expected_model : str, optional
+        The formula of the expected bound, with its numbers (set by the look-up).
+    warning : str, optional
+        Why a row above its expected bound still passes (``--lenient``, see
+        :func:`demote_expected`).
 
     Examples
     --------
@@ -326,8 +342,18 @@ LOOSE = 100.0
 def slack(row, bound=None) -> float:
     """``bound / error`` of a row (default bound: :attr:`Row.effective`).
 
-    NaN for lower-bound rows and rows with a non-finite error or bound; infinity
-    for an exact (zero) error under a positive bound.
+    Parameters
+    ----------
+    row : Row
+        The row.
+    bound : float, optional
+        The bound to use instead of the tighter of the row's two bounds.
+
+    Returns
+    -------
+    slack : float
+        NaN for lower-bound rows and rows with a non-finite error or bound;
+        infinity for an exact (zero) error under a positive bound.
 
     Examples
     --------
@@ -345,12 +371,22 @@ def slack(row, bound=None) -> float:
 def slack_counts(rows) -> dict:
     """Rows whose bound is at least :data:`LOOSE` times their error, before and after.
 
+    Parameters
+    ----------
+    rows : iterable of Row
+        The rows.
+
     Returns
     -------
     counts : dict
         ``{"rows": int, "rigorous": int, "effective": int}``: upper-bound rows, and
         those of them loose under the rigorous bound alone and under the tighter
         of the rigorous and the expected bound.
+
+    Examples
+    --------
+    >>> slack_counts([Row("demo", "x", {}, "float64", 1e-15, 1e-12, expected=1e-14)])
+    {'rows': 1, 'rigorous': 1, 'effective': 0}
     """
     up = [r for r in rows if r.direction == "upper"]
     return {"rows": len(up),
@@ -364,6 +400,21 @@ def bound_summary(rows) -> list:
     "Worst" is the largest bound/error ratio of the metric (the loosest row), under
     the rigorous bound and under the tighter of both bounds; rows with an exact
     (zero) error are counted apart, their ratio being infinite.
+
+    Parameters
+    ----------
+    rows : iterable of Row
+        The rows.
+
+    Returns
+    -------
+    lines : list of str
+        The "Bounds by metric" section (empty without upper-bound rows).
+
+    Examples
+    --------
+    >>> bound_summary([Row("demo", "x", {}, "float64", 1e-15, 1e-12)])[0]
+    '## Bounds by metric'
     """
     groups = {}
     for r in rows:
@@ -541,8 +592,33 @@ def compare_values(experiment, quantity, params, dtype, actual, desired, toleran
     The one comparison behind :func:`compare` and the suite's rows: ``desired`` is
     reshaped to ``actual``'s shape when only the shapes differ, a non-finite result is
     noted (its error is infinite, so the row fails), and a reference that did not
-    converge forces the row to fail whatever the error. ``notes`` (strings, empty
-    ones dropped) become the row's note.
+    converge forces the row to fail whatever the error.
+
+    Parameters
+    ----------
+    experiment, quantity : str
+        Experiment name and what is compared.
+    params : dict
+        Parameters of the comparison.
+    dtype : str or dtype
+        Working dtype of ``actual``.
+    actual, desired : array_like
+        Computed and reference values (NumPy arrays).
+    tolerance : float
+        The rigorous bound on :func:`relative_error`.
+    notes : sequence of str
+        Become the row's note (empty ones dropped).
+    converged : bool, optional
+        False forces the row to fail.
+
+    Returns
+    -------
+    row : Row
+
+    Examples
+    --------
+    >>> compare_values("demo", "x", {}, "float64", [1.0, 2.0], [1.0, 2.0], 1e-15, []).passed
+    True
     """
     a = np.asarray(actual)
     d = np.asarray(desired)
