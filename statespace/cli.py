@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "and a multithreaded BLAS only oversubscribes the cores, badly so on "
                    "a loaded machine)")
     v.add_argument("--no-progress", action="store_true", help="no progress bar")
+    v.add_argument("--lenient", action="store_true",
+                   help="a row above its expected (calibrated) error bound but within its "
+                   "rigorous bound passes with a warning instead of failing")
     v.add_argument("--only", nargs="+", metavar="NAME", default=None,
                    help="run only the named experiments (for debugging; the report "
                    "then covers those alone)")
@@ -266,7 +269,8 @@ def _cmd_verify(args) -> int:
     try:
         return runner.run(quick=args.quick, out=args.out, dtypes=dtypes, backend=args.backend,
                           workers=args.workers, blas_threads=args.blas_threads,
-                          progress=not args.no_progress, only=args.only)
+                          progress=not args.no_progress, only=args.only,
+                          lenient=args.lenient)
     except KeyboardInterrupt:
         print("statespace verify: interrupted; the report folder was left as it was",
               file=sys.stderr)

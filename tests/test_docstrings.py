@@ -43,6 +43,8 @@ PUBLIC_MODULES = (
     "statespace.verification.suite",
     "statespace.verification.make_data",
     "statespace.verification.runner",
+    "statespace.verification.bounds",
+    "statespace.verification.calibrate",
     "statespace._env",
 )
 

@@ -114,6 +114,11 @@ __all__ = [
     "SCHEMA_VERSION",
     "relative_error",
     "compare",
+    "compare_values",
+    "demote_expected",
+    "slack",
+    "slack_counts",
+    "bound_summary",
     "run_suite",
     "write_report",
     "ReportError",
@@ -177,6 +182,22 @@ class Row:
         cannot override a failing comparison.
     note : str, optional
         Free text (why a row failed, the reference precision, ...).
+    metric : str, optional
+        Machine key of the quantity; default
+        :func:`statespace.verification.bounds.metric_of` of experiment and quantity.
+    direction : str, optional
+        ``"upper"`` (the error must stay below its bounds) or ``"lower"`` (the row
+        asserts a lower bound on a measured error, stored as bound / measured);
+        default :func:`statespace.verification.bounds.direction_of`.
+    expected : float or None, optional
+        The expected (calibrated) bound; ``None`` (default) looks it up with
+        :func:`statespace.verification.bounds.expected_bound`, NaN means none. A
+        row above it fails unless it carries a ``warning``.
+    expected_model : str, optional
+        The formula of the expected bound, with its numbers (set by the look-up).
+    warning : str, optional
+        Why a row above its expected bound still passes (``--lenient``, see
+        :func:`demote_expected`).
 
     Examples
     --------
@@ -197,21 +218,59 @@ class Row:
     tolerance: float
     passed: bool | None = None
     note: str = ""
+    metric: str = ""
+    direction: str = ""
+    expected: float | None = None
+    expected_model: str = ""
+    warning: str = ""
 
     def __post_init__(self):
+        from statespace.verification import bounds
+
         self.experiment = str(self.experiment)
         self.quantity = str(self.quantity)
         self.params = dict(self.params or {})
         self.dtype = _dtype_name(self.dtype)
         self.error = _as_float(self.error)
         self.tolerance = _as_float(self.tolerance)
+        self.metric = str(self.metric or bounds.metric_of(self.experiment, self.quantity))
+        self.direction = str(self.direction or bounds.direction_of(self.metric))
+        if self.direction not in ("upper", "lower"):
+            raise ValueError(f"direction must be 'upper' or 'lower', got {self.direction!r}")
+        if self.expected is None:
+            self.expected, model = bounds.expected_bound(
+                self.metric, self.dtype, self.params, self.tolerance)
+            self.expected_model = self.expected_model or model
+        self.expected = _as_float(self.expected)
+        self.expected_model = str(self.expected_model or "")
+        self.warning = str(self.warning or "")
         strict = (
             math.isfinite(self.error)
             and math.isfinite(self.tolerance)
             and self.error <= self.tolerance
         )
-        self.passed = strict if self.passed is None else (bool(self.passed) and strict)
+        within = not self.above_expected or bool(self.warning)
+        self._forced = self.passed is not None and not self.passed
+        self.passed = (strict and within) if self.passed is None else (
+            bool(self.passed) and strict and within)
         self.note = str(self.note or "")
+
+    @property
+    def bound(self) -> float:
+        """The rigorous (a-priori) bound; the same as :attr:`tolerance`."""
+        return self.tolerance
+
+    @property
+    def above_expected(self) -> bool:
+        """Whether the error exceeds a finite expected bound."""
+        return math.isfinite(self.expected) and not self.error <= self.expected
+
+    @property
+    def effective(self) -> float:
+        """The tighter of the rigorous and the expected bound."""
+        if math.isfinite(self.expected):
+            return min(self.tolerance, self.expected)
+        return self.tolerance
 
     def to_json(self) -> dict:
         """The row as a JSON-ready dict (non-finite floats as strings)."""
@@ -219,6 +278,7 @@ class Row:
         d["params"] = _jsonable(self.params)
         d["error"] = _json_float(self.error)
         d["tolerance"] = _json_float(self.tolerance)
+        d["expected"] = _json_float(self.expected)
         return d
 
     @classmethod
@@ -233,7 +293,154 @@ class Row:
             _from_json_float(d["tolerance"]),
             passed=d.get("passed"),
             note=d.get("note", ""),
+            metric=d.get("metric", ""),
+            direction=d.get("direction", ""),
+            expected=_from_json_float(d["expected"]) if "expected" in d else math.nan,
+            expected_model=d.get("expected_model", ""),
+            warning=d.get("warning", ""),
         )
+
+
+def demote_expected(rows) -> int:
+    """Let rows that fail only their expected bound pass, with a warning (``--lenient``).
+
+    Rows above their rigorous bound, with a non-finite error or forced to fail
+    (e.g. an unconverged reference) keep failing.
+
+    Parameters
+    ----------
+    rows : list of Row
+        Changed in place.
+
+    Returns
+    -------
+    n : int
+        How many rows were demoted to a warning.
+
+    Examples
+    --------
+    >>> r = Row("demo", "x", {}, "float64", 1e-9, 1e-6, expected=1e-12)
+    >>> r.passed, demote_expected([r]), r.passed, r.warning[:20]
+    (False, 1, True, 'above expected bound')
+    """
+    n = 0
+    for r in rows:
+        strict = math.isfinite(r.error) and math.isfinite(r.tolerance) and \
+            r.error <= r.tolerance
+        if not r.passed and r.above_expected and strict and not getattr(r, "_forced", False):
+            r.warning = (f"above expected bound {r.expected:.3g} ({r.expected_model}); "
+                         "passed with --lenient")
+            r.passed = True
+            n += 1
+    return n
+
+
+#: Slack (bound / error) from which a row counts as loose in the summaries.
+LOOSE = 100.0
+
+
+def slack(row, bound=None) -> float:
+    """``bound / error`` of a row (default bound: :attr:`Row.effective`).
+
+    Parameters
+    ----------
+    row : Row
+        The row.
+    bound : float, optional
+        The bound to use instead of the tighter of the row's two bounds.
+
+    Returns
+    -------
+    slack : float
+        NaN for lower-bound rows and rows with a non-finite error or bound;
+        infinity for an exact (zero) error under a positive bound.
+
+    Examples
+    --------
+    >>> slack(Row("demo", "x", {}, "float64", 1e-12, 1e-9, expected=1e-10))
+    100.0
+    """
+    b = row.effective if bound is None else bound
+    if row.direction != "upper" or not (math.isfinite(row.error) and math.isfinite(b)):
+        return math.nan
+    if row.error <= 0:
+        return math.inf if b > 0 else math.nan
+    return b / row.error
+
+
+def slack_counts(rows) -> dict:
+    """Rows whose bound is at least :data:`LOOSE` times their error, before and after.
+
+    Parameters
+    ----------
+    rows : iterable of Row
+        The rows.
+
+    Returns
+    -------
+    counts : dict
+        ``{"rows": int, "rigorous": int, "effective": int}``: upper-bound rows, and
+        those of them loose under the rigorous bound alone and under the tighter
+        of the rigorous and the expected bound.
+
+    Examples
+    --------
+    >>> slack_counts([Row("demo", "x", {}, "float64", 1e-15, 1e-12, expected=1e-14)])
+    {'rows': 1, 'rigorous': 1, 'effective': 0}
+    """
+    up = [r for r in rows if r.direction == "upper"]
+    return {"rows": len(up),
+            "rigorous": sum(1 for r in up if slack(r, r.tolerance) >= LOOSE),
+            "effective": sum(1 for r in up if slack(r) >= LOOSE)}
+
+
+def bound_summary(rows) -> list:
+    """Markdown lines: per metric and dtype, the expected model and the worst slack.
+
+    "Worst" is the largest bound/error ratio of the metric (the loosest row), under
+    the rigorous bound and under the tighter of both bounds; rows with an exact
+    (zero) error are counted apart, their ratio being infinite.
+
+    Parameters
+    ----------
+    rows : iterable of Row
+        The rows.
+
+    Returns
+    -------
+    lines : list of str
+        The "Bounds by metric" section (empty without upper-bound rows).
+
+    Examples
+    --------
+    >>> bound_summary([Row("demo", "x", {}, "float64", 1e-15, 1e-12)])[0]
+    '## Bounds by metric'
+    """
+    groups = {}
+    for r in rows:
+        if r.direction == "upper":
+            groups.setdefault((r.metric, r.dtype), []).append(r)
+    if not groups:
+        return []
+    c = slack_counts(rows)
+    out = ["## Bounds by metric", "",
+           f"Rows whose bound is at least {LOOSE:g}x their error: {c['rigorous']} of "
+           f"{c['rows']} under the rigorous bound alone, {c['effective']} under the tighter "
+           "of the rigorous and the expected bound (exact zero errors included).", "",
+           "| metric | dtype | rows | expected bound | worst tolerance/error | "
+           "worst bound/error | exact | loose |", "|---|---|---|---|---|---|---|---|"]
+    for (metric, dtype), rs in sorted(groups.items()):
+        finite_r = [slack(r, r.tolerance) for r in rs]
+        finite_e = [slack(r) for r in rs]
+        worst_r = max((x for x in finite_r if math.isfinite(x)), default=math.nan)
+        worst_e = max((x for x in finite_e if math.isfinite(x)), default=math.nan)
+        exact = sum(1 for x in finite_e if x == math.inf)
+        loose = sum(1 for x in finite_e if x >= LOOSE)
+        models = list(dict.fromkeys(r.expected_model for r in rs if r.expected_model))
+        model = "; ".join(models[:2]) + ("; ..." if len(models) > 2 else "") or "-"
+        out.append(f"| {_cell(metric)} | {dtype} | {len(rs)} | {_cell(model)} | "
+                   f"{_fmt(worst_r)} | {_fmt(worst_e)} | {exact} | {loose} |")
+    return out + [""]
 
 
 def _json_float(x: float):
@@ -385,8 +592,33 @@ def compare_values(experiment, quantity, params, dtype, actual, desired, toleran
     The one comparison behind :func:`compare` and the suite's rows: ``desired`` is
     reshaped to ``actual``'s shape when only the shapes differ, a non-finite result is
     noted (its error is infinite, so the row fails), and a reference that did not
-    converge forces the row to fail whatever the error. ``notes`` (strings, empty
-    ones dropped) become the row's note.
+    converge forces the row to fail whatever the error.
+
+    Parameters
+    ----------
+    experiment, quantity : str
+        Experiment name and what is compared.
+    params : dict
+        Parameters of the comparison.
+    dtype : str or dtype
+        Working dtype of ``actual``.
+    actual, desired : array_like
+        Computed and reference values (NumPy arrays).
+    tolerance : float
+        The rigorous bound on :func:`relative_error`.
+    notes : sequence of str
+        Become the row's note (empty ones dropped).
+    converged : bool, optional
+        False forces the row to fail.
+
+    Returns
+    -------
+    row : Row
+
+    Examples
+    --------
+    >>> compare_values("demo", "x", {}, "float64", [1.0, 2.0], [1.0, 2.0], 1e-15, []).passed
+    True
     """
     a = np.asarray(actual)
     d = np.asarray(desired)
@@ -748,6 +980,11 @@ SCHEMA = {
                     "tolerance": _NUM,
                     "passed": {"type": "boolean"},
                     "note": {"type": "string"},
+                    "metric": {"type": "string"},
+                    "direction": {"enum": ["upper", "lower"]},
+                    "expected": _NUM,
+                    "expected_model": {"type": "string"},
+                    "warning": {"type": "string"},
                 },
                 "additionalProperties": False,
             },
@@ -862,6 +1099,10 @@ def validate(doc, schema=None):
             strict = math.isfinite(e) and math.isfinite(t) and e <= t
             if r["passed"] and not strict:
                 errors.append(f"$.rows[{i}]: marked passed but error {e} > tolerance {t}")
+            x = _from_json_float(r.get("expected", "NaN"))
+            if r["passed"] and math.isfinite(x) and not e <= x and not r.get("warning"):
+                errors.append(f"$.rows[{i}]: marked passed but error {e} > expected bound "
+                              f"{x} without a warning")
     if errors:
         raise ValueError("report does not match the schema: " + "; ".join(errors))
 
@@ -1382,7 +1623,11 @@ def _write_files(out, rows, plots, meta, summary):
     for key in sorted(set(m) - {"created", "machine", "versions", "threads", "dtypes",
                                 "elapsed_s", "plot_problems", "timings"}):
         md.append(f"- {key}: {_cell(m[key])}")
-    md += ["", "A row passes when its error is finite and no larger than its tolerance.", ""]
+    md += ["", "A row passes when its error is finite and no larger than its tolerance "
+           "(the rigorous a-priori bound) and, where the row has one, its expected bound "
+           "(a calibrated error model times a safety factor, see "
+           "`statespace.verification.bounds`; `--lenient` turns a row above it into a "
+           "warning).", ""]
 
     md += ["## Failures", ""]
     failed = [r for r in rows if not r.passed]
@@ -1400,18 +1645,27 @@ def _write_files(out, rows, plots, meta, summary):
     else:
         md.append("None." if rows else "No rows were produced, which counts as a failure.")
     md.append("")
+    warned = [r for r in rows if r.warning]
+    if warned:
+        md += ["", f"**Warnings**: {len(warned)} rows are above their expected bound "
+               "(passed with `--lenient`).", ""]
     if summary:
         md += [str(summary).strip("\n"), ""]
 
     for exp in experiments:
-        md += [f"## {exp}", "", "| quantity | parameters | dtype | error | tolerance | pass |",
-               "|---|---|---|---|---|---|"]
+        md += [f"## {exp}", "",
+               "| quantity | parameters | dtype | error | tolerance | pass | expected | "
+               "bound/error |", "|---|---|---|---|---|---|---|---|"]
         for r in rows:
             if r.experiment != exp:
                 continue
+            verdict = "pass" if r.passed else "**FAIL**"
+            if r.warning:
+                verdict = "pass (warning)"
             md.append(
                 f"| {_cell(r.quantity)} | {_cell(_params(r.params))} | {_cell(r.dtype)} | "
-                f"{_fmt(r.error)} | {_fmt(r.tolerance)} | {'pass' if r.passed else '**FAIL**'} |"
+                f"{_fmt(r.error)} | {_fmt(r.tolerance)} | {verdict} | {_fmt(r.expected)} | "
+                f"{_fmt(slack(r))} |"
             )
         notes = [(r.quantity, r.note) for r in rows if r.experiment == exp and r.note]
         if notes:
@@ -1428,6 +1682,7 @@ def _write_files(out, rows, plots, meta, summary):
         md += ["## Plots", ""]
         for p in other:
             md += [f"![{_cell(p['title'])}]({p['file']})", ""]
+    md += bound_summary(rows)
     if plot_problems:
         md += ["## Plot problems", ""] + [f"- {_cell(s)}" for s in plot_problems] + [""]
     mpath = out / "report.md"

@@ -180,7 +180,7 @@ import math
 
 import numpy as np
 
-from statespace.verification import make_data
+from statespace.verification import bounds, make_data
 from statespace.verification import reference as ref
 from statespace.verification.report import Experiment, Row, compare_values, relative_error
 
@@ -696,15 +696,16 @@ def legs_instability(N, dtypes, backend, dt=0.01, L=1024):
         Lc, Pc, Vc = (t.astype(np.complex128) for t in (Lam, P, Vn))
         rec = relative_error(Vc @ (np.diag(Lc) - Pc.conj().T @ Pc) @ Vc.conj().T, A64)
         rows.append(Row(EXP_LEGS, "NPLR reconstruction V (Lambda - P^H P) V^H vs A, rel. max "
-                        "error", dict(base), dtype, rec, 4 * N * eps, note="tol = 4 N eps"))
+                        "error", dict(base), dtype, rec, bounds.NPLR_RECON(N=N, eps=eps),
+                        note=f"tol = {bounds.NPLR_RECON.formula}"))
         try:
             Cx = xp.asarray(C.astype(dtype), dtype=getattr(xp, dtype))
             Cv = xp.sum(xp.astype(Cx, getattr(xp, _cdt(dtype)))[:, None] * d.V, axis=0)
             Kp = _np(ss.kernels.kernel_dplr(d.Lambda, d.P, d.B, Cv, dt, L))
             rows.append(_row(EXP_LEGS, "NPLR kernel (kernel_dplr, full form) vs ground truth, "
                              "rel. max error", dict(kparams), dtype, Kp, truth,
-                             _dplr_tol(N, L, mem, eps), note=f"tol = N (log2 L + M) eps, "
-                             f"M = {mem:.3g}"))
+                             _dplr_tol(N, L, mem, eps),
+                             note=f"tol = {bounds.KERNEL_DPLR.formula} = {mem:.3g}"))
         except Exception as exc:  # noqa: BLE001
             rows.append(_error_row(EXP_LEGS, "NPLR kernel (kernel_dplr, full form) vs ground "
                                    "truth, rel. max error", kparams, dtype, exc, truth.note))
@@ -817,7 +818,7 @@ def discretization_dense(measure, N, dts, dtypes, backend):
             for dtype in dtypes:
                 params = {"form": "dense", "measure": measure, "N": N, "dt": dt,
                           "method": label, "backend": backend, "kappa": kappa}
-                tol = N * kappa * _eps(dtype)
+                tol = bounds.DENSE_DISC(N=N, kappa=kappa, eps=_eps(dtype))
                 try:
                     A, B = ss.hippo.transition(measure, N, dtype=getattr(xp, dtype), xp=xp)
                     out = sd.discretize(sd.DenseSystem(A, B), dt, method, alpha=alpha)
@@ -952,7 +953,7 @@ def _memory(alpha, dt, L):
 
 def _dplr_tol(N, L, mem, eps):
     """Tolerance of ``kernel_dplr``: ``N (log2 L + M) eps`` (module docstring)."""
-    return N * (math.log2(max(L, 2)) + mem) * eps
+    return bounds.KERNEL_DPLR(N=N, L=L, eps=eps, M=mem)
 
 
 def _kernel_params(path, system, N, L, dt, method, backend, reference):
@@ -1040,12 +1041,13 @@ def kernel_hippo(measure, N, Ls, dt, dtypes, backend, method="bilinear", paths=N
                 try:
                     if path == "kernel_dense":
                         K = ss.kernels.kernel_dense(A, B, Cx, dt, L, method)
-                        tol, rule = N * L * eps, "N L eps"
+                        tol = bounds.KERNEL_DENSE(N=N, L=L, eps=eps)
+                        rule = bounds.KERNEL_DENSE.formula
                     else:
                         K = ss.kernels.kernel_dplr(h.Lambda, h.P, h.B, Cv, dt, L, halved=True)
                         mem = _memory(alpha, dt, L)
                         tol = _dplr_tol(N, L, mem, eps)
-                        rule = f"N (log2 L + M) eps, M = min(L, 1/(dt alpha)) = {mem:.3g}"
+                        rule = f"{bounds.KERNEL_DPLR.formula} = {mem:.3g}"
                     K = _np(K)
                 except Exception as exc:  # noqa: BLE001
                     rows.append(_error_row(EXP_KERNEL, f"{path} vs ground truth", params, dtype,
@@ -1131,7 +1133,7 @@ def kernel_diag_init(init, N, Ls, dt, dtypes, backend, method="zoh"):
             if t is None:
                 continue  # float64 beyond the mpmath reference: no independent reference
             params = _kernel_params("kernel_diag", init, N, L, dt, method, backend, t.source)
-            tol = (N + L * xmax) * eps
+            tol = bounds.KERNEL_DIAG(N=N, L=L, eps=eps, x=xmax)
             try:
                 K = _np(ss.kernels.kernel_diag(h.Lambda, h.B, Cx, dt, L, method=method,
                                                halved=True))
@@ -1141,7 +1143,7 @@ def kernel_diag_init(init, N, Ls, dt, dtypes, backend, method="zoh"):
                 continue
             rows.append(_row(EXP_KERNEL, f"kernel_diag ({method}) vs ground truth, rel. max error",
                              params, dtype, K, t, tol,
-                             note=f"tol = (N + L max|dt lambda_n|) eps, max|dt lambda_n| = "
+                             note=f"tol = {bounds.KERNEL_DIAG.formula}, max|dt lambda_n| = "
                              f"{xmax:.3g}"))
     return rows
 
@@ -1230,11 +1232,11 @@ def recurrence_vs_conv(kind, N, L, dt, dtypes, backend):
             continue
         ymax = float(np.max(np.abs(y_conv))) if y_conv.size else 0.0
         amp = float(np.sum(np.abs(Kn)) * np.max(np.abs(u64)) / ymax) if ymax > 0 else math.inf
-        tol = (N * L + math.log2(L) * amp) * eps
+        tol = bounds.RECURRENCE(N=N, L=L, eps=eps, amp=amp)
         rows.append(_row(EXP_RECUR, f"scan ({kind}) vs causal_conv (matching kernel), rel. max "
                          "error", dict(params, amplification=amp), dtype, y_rec, y_conv, tol,
-                         note="tol = (N L + log2(L) |K|_1 |u|_inf / |y|_inf) eps; the two paths "
-                         "judge each other (no mpmath)"))
+                         note=f"tol = {bounds.RECURRENCE.formula}; the two paths judge each "
+                         "other (no mpmath)"))
     return rows
 
 

@@ -1,0 +1,620 @@
+r"""Error bounds of the verification rows: metric keys, error models, calibrated constants.
+
+Every row of ``statespace verify`` carries two bounds on its measured error:
+
+* the **rigorous** bound (the row's ``tolerance``): an a-priori worst-case bound,
+  stated with its derivation in :mod:`statespace.verification.suite`. It holds for
+  every input the row could be run on, so it is loose where worst cases are rare
+  (``kernel_dense``: :math:`N L \varepsilon` against errors near
+  :math:`\sqrt{N}\log_2(L)\,\varepsilon`).
+* the **expected** bound: :math:`S \cdot c \cdot m(\text{row})` with an error model
+  :math:`m` (a :class:`Tolerance` of :data:`MODELS`, e.g.
+  :math:`\sqrt{N}\log_2(L)\,\varepsilon`), its constant :math:`c` calibrated on a
+  sweep and the safety factor :math:`S` = :data:`SAFETY`. A row above its
+  expected bound fails (``statespace verify --lenient`` demotes that failure to a
+  warning); a row above its rigorous bound always fails.
+
+Rows are grouped by *metric*, a machine key derived from the experiment and the
+quantity (:func:`metric_of`, e.g. ``"kernel_accuracy/kernel_dense_vs_ground_truth_
+rel_max_error"``); the constants are per metric, dtype and system (:data:`CALIBRATION`,
+:func:`system_of`), with a fallback per metric and dtype over every system.
+
+Calibration
+-----------
+``python -m statespace.verification.calibrate`` runs the quick and the full sweep
+of ``statespace verify`` (or reads report.json files given with ``--report``)
+and, per metric and dtype, takes for every candidate model of :data:`MODELS` the
+ratios :math:`r_i = e_i / m_i` over the rows with a positive finite error; it keeps
+the model of the smallest spread :math:`\max r / \min r` and sets
+:math:`c = \max_i r_i`, so the worst row of the sweep sits at :math:`1/S` of its
+expected bound. ``--write`` replaces the table below with the result.
+
+Metrics without an error model (:data:`RIGOROUS_ONLY`) keep their rigorous bound
+alone, for the reason stated there (their "error" is not a rounding error, or the
+bound is the claim itself, e.g. a spectral radius that must stay below 1).
+
+Examples
+--------
+>>> from statespace.verification import bounds
+>>> bounds.metric_of("Kernel accuracy", "kernel_dense (bilinear) vs ground truth, rel. max error")
+'kernel_accuracy/kernel_dense_vs_ground_truth_rel_max_error'
+>>> m = bounds.MODELS["sqrtN_log2L_eps"]
+>>> m.formula
+'sqrt(N) * log2(L) * eps'
+>>> m(N=16, L=1024, eps=1.0, tolerance=1.0)
+40.0
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = [
+    "Tolerance",
+    "KERNEL_DENSE",
+    "KERNEL_DPLR",
+    "KERNEL_DIAG",
+    "NPLR_RECON",
+    "DENSE_DISC",
+    "RECURRENCE",
+    "MODELS",
+    "SAFETY",
+    "CALIBRATION",
+    "RIGOROUS_ONLY",
+    "LOWER_BOUND_METRICS",
+    "metric_of",
+    "direction_of",
+    "expected_bound",
+    "eps_of",
+    "system_of",
+]
+
+#: Safety factor of the expected bound over the calibrated worst case.
+SAFETY = 10.0
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """A tolerance formula: its name, its text and the function computing it.
+
+    Parameters
+    ----------
+    name : str
+        Machine key (e.g. ``"sqrtN_log2L_eps"``).
+    formula : str
+        The formula as text, shown in the report and the docs.
+    func : callable
+        ``func(N, L, eps, kappa, tolerance) -> float``; every argument is passed by
+        keyword, ``kappa`` (a condition number) and ``tolerance`` (the row's rigorous
+        bound) default to 1.
+
+    Examples
+    --------
+    >>> t = Tolerance("N_eps", "N * eps", lambda N, eps, **_: N * eps)
+    >>> t(N=4, eps=0.5)
+    2.0
+    """
+
+    name: str
+    formula: str
+    func: Callable
+
+    def __call__(self, **kwargs) -> float:
+        args = {"N": 1, "L": 1, "eps": 1.0, "kappa": 1.0, "tolerance": 1.0}
+        args.update(kwargs)
+        return float(self.func(**args))
+
+
+def _log2(L):
+    return max(1.0, math.log2(max(L, 1)))
+
+
+_MODEL_LIST = (
+    Tolerance("const", "1 (error in ulps)", lambda **_: 1.0),
+    Tolerance("eps", "eps", lambda eps, **_: eps),
+    Tolerance("sqrtN_eps", "sqrt(N) * eps", lambda N, eps, **_: math.sqrt(N) * eps),
+    Tolerance("N_eps", "N * eps", lambda N, eps, **_: N * eps),
+    Tolerance("log2L_eps", "log2(L) * eps", lambda L, eps, **_: _log2(L) * eps),
+    Tolerance("sqrtN_log2L_eps", "sqrt(N) * log2(L) * eps",
+              lambda N, L, eps, **_: math.sqrt(N) * _log2(L) * eps),
+    Tolerance("N_log2L_eps", "N * log2(L) * eps", lambda N, L, eps, **_: N * _log2(L) * eps),
+    Tolerance("sqrtL_eps", "sqrt(L) * eps", lambda L, eps, **_: math.sqrt(L) * eps),
+    Tolerance("L_eps", "L * eps", lambda L, eps, **_: L * eps),
+    Tolerance("sqrtNL_eps", "sqrt(N * L) * eps", lambda N, L, eps, **_: math.sqrt(N * L) * eps),
+    Tolerance("kappa_eps", "kappa * eps", lambda kappa, eps, **_: kappa * eps),
+    Tolerance("sqrtN_kappa_eps", "sqrt(N) * kappa * eps",
+              lambda N, kappa, eps, **_: math.sqrt(N) * kappa * eps),
+    Tolerance("rigorous", "rigorous bound", lambda tolerance, **_: tolerance),
+)
+
+
+def _power_model(a, b, g, k):
+    parts = [t for t, e in (("N", a), ("L", b), ("log2(L)", g), ("kappa", k)) if e]
+    text = " * ".join(f"{t}^{e:g}" if e != 1 else t for t, e in
+                      zip(parts, [e for e in (a, b, g, k) if e], strict=True))
+    name = f"pow_N{a:g}_L{b:g}_lg{g:g}_k{k:g}"
+
+    def func(N, L, eps, kappa, **_):
+        return N ** a * L ** b * _log2(L) ** g * kappa ** k * eps
+
+    return Tolerance(name, (text + " * eps") if text else "eps", func)
+
+
+# the power-law family N^a L^b log2(L)^g kappa^k eps (the models above are members
+# of it written out); the calibration picks among all of them
+_POWERS = tuple(
+    _power_model(a, b, g, k)
+    for a in (0, 0.5, 1, 2) for b in (0, 0.25, 0.5, 1) for g in (0, 1) for k in (0, 0.5, 1)
+    if a or b or g or k
+)
+
+#: Rigorous bound of ``kernel_dense`` (each doubling level of the Krylov sequence
+#: adds the error of one product).
+KERNEL_DENSE = Tolerance("kernel_dense", "N L eps", lambda N, L, eps, **_: N * L * eps)
+#: Rigorous bound of ``kernel_dplr``; ``M = min(L, 1/(dt alpha))`` is the kernel's
+#: memory in lags (see :mod:`statespace.verification.suite`).
+KERNEL_DPLR = Tolerance("kernel_dplr", "N (log2 L + M) eps, M = min(L, 1/(dt alpha))",
+                        lambda N, L, eps, M, **_: N * (math.log2(max(L, 2)) + M) * eps)
+#: Rigorous bound of ``kernel_diag``; ``x = max_n |dt lambda_n|``.
+KERNEL_DIAG = Tolerance("kernel_diag", "(N + L max|dt lambda_n|) eps",
+                        lambda N, L, eps, x, **_: (N + L * x) * eps)
+
+#: Rigorous bound of the NPLR reconstruction (N-term sums with a unitary V).
+NPLR_RECON = Tolerance("nplr_reconstruction", "4 N eps", lambda N, eps, **_: 4 * N * eps)
+#: Rigorous bound of a dense discretization: the solve's (or the exponential's)
+#: backward error times the condition number ``kappa`` of the map.
+DENSE_DISC = Tolerance("dense_discretization", "N kappa eps",
+                       lambda N, kappa, eps, **_: N * kappa * eps)
+#: Rigorous bound of the recurrence against the convolution; ``amp`` is
+#: ``|K|_1 |u|_inf / |y|_inf``.
+RECURRENCE = Tolerance("recurrence", "(N L + log2(L) |K|_1 |u|_inf / |y|_inf) eps",
+                       lambda N, L, eps, amp, **_: (N * L + math.log2(L) * amp) * eps)
+
+#: Candidate error models by name.
+MODELS = {m.name: m for m in _MODEL_LIST + _POWERS}
+
+#: Metrics judged by their rigorous bound alone, with the reason.
+RIGOROUS_ONLY = {
+    "stability/spectral_radius_of_bilinear_ad": (
+        "the error column is the spectral radius itself and the bound (< 1) is the claim"),
+    "stability/spectral_radius_of_zoh_ad": (
+        "the error column is the spectral radius itself and the bound (< 1) is the claim"),
+    "stability/spectral_radius_of_bilinear_ad_without_the_decoupled_coordinate": (
+        "the error column is the spectral radius itself and the bound (< 1) is the claim"),
+    "stability/spectral_radius_of_zoh_ad_without_the_decoupled_coordinate": (
+        "the error column is the spectral radius itself and the bound (< 1) is the claim"),
+}
+
+#: Metrics whose row asserts a *lower* bound on the measured error (the error
+#: column is bound / measured, at most 1); they have no expected bound.
+LOWER_BOUND_METRICS = ("divided_by_measured",)
+
+
+def metric_of(experiment: str, quantity: str) -> str:
+    """The metric key of a row: experiment and quantity without the parenthesised parts.
+
+    Parameters
+    ----------
+    experiment : str
+        The row's experiment (section) name.
+    quantity : str
+        The row's quantity text.
+
+    Returns
+    -------
+    metric : str
+        ``"<experiment slug>/<quantity slug>"``: lower case, parenthesised parts
+        (methods, sizes, measured values) and digits dropped, other characters
+        joined by ``_``.
+
+    Examples
+    --------
+    >>> metric_of("Stability", "spectral radius of zoh Ad (legs)")
+    'stability/spectral_radius_of_zoh_ad'
+    """
+    def slug(s):
+        s = str(s).lower()
+        while True:  # innermost parentheses first
+            t = re.sub(r"\([^()]*\)", " ", s)
+            if t == s:
+                break
+            s = t
+        s = re.sub(r"[0-9]+", " ", s)
+        s = re.sub(r"[^a-z_]+", "_", s)
+        return re.sub(r"_+", "_", s).strip("_")
+
+    exp = slug(experiment.split(":")[0])
+    return f"{exp}/{slug(quantity)}" if exp else slug(quantity)
+
+
+def direction_of(metric: str) -> str:
+    """``"lower"`` for rows asserting a lower bound on the measured error, else ``"upper"``.
+
+    Parameters
+    ----------
+    metric : str
+        A metric key (:func:`metric_of`).
+
+    Returns
+    -------
+    direction : str
+        ``"lower"`` or ``"upper"``.
+
+    Examples
+    --------
+    >>> direction_of("legs/max_v_of_numpy_eig_unit_pivot_columns_lower_bound_divided_by_measured")
+    'lower'
+    """
+    return "lower" if any(k in metric for k in LOWER_BOUND_METRICS) else "upper"
+
+
+def system_of(params: dict) -> str:
+    """The system a row was run on (``system`` or ``measure`` parameter), else ``""``.
+
+    Constants are calibrated per metric, dtype and system, the error of one path
+    depending on the conditioning of the system; ``"*"`` is the fallback over all.
+
+    Parameters
+    ----------
+    params : dict
+        A row's parameters.
+
+    Returns
+    -------
+    system : str
+
+    Examples
+    --------
+    >>> system_of({"measure": "legs", "N": 16})
+    'legs'
+    """
+    return str(params.get("system", params.get("measure", "")) or "")
+
+
+def eps_of(dtype: str) -> float:
+    """Machine epsilon of ``"float32"``/``"float64"`` (also complex); 1 otherwise.
+
+    Parameters
+    ----------
+    dtype : str
+        A dtype name.
+
+    Returns
+    -------
+    eps : float
+
+    Examples
+    --------
+    >>> eps_of("float32") == 2.0 ** -23
+    True
+    """
+    d = str(dtype)
+    if d in ("float32", "complex64"):
+        return 2.0 ** -23
+    if d in ("float64", "complex128"):
+        return 2.0 ** -52
+    return 1.0
+
+
+def _num(params, key, default):
+    v = params.get(key, default)
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return float(default)
+    return v if math.isfinite(v) else float(default)
+
+
+def model_args(params: dict, dtype: str, tolerance: float) -> dict:
+    """The keyword arguments of a :class:`Tolerance` for a row."""
+    return {"N": _num(params, "N", 1), "L": _num(params, "L", 1), "eps": eps_of(dtype),
+            "kappa": max(1.0, _num(params, "kappa", 1)), "tolerance": float(tolerance)}
+
+
+def expected_bound(metric: str, dtype: str, params: dict, tolerance: float):
+    """The expected bound of a row and its formula text.
+
+    Parameters
+    ----------
+    metric : str
+        The row's metric (:func:`metric_of`).
+    dtype : str
+        The row's dtype name.
+    params : dict
+        The row's parameters (``N``, ``L``, ``kappa`` are read when present).
+    tolerance : float
+        The row's rigorous bound (read by the ``rigorous`` model).
+
+    Returns
+    -------
+    bound : float
+        :math:`S\\cdot c\\cdot m`; NaN when the metric has no calibrated model.
+    formula : str
+        ``"S * c * model"`` with the numbers, or the reason there is none.
+
+    Examples
+    --------
+    >>> expected_bound("no/such_metric", "float64", {}, 1e-12)
+    (nan, 'not calibrated')
+    """
+    if metric in RIGOROUS_ONLY:
+        return math.nan, "rigorous bound only: " + RIGOROUS_ONLY[metric]
+    if direction_of(metric) == "lower":
+        return math.nan, "rigorous bound only: a lower bound on the measured error"
+    entry = CALIBRATION.get((metric, dtype, system_of(params)))
+    if entry is None:
+        entry = CALIBRATION.get((metric, dtype, "*"))
+    if entry is None:
+        return math.nan, "not calibrated"
+    name, c = entry
+    model = MODELS[name]
+    value = SAFETY * c * model(**model_args(params, dtype, tolerance))
+    return value, f"{SAFETY:g} * {c:.3g} * {model.formula}"
+
+
+# The table below is written by ``python -m statespace.verification.calibrate --write``:
+# (metric, dtype, system) -> (model name, c), c = max over the sweep of error / model;
+# system "*": the fallback fitted over every system of the metric.
+# BEGIN CALIBRATION
+CALIBRATION: dict = {
+    ("boundary_states/c_from_tilde_diag_vs_mpmath_max_entrywise_rel_error", "float32", "*"): ("pow_N0_L0_lg0_k0.5", 2.1),  # noqa: E501
+    ("boundary_states/c_from_tilde_diag_vs_mpmath_max_entrywise_rel_error", "float32", "diag-inv"): ("pow_N0_L0_lg0_k0.5", 2.1),  # noqa: E501
+    ("boundary_states/c_from_tilde_diag_vs_mpmath_max_entrywise_rel_error", "float32", "diag-lin"): ("eps", 4.04),  # noqa: E501
+    ("boundary_states/c_from_tilde_diag_vs_mpmath_max_entrywise_rel_error", "float64", "*"): ("eps", 4.57),  # noqa: E501
+    ("boundary_states/c_from_tilde_diag_vs_mpmath_max_entrywise_rel_error", "float64", "diag-inv"): ("eps", 4.57),  # noqa: E501
+    ("boundary_states/c_from_tilde_diag_vs_mpmath_max_entrywise_rel_error", "float64", "diag-lin"): ("eps", 1.0),  # noqa: E501
+    ("boundary_states/c_from_tilde_dplr_vs_mpmath_rel_max_error", "float32", "*"): ("eps", 0.356),
+    ("boundary_states/c_from_tilde_dplr_vs_mpmath_rel_max_error", "float32", "legs"): ("eps", 0.356),  # noqa: E501
+    ("boundary_states/c_from_tilde_dplr_vs_mpmath_rel_max_error", "float64", "*"): ("eps", 1.91),
+    ("boundary_states/c_from_tilde_dplr_vs_mpmath_rel_max_error", "float64", "legs"): ("eps", 1.91),
+    ("boundary_states/c_tilde_diag_vs_mpmath_max_entrywise_rel_error", "float32", "*"): ("pow_N0_L0_lg0_k0.5", 2.2),  # noqa: E501
+    ("boundary_states/c_tilde_diag_vs_mpmath_max_entrywise_rel_error", "float32", "diag-inv"): ("pow_N0_L0_lg0_k0.5", 2.2),  # noqa: E501
+    ("boundary_states/c_tilde_diag_vs_mpmath_max_entrywise_rel_error", "float32", "diag-lin"): ("eps", 3.95),  # noqa: E501
+    ("boundary_states/c_tilde_diag_vs_mpmath_max_entrywise_rel_error", "float64", "*"): ("eps", 4.32),  # noqa: E501
+    ("boundary_states/c_tilde_diag_vs_mpmath_max_entrywise_rel_error", "float64", "diag-inv"): ("eps", 4.32),  # noqa: E501
+    ("boundary_states/c_tilde_diag_vs_mpmath_max_entrywise_rel_error", "float64", "diag-lin"): ("eps", 0.805),  # noqa: E501
+    ("boundary_states/c_tilde_dplr_vs_mpmath_rel_max_error", "float32", "*"): ("eps", 0.212),
+    ("boundary_states/c_tilde_dplr_vs_mpmath_rel_max_error", "float32", "legs"): ("eps", 0.212),
+    ("boundary_states/c_tilde_dplr_vs_mpmath_rel_max_error", "float64", "*"): ("eps", 1.63),
+    ("boundary_states/c_tilde_dplr_vs_mpmath_rel_max_error", "float64", "legs"): ("eps", 1.63),
+    ("boundary_states/final_state_diag_vs_mpmath_rel_max_error", "float32", "*"): ("eps", 12.3),
+    ("boundary_states/final_state_diag_vs_mpmath_rel_max_error", "float32", "diag-inv"): ("eps", 8.25),  # noqa: E501
+    ("boundary_states/final_state_diag_vs_mpmath_rel_max_error", "float32", "diag-lin"): ("eps", 12.3),  # noqa: E501
+    ("boundary_states/final_state_diag_vs_mpmath_rel_max_error", "float64", "*"): ("eps", 9.58),
+    ("boundary_states/final_state_diag_vs_mpmath_rel_max_error", "float64", "diag-inv"): ("eps", 9.58),  # noqa: E501
+    ("boundary_states/final_state_diag_vs_mpmath_rel_max_error", "float64", "diag-lin"): ("eps", 1.4),  # noqa: E501
+    ("boundary_states/final_state_dplr_vs_mpmath_rel_max_error", "float32", "*"): ("eps", 0.277),
+    ("boundary_states/final_state_dplr_vs_mpmath_rel_max_error", "float32", "legs"): ("eps", 0.277),
+    ("boundary_states/final_state_dplr_vs_mpmath_rel_max_error", "float64", "*"): ("eps", 42.4),
+    ("boundary_states/final_state_dplr_vs_mpmath_rel_max_error", "float64", "legs"): ("eps", 42.4),
+    ("boundary_states/initial_response_diag_vs_mpmath_rel_max_error", "float32", "*"): ("eps", 7.33),  # noqa: E501
+    ("boundary_states/initial_response_diag_vs_mpmath_rel_max_error", "float32", "diag-inv"): ("eps", 4.61),  # noqa: E501
+    ("boundary_states/initial_response_diag_vs_mpmath_rel_max_error", "float32", "diag-lin"): ("eps", 7.33),  # noqa: E501
+    ("boundary_states/initial_response_diag_vs_mpmath_rel_max_error", "float64", "*"): ("eps", 4.07),  # noqa: E501
+    ("boundary_states/initial_response_diag_vs_mpmath_rel_max_error", "float64", "diag-inv"): ("eps", 4.07),  # noqa: E501
+    ("boundary_states/initial_response_diag_vs_mpmath_rel_max_error", "float64", "diag-lin"): ("eps", 3.3),  # noqa: E501
+    ("boundary_states/initial_response_dplr_vs_mpmath_rel_max_error", "float32", "*"): ("eps", 0.34),  # noqa: E501
+    ("boundary_states/initial_response_dplr_vs_mpmath_rel_max_error", "float32", "legs"): ("eps", 0.34),  # noqa: E501
+    ("boundary_states/initial_response_dplr_vs_mpmath_rel_max_error", "float64", "*"): ("eps", 27.3),  # noqa: E501
+    ("boundary_states/initial_response_dplr_vs_mpmath_rel_max_error", "float64", "legs"): ("eps", 27.3),  # noqa: E501
+    ("discretization_accuracy/bilinear_ad_rel_max_error", "float32", "*"): ("eps", 1.87),
+    ("discretization_accuracy/bilinear_ad_rel_max_error", "float32", "fout"): ("eps", 0.574),
+    ("discretization_accuracy/bilinear_ad_rel_max_error", "float32", "lagt"): ("eps", 0.559),
+    ("discretization_accuracy/bilinear_ad_rel_max_error", "float32", "legs"): ("eps", 1.87),
+    ("discretization_accuracy/bilinear_ad_rel_max_error", "float32", "legt"): ("eps", 0.637),
+    ("discretization_accuracy/bilinear_ad_rel_max_error", "float64", "*"): ("pow_N0.5_L0_lg0_k0.5", 0.644),  # noqa: E501
+    ("discretization_accuracy/bilinear_ad_rel_max_error", "float64", "fout"): ("pow_N0_L0_lg0_k0.5", 3.64),  # noqa: E501
+    ("discretization_accuracy/bilinear_ad_rel_max_error", "float64", "lagt"): ("pow_N0_L0_lg0_k0.5", 0.5),  # noqa: E501
+    ("discretization_accuracy/bilinear_ad_rel_max_error", "float64", "legs"): ("pow_N0_L0_lg0_k0.5", 1.09),  # noqa: E501
+    ("discretization_accuracy/bilinear_ad_rel_max_error", "float64", "legt"): ("pow_N0_L0_lg0_k0.5", 1.49),  # noqa: E501
+    ("discretization_accuracy/bilinear_bd_max_entrywise_rel_error", "float32", "*"): ("eps", 1.8),
+    ("discretization_accuracy/bilinear_bd_max_entrywise_rel_error", "float32", "diag-inv"): ("eps", 1.52),  # noqa: E501
+    ("discretization_accuracy/bilinear_bd_max_entrywise_rel_error", "float32", "diag-legs"): ("eps", 1.8),  # noqa: E501
+    ("discretization_accuracy/bilinear_bd_max_entrywise_rel_error", "float32", "diag-lin"): ("eps", 1.33),  # noqa: E501
+    ("discretization_accuracy/bilinear_bd_max_entrywise_rel_error", "float64", "*"): ("eps", 1.95),
+    ("discretization_accuracy/bilinear_bd_max_entrywise_rel_error", "float64", "diag-inv"): ("eps", 1.25),  # noqa: E501
+    ("discretization_accuracy/bilinear_bd_max_entrywise_rel_error", "float64", "diag-legs"): ("eps", 1.95),  # noqa: E501
+    ("discretization_accuracy/bilinear_bd_max_entrywise_rel_error", "float64", "diag-lin"): ("eps", 0.983),  # noqa: E501
+    ("discretization_accuracy/bilinear_bd_rel_max_error", "float32", "*"): ("eps", 1.57),
+    ("discretization_accuracy/bilinear_bd_rel_max_error", "float32", "fout"): ("eps", 1.05),
+    ("discretization_accuracy/bilinear_bd_rel_max_error", "float32", "lagt"): ("eps", 1.02),
+    ("discretization_accuracy/bilinear_bd_rel_max_error", "float32", "legs"): ("sqrtN_eps", 0.398),
+    ("discretization_accuracy/bilinear_bd_rel_max_error", "float32", "legt"): ("eps", 1.41),
+    ("discretization_accuracy/bilinear_bd_rel_max_error", "float64", "*"): ("eps", 2.8),
+    ("discretization_accuracy/bilinear_bd_rel_max_error", "float64", "fout"): ("eps", 2.8),
+    ("discretization_accuracy/bilinear_bd_rel_max_error", "float64", "lagt"): ("eps", 1.95),
+    ("discretization_accuracy/bilinear_bd_rel_max_error", "float64", "legs"): ("sqrtN_eps", 0.568),
+    ("discretization_accuracy/bilinear_bd_rel_max_error", "float64", "legt"): ("eps", 2.69),
+    ("discretization_accuracy/bilinear_lambda_d_max_entrywise_rel_error", "float32", "*"): ("rigorous", 0.233),  # noqa: E501
+    ("discretization_accuracy/bilinear_lambda_d_max_entrywise_rel_error", "float32", "diag-inv"): ("eps", 1.22),  # noqa: E501
+    ("discretization_accuracy/bilinear_lambda_d_max_entrywise_rel_error", "float32", "diag-legs"): ("eps", 1.01),  # noqa: E501
+    ("discretization_accuracy/bilinear_lambda_d_max_entrywise_rel_error", "float32", "diag-lin"): ("eps", 1.11),  # noqa: E501
+    ("discretization_accuracy/bilinear_lambda_d_max_entrywise_rel_error", "float64", "*"): ("eps", 1.51),  # noqa: E501
+    ("discretization_accuracy/bilinear_lambda_d_max_entrywise_rel_error", "float64", "diag-inv"): ("eps", 1.29),  # noqa: E501
+    ("discretization_accuracy/bilinear_lambda_d_max_entrywise_rel_error", "float64", "diag-legs"): ("kappa_eps", 1.19),  # noqa: E501
+    ("discretization_accuracy/bilinear_lambda_d_max_entrywise_rel_error", "float64", "diag-lin"): ("eps", 1.51),  # noqa: E501
+    ("discretization_accuracy/gbt_ad_rel_max_error", "float32", "*"): ("pow_N0_L0_lg0_k0.5", 0.661),
+    ("discretization_accuracy/gbt_ad_rel_max_error", "float32", "fout"): ("eps", 0.574),
+    ("discretization_accuracy/gbt_ad_rel_max_error", "float32", "lagt"): ("eps", 0.559),
+    ("discretization_accuracy/gbt_ad_rel_max_error", "float32", "legs"): ("pow_N0_L0_lg0_k0.5", 0.661),  # noqa: E501
+    ("discretization_accuracy/gbt_ad_rel_max_error", "float32", "legt"): ("eps", 0.679),
+    ("discretization_accuracy/gbt_ad_rel_max_error", "float64", "*"): ("pow_N0.5_L0_lg0_k0.5", 0.644),  # noqa: E501
+    ("discretization_accuracy/gbt_ad_rel_max_error", "float64", "fout"): ("pow_N0_L0_lg0_k0.5", 3.64),  # noqa: E501
+    ("discretization_accuracy/gbt_ad_rel_max_error", "float64", "lagt"): ("pow_N0_L0_lg0_k0.5", 0.5),  # noqa: E501
+    ("discretization_accuracy/gbt_ad_rel_max_error", "float64", "legs"): ("pow_N0_L0_lg0_k0.5", 1.09),  # noqa: E501
+    ("discretization_accuracy/gbt_ad_rel_max_error", "float64", "legt"): ("pow_N0_L0_lg0_k0.5", 1.97),  # noqa: E501
+    ("discretization_accuracy/gbt_bd_max_entrywise_rel_error", "float32", "*"): ("sqrtN_eps", 0.449),  # noqa: E501
+    ("discretization_accuracy/gbt_bd_max_entrywise_rel_error", "float32", "diag-inv"): ("eps", 1.71),  # noqa: E501
+    ("discretization_accuracy/gbt_bd_max_entrywise_rel_error", "float32", "diag-legs"): ("eps", 1.8),  # noqa: E501
+    ("discretization_accuracy/gbt_bd_max_entrywise_rel_error", "float32", "diag-lin"): ("eps", 1.33),  # noqa: E501
+    ("discretization_accuracy/gbt_bd_max_entrywise_rel_error", "float64", "*"): ("eps", 1.95),
+    ("discretization_accuracy/gbt_bd_max_entrywise_rel_error", "float64", "diag-inv"): ("eps", 1.58),  # noqa: E501
+    ("discretization_accuracy/gbt_bd_max_entrywise_rel_error", "float64", "diag-legs"): ("eps", 1.95),  # noqa: E501
+    ("discretization_accuracy/gbt_bd_max_entrywise_rel_error", "float64", "diag-lin"): ("eps", 1.22),  # noqa: E501
+    ("discretization_accuracy/gbt_bd_rel_max_error", "float32", "*"): ("eps", 1.58),
+    ("discretization_accuracy/gbt_bd_rel_max_error", "float32", "fout"): ("eps", 1.22),
+    ("discretization_accuracy/gbt_bd_rel_max_error", "float32", "lagt"): ("eps", 1.18),
+    ("discretization_accuracy/gbt_bd_rel_max_error", "float32", "legs"): ("eps", 1.58),
+    ("discretization_accuracy/gbt_bd_rel_max_error", "float32", "legt"): ("eps", 1.41),
+    ("discretization_accuracy/gbt_bd_rel_max_error", "float64", "*"): ("sqrtN_eps", 0.842),
+    ("discretization_accuracy/gbt_bd_rel_max_error", "float64", "fout"): ("eps", 2.8),
+    ("discretization_accuracy/gbt_bd_rel_max_error", "float64", "lagt"): ("eps", 1.95),
+    ("discretization_accuracy/gbt_bd_rel_max_error", "float64", "legs"): ("sqrtN_eps", 0.842),
+    ("discretization_accuracy/gbt_bd_rel_max_error", "float64", "legt"): ("eps", 2.69),
+    ("discretization_accuracy/gbt_lambda_d_max_entrywise_rel_error", "float32", "*"): ("eps", 1.22),
+    ("discretization_accuracy/gbt_lambda_d_max_entrywise_rel_error", "float32", "diag-inv"): ("eps", 1.22),  # noqa: E501
+    ("discretization_accuracy/gbt_lambda_d_max_entrywise_rel_error", "float32", "diag-legs"): ("eps", 1.09),  # noqa: E501
+    ("discretization_accuracy/gbt_lambda_d_max_entrywise_rel_error", "float32", "diag-lin"): ("eps", 1.11),  # noqa: E501
+    ("discretization_accuracy/gbt_lambda_d_max_entrywise_rel_error", "float64", "*"): ("eps", 1.51),
+    ("discretization_accuracy/gbt_lambda_d_max_entrywise_rel_error", "float64", "diag-inv"): ("eps", 1.29),  # noqa: E501
+    ("discretization_accuracy/gbt_lambda_d_max_entrywise_rel_error", "float64", "diag-legs"): ("eps", 1.19),  # noqa: E501
+    ("discretization_accuracy/gbt_lambda_d_max_entrywise_rel_error", "float64", "diag-lin"): ("eps", 1.51),  # noqa: E501
+    ("discretization_accuracy/zoh_ad_rel_max_error", "float32", "*"): ("pow_N0.5_L0_lg0_k0.5", 0.204),  # noqa: E501
+    ("discretization_accuracy/zoh_ad_rel_max_error", "float32", "fout"): ("pow_N0_L0_lg0_k0.5", 1.15),  # noqa: E501
+    ("discretization_accuracy/zoh_ad_rel_max_error", "float32", "lagt"): ("eps", 0.252),
+    ("discretization_accuracy/zoh_ad_rel_max_error", "float32", "legs"): ("pow_N0.5_L0_lg0_k0.5", 0.148),  # noqa: E501
+    ("discretization_accuracy/zoh_ad_rel_max_error", "float32", "legt"): ("pow_N0_L0_lg0_k0.5", 0.281),  # noqa: E501
+    ("discretization_accuracy/zoh_ad_rel_max_error", "float64", "*"): ("kappa_eps", 3.73),
+    ("discretization_accuracy/zoh_ad_rel_max_error", "float64", "fout"): ("kappa_eps", 3.73),
+    ("discretization_accuracy/zoh_ad_rel_max_error", "float64", "lagt"): ("pow_N0_L0_lg0_k0.5", 6.42),  # noqa: E501
+    ("discretization_accuracy/zoh_ad_rel_max_error", "float64", "legs"): ("sqrtN_eps", 7.77),
+    ("discretization_accuracy/zoh_ad_rel_max_error", "float64", "legt"): ("kappa_eps", 0.436),
+    ("discretization_accuracy/zoh_bd_max_entrywise_rel_error", "float32", "*"): ("pow_N0.5_L0_lg0_k0.5", 0.673),  # noqa: E501
+    ("discretization_accuracy/zoh_bd_max_entrywise_rel_error", "float32", "diag-inv"): ("pow_N0_L0_lg0_k0.5", 5.39),  # noqa: E501
+    ("discretization_accuracy/zoh_bd_max_entrywise_rel_error", "float32", "diag-legs"): ("eps", 9.24),  # noqa: E501
+    ("discretization_accuracy/zoh_bd_max_entrywise_rel_error", "float32", "diag-lin"): ("pow_N0_L0_lg0_k0.5", 1.62),  # noqa: E501
+    ("discretization_accuracy/zoh_bd_max_entrywise_rel_error", "float64", "*"): ("pow_N0_L0_lg0_k0.5", 3.9),  # noqa: E501
+    ("discretization_accuracy/zoh_bd_max_entrywise_rel_error", "float64", "diag-inv"): ("pow_N0_L0_lg0_k0.5", 3.9),  # noqa: E501
+    ("discretization_accuracy/zoh_bd_max_entrywise_rel_error", "float64", "diag-legs"): ("eps", 2.28),  # noqa: E501
+    ("discretization_accuracy/zoh_bd_max_entrywise_rel_error", "float64", "diag-lin"): ("eps", 1.3),
+    ("discretization_accuracy/zoh_bd_rel_max_error", "float32", "*"): ("eps", 1.94),
+    ("discretization_accuracy/zoh_bd_rel_max_error", "float32", "fout"): ("eps", 0.892),
+    ("discretization_accuracy/zoh_bd_rel_max_error", "float32", "lagt"): ("eps", 0.885),
+    ("discretization_accuracy/zoh_bd_rel_max_error", "float32", "legs"): ("eps", 1.94),
+    ("discretization_accuracy/zoh_bd_rel_max_error", "float32", "legt"): ("eps", 1.4),
+    ("discretization_accuracy/zoh_bd_rel_max_error", "float64", "*"): ("pow_N1_L0_lg0_k1", 0.357),
+    ("discretization_accuracy/zoh_bd_rel_max_error", "float64", "fout"): ("eps", 5.0),
+    ("discretization_accuracy/zoh_bd_rel_max_error", "float64", "lagt"): ("pow_N0_L0_lg0_k0.5", 5.5),  # noqa: E501
+    ("discretization_accuracy/zoh_bd_rel_max_error", "float64", "legs"): ("pow_N1_L0_lg0_k1", 0.357),  # noqa: E501
+    ("discretization_accuracy/zoh_bd_rel_max_error", "float64", "legt"): ("pow_N0_L0_lg0_k0.5", 2.12),  # noqa: E501
+    ("discretization_accuracy/zoh_lambda_d_max_entrywise_rel_error", "float32", "*"): ("rigorous", 0.165),  # noqa: E501
+    ("discretization_accuracy/zoh_lambda_d_max_entrywise_rel_error", "float32", "diag-inv"): ("kappa_eps", 0.595),  # noqa: E501
+    ("discretization_accuracy/zoh_lambda_d_max_entrywise_rel_error", "float32", "diag-legs"): ("kappa_eps", 0.713),  # noqa: E501
+    ("discretization_accuracy/zoh_lambda_d_max_entrywise_rel_error", "float32", "diag-lin"): ("kappa_eps", 0.519),  # noqa: E501
+    ("discretization_accuracy/zoh_lambda_d_max_entrywise_rel_error", "float64", "*"): ("kappa_eps", 0.711),  # noqa: E501
+    ("discretization_accuracy/zoh_lambda_d_max_entrywise_rel_error", "float64", "diag-inv"): ("kappa_eps", 0.515),  # noqa: E501
+    ("discretization_accuracy/zoh_lambda_d_max_entrywise_rel_error", "float64", "diag-legs"): ("kappa_eps", 0.711),  # noqa: E501
+    ("discretization_accuracy/zoh_lambda_d_max_entrywise_rel_error", "float64", "diag-lin"): ("kappa_eps", 0.503),  # noqa: E501
+    ("hippo_entries/a_entries_max_error_ulps", "float32", "*"): ("const", 0.5),
+    ("hippo_entries/a_entries_max_error_ulps", "float32", "diagonal"): ("const", 0.495),
+    ("hippo_entries/a_entries_max_error_ulps", "float32", "foud"): ("const", 0.491),
+    ("hippo_entries/a_entries_max_error_ulps", "float32", "fourier_decay"): ("const", 0.491),
+    ("hippo_entries/a_entries_max_error_ulps", "float32", "fout"): ("const", 0.491),
+    ("hippo_entries/a_entries_max_error_ulps", "float32", "glagt"): ("const", 0.08),
+    ("hippo_entries/a_entries_max_error_ulps", "float32", "legs"): ("const", 0.5),
+    ("hippo_entries/a_entries_max_error_ulps", "float32", "legsd"): ("const", 0.5),
+    ("hippo_entries/a_entries_max_error_ulps", "float32", "legt"): ("const", 0.5),
+    ("hippo_entries/a_entries_max_error_ulps", "float32", "random"): ("const", 0.5),
+    ("hippo_entries/a_entries_max_error_ulps", "float64", "*"): ("const", 1.0),
+    ("hippo_entries/a_entries_max_error_ulps", "float64", "foud"): ("sqrtN_eps", 466000000000000.0),
+    ("hippo_entries/a_entries_max_error_ulps", "float64", "fourier_decay"): ("const", 1.0),
+    ("hippo_entries/a_entries_max_error_ulps", "float64", "fout"): ("const", 1.0),
+    ("hippo_entries/a_entries_max_error_ulps", "float64", "glagt"): ("const", 0.0391),
+    ("hippo_entries/a_entries_max_error_ulps", "float64", "legs"): ("const", 0.5),
+    ("hippo_entries/a_entries_max_error_ulps", "float64", "legsd"): ("const", 0.5),
+    ("hippo_entries/a_entries_max_error_ulps", "float64", "legt"): ("const", 0.5),
+    ("hippo_entries/b_entries_max_error_ulps", "float32", "*"): ("const", 0.5),
+    ("hippo_entries/b_entries_max_error_ulps", "float32", "diagonal"): ("const", 0.499),
+    ("hippo_entries/b_entries_max_error_ulps", "float32", "foud"): ("const", 0.203),
+    ("hippo_entries/b_entries_max_error_ulps", "float32", "fourier_decay"): ("const", 0.203),
+    ("hippo_entries/b_entries_max_error_ulps", "float32", "fout"): ("const", 0.203),
+    ("hippo_entries/b_entries_max_error_ulps", "float32", "glagt"): ("const", 0.2),
+    ("hippo_entries/b_entries_max_error_ulps", "float32", "legs"): ("const", 0.498),
+    ("hippo_entries/b_entries_max_error_ulps", "float32", "legsd"): ("const", 0.498),
+    ("hippo_entries/b_entries_max_error_ulps", "float32", "legt"): ("const", 0.498),
+    ("hippo_entries/b_entries_max_error_ulps", "float32", "random"): ("const", 0.5),
+    ("hippo_entries/b_entries_max_error_ulps", "float64", "*"): ("const", 0.498),
+    ("hippo_entries/b_entries_max_error_ulps", "float64", "foud"): ("const", 0.435),
+    ("hippo_entries/b_entries_max_error_ulps", "float64", "fourier_decay"): ("const", 0.435),
+    ("hippo_entries/b_entries_max_error_ulps", "float64", "fout"): ("const", 0.435),
+    ("hippo_entries/b_entries_max_error_ulps", "float64", "glagt"): ("const", 0.325),
+    ("hippo_entries/b_entries_max_error_ulps", "float64", "legs"): ("const", 0.498),
+    ("hippo_entries/b_entries_max_error_ulps", "float64", "legsd"): ("const", 0.498),
+    ("hippo_entries/b_entries_max_error_ulps", "float64", "legt"): ("const", 0.498),
+    ("hippo_entries/p_entries_max_error_ulps", "float32", "*"): ("const", 0.498),
+    ("hippo_entries/p_entries_max_error_ulps", "float32", "fourier_decay"): ("const", 0.203),
+    ("hippo_entries/p_entries_max_error_ulps", "float32", "fout"): ("const", 0.203),
+    ("hippo_entries/p_entries_max_error_ulps", "float32", "glagt"): ("const", 0.203),
+    ("hippo_entries/p_entries_max_error_ulps", "float32", "lagt"): ("const", 0.203),
+    ("hippo_entries/p_entries_max_error_ulps", "float32", "legs"): ("const", 0.498),
+    ("hippo_entries/p_entries_max_error_ulps", "float32", "legt"): ("const", 0.498),
+    ("hippo_entries/p_entries_max_error_ulps", "float32", "tlagt"): ("const", 0.203),
+    ("hippo_entries/p_entries_max_error_ulps", "float64", "*"): ("const", 0.565),
+    ("hippo_entries/p_entries_max_error_ulps", "float64", "fourier_decay"): ("const", 0.565),
+    ("hippo_entries/p_entries_max_error_ulps", "float64", "fout"): ("const", 0.435),
+    ("hippo_entries/p_entries_max_error_ulps", "float64", "glagt"): ("const", 0.435),
+    ("hippo_entries/p_entries_max_error_ulps", "float64", "lagt"): ("const", 0.435),
+    ("hippo_entries/p_entries_max_error_ulps", "float64", "legs"): ("const", 0.498),
+    ("hippo_entries/p_entries_max_error_ulps", "float64", "legt"): ("const", 0.498),
+    ("hippo_entries/p_entries_max_error_ulps", "float64", "tlagt"): ("const", 0.435),
+    ("kernel_accuracy/kernel_dense_vs_ground_truth_rel_max_error", "float32", "*"): ("pow_N1_L0.5_lg1_k0", 0.00862),  # noqa: E501
+    ("kernel_accuracy/kernel_dense_vs_ground_truth_rel_max_error", "float32", "fout"): ("N_eps", 2.6),  # noqa: E501
+    ("kernel_accuracy/kernel_dense_vs_ground_truth_rel_max_error", "float32", "lagt"): ("pow_N0.5_L0.5_lg1_k0", 0.0345),  # noqa: E501
+    ("kernel_accuracy/kernel_dense_vs_ground_truth_rel_max_error", "float32", "legs"): ("N_eps", 0.279),  # noqa: E501
+    ("kernel_accuracy/kernel_dense_vs_ground_truth_rel_max_error", "float32", "legt"): ("N_eps", 0.628),  # noqa: E501
+    ("kernel_accuracy/kernel_dense_vs_ground_truth_rel_max_error", "float64", "*"): ("pow_N2_L0_lg1_k0", 0.00709),  # noqa: E501
+    ("kernel_accuracy/kernel_dense_vs_ground_truth_rel_max_error", "float64", "fout"): ("pow_N2_L0_lg0_k0", 0.0568),  # noqa: E501
+    ("kernel_accuracy/kernel_dense_vs_ground_truth_rel_max_error", "float64", "lagt"): ("pow_N1_L0.25_lg1_k0", 0.0113),  # noqa: E501
+    ("kernel_accuracy/kernel_dense_vs_ground_truth_rel_max_error", "float64", "legs"): ("N_eps", 0.367),  # noqa: E501
+    ("kernel_accuracy/kernel_dense_vs_ground_truth_rel_max_error", "float64", "legt"): ("N_log2L_eps", 0.0824),  # noqa: E501
+    ("kernel_accuracy/kernel_diag_vs_ground_truth_rel_max_error", "float32", "*"): ("pow_N2_L0_lg1_k0", 0.0179),  # noqa: E501
+    ("kernel_accuracy/kernel_diag_vs_ground_truth_rel_max_error", "float32", "diag-inv"): ("eps", 36.7),  # noqa: E501
+    ("kernel_accuracy/kernel_diag_vs_ground_truth_rel_max_error", "float32", "diag-legs"): ("pow_N2_L0_lg1_k0", 0.0152),  # noqa: E501
+    ("kernel_accuracy/kernel_diag_vs_ground_truth_rel_max_error", "float32", "diag-lin"): ("sqrtN_eps", 2.8),  # noqa: E501
+    ("kernel_accuracy/kernel_diag_vs_ground_truth_rel_max_error", "float64", "*"): ("rigorous", 0.0973),  # noqa: E501
+    ("kernel_accuracy/kernel_diag_vs_ground_truth_rel_max_error", "float64", "diag-inv"): ("sqrtN_eps", 5.31),  # noqa: E501
+    ("kernel_accuracy/kernel_diag_vs_ground_truth_rel_max_error", "float64", "diag-legs"): ("pow_N2_L0_lg1_k0", 0.0153),  # noqa: E501
+    ("kernel_accuracy/kernel_diag_vs_ground_truth_rel_max_error", "float64", "diag-lin"): ("N_eps", 0.394),  # noqa: E501
+    ("kernel_accuracy/kernel_dplr_vs_ground_truth_rel_max_error", "float32", "*"): ("sqrtN_eps", 3.33),  # noqa: E501
+    ("kernel_accuracy/kernel_dplr_vs_ground_truth_rel_max_error", "float32", "fout"): ("N_eps", 0.208),  # noqa: E501
+    ("kernel_accuracy/kernel_dplr_vs_ground_truth_rel_max_error", "float32", "lagt"): ("sqrtN_log2L_eps", 0.142),  # noqa: E501
+    ("kernel_accuracy/kernel_dplr_vs_ground_truth_rel_max_error", "float32", "legs"): ("sqrtN_eps", 0.898),  # noqa: E501
+    ("kernel_accuracy/kernel_dplr_vs_ground_truth_rel_max_error", "float32", "legt"): ("sqrtN_log2L_eps", 0.178),  # noqa: E501
+    ("kernel_accuracy/kernel_dplr_vs_ground_truth_rel_max_error", "float64", "*"): ("L_eps", 1.41),
+    ("kernel_accuracy/kernel_dplr_vs_ground_truth_rel_max_error", "float64", "fout"): ("sqrtN_eps", 90.3),  # noqa: E501
+    ("kernel_accuracy/kernel_dplr_vs_ground_truth_rel_max_error", "float64", "lagt"): ("pow_N0.5_L1_lg0_k0", 0.148),  # noqa: E501
+    ("kernel_accuracy/kernel_dplr_vs_ground_truth_rel_max_error", "float64", "legs"): ("rigorous", 0.038),  # noqa: E501
+    ("kernel_accuracy/kernel_dplr_vs_ground_truth_rel_max_error", "float64", "legt"): ("rigorous", 0.232),  # noqa: E501
+    ("kernel_accuracy_on_trained_like_parameters/kernel_dplr_vs_float_worst_channel_rel_max_error", "float32", "*"): ("eps", 18.4),  # noqa: E501
+    ("kernel_accuracy_on_trained_like_parameters/kernel_dplr_vs_float_worst_channel_rel_max_error", "float32", "foud"): ("eps", 3.28),  # noqa: E501
+    ("kernel_accuracy_on_trained_like_parameters/kernel_dplr_vs_float_worst_channel_rel_max_error", "float32", "fourier_decay"): ("eps", 9.38),  # noqa: E501
+    ("kernel_accuracy_on_trained_like_parameters/kernel_dplr_vs_float_worst_channel_rel_max_error", "float32", "fout"): ("eps", 2.29),  # noqa: E501
+    ("kernel_accuracy_on_trained_like_parameters/kernel_dplr_vs_float_worst_channel_rel_max_error", "float32", "glagt"): ("eps", 6.99),  # noqa: E501
+    ("kernel_accuracy_on_trained_like_parameters/kernel_dplr_vs_float_worst_channel_rel_max_error", "float32", "lagt"): ("eps", 12.3),  # noqa: E501
+    ("kernel_accuracy_on_trained_like_parameters/kernel_dplr_vs_float_worst_channel_rel_max_error", "float32", "legs"): ("eps", 7.86),  # noqa: E501
+    ("kernel_accuracy_on_trained_like_parameters/kernel_dplr_vs_float_worst_channel_rel_max_error", "float32", "legsd"): ("eps", 3.16),  # noqa: E501
+    ("kernel_accuracy_on_trained_like_parameters/kernel_dplr_vs_float_worst_channel_rel_max_error", "float32", "legt"): ("eps", 18.4),  # noqa: E501
+    ("kernel_accuracy_on_trained_like_parameters/kernel_dplr_vs_float_worst_channel_rel_max_error", "float32", "tlagt"): ("eps", 5.4),  # noqa: E501
+    ("legs/nplr_kernel_vs_ground_truth_rel_max_error", "float32", ""): ("sqrtN_eps", 1.29),
+    ("legs/nplr_kernel_vs_ground_truth_rel_max_error", "float32", "*"): ("sqrtN_eps", 1.29),
+    ("legs/nplr_kernel_vs_ground_truth_rel_max_error", "float64", ""): ("sqrtN_eps", 30.2),
+    ("legs/nplr_kernel_vs_ground_truth_rel_max_error", "float64", "*"): ("sqrtN_eps", 30.2),
+    ("legs/nplr_reconstruction_v_v_h_vs_a_rel_max_error", "float32", ""): ("eps", 0.973),
+    ("legs/nplr_reconstruction_v_v_h_vs_a_rel_max_error", "float32", "*"): ("eps", 0.973),
+    ("legs/nplr_reconstruction_v_v_h_vs_a_rel_max_error", "float64", ""): ("sqrtN_eps", 1.89),
+    ("legs/nplr_reconstruction_v_v_h_vs_a_rel_max_error", "float64", "*"): ("sqrtN_eps", 1.89),
+    ("recurrence_vs_convolution/scan_vs_causal_conv_rel_max_error", "float32", "*"): ("eps", 56.3),
+    ("recurrence_vs_convolution/scan_vs_causal_conv_rel_max_error", "float32", "diag-lin"): ("eps", 40.1),  # noqa: E501
+    ("recurrence_vs_convolution/scan_vs_causal_conv_rel_max_error", "float32", "legs"): ("eps", 56.3),  # noqa: E501
+    ("recurrence_vs_convolution/scan_vs_causal_conv_rel_max_error", "float64", "*"): ("sqrtN_eps", 6.17),  # noqa: E501
+    ("recurrence_vs_convolution/scan_vs_causal_conv_rel_max_error", "float64", "diag-lin"): ("eps", 36.4),  # noqa: E501
+    ("recurrence_vs_convolution/scan_vs_causal_conv_rel_max_error", "float64", "legs"): ("sqrtN_eps", 6.17),  # noqa: E501
+    ("stability/random_ablation_rho_rho_rho", "float32", "*"): ("eps", 0.416),
+    ("stability/random_ablation_rho_rho_rho", "float32", "random"): ("eps", 0.416),
+    ("stability/random_ablation_rho_rho_rho", "float64", "*"): ("sqrtN_eps", 4.61),
+    ("stability/random_ablation_rho_rho_rho", "float64", "random"): ("sqrtN_eps", 4.61),
+}
+# END CALIBRATION
