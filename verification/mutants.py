@@ -12,11 +12,19 @@ tolerance made vacuous, a check that cannot fail.
 checkout (``<tmp>/statespace/`` with the verification layer at
 ``<tmp>/statespace/verification/``, the installed layout) and runs
 ``statespace verify --quick`` against the copy in a subprocess with
-``PYTHONPATH=<tmp>``; with ``tests=True`` also a targeted pytest selection. A
-mutant is *caught* when the run fails: exit status 1 (rows failed) or, counted
-separately as a crash, any other non-zero status. An unmutated control copy is
-run first and must pass; otherwise the harness, not a mutant, is broken and
-nothing is scored.
+``PYTHONPATH=<tmp>``; with ``tests=True`` also a targeted pytest selection.
+
+The subprocess runs every experiment of the quick suite (both dtypes, NumPy), as
+the command loads them, until the first failed row; experiments likely to fail
+for the mutant's file run first (the verdict does not depend on the order). A
+mutant is *caught* when a row fails: a wrong result, or, reported separately, an
+experiment that raised (a crash the mutant caused, since the control passes); a
+subprocess that dies otherwise counts as a crash with its exit status. When no
+row fails, the command itself (``statespace verify --quick``) is run on the copy
+and its exit status is the verdict. An unmutated control copy is run first in
+both ways, after a check that ``statespace`` and ``statespace.verification``
+import from the copy; if it does not pass, the harness, not a mutant, is broken
+and nothing is scored.
 
 Command line::
 
@@ -118,11 +126,11 @@ CATALOGUE = (
         ("tests/test_decomp.py",)),
     # ------------------------------------------------------------------ decomp
     Mutant(
-        "decomp-skew-half", "statespace/decomp.py",
-        "skew = (S - St) / 2",
-        "skew = (S - St)",
-        "missing factor",
-        "the 1/2 of the skew-symmetric part dropped when the symmetric part is reused",
+        "decomp-B-conj", "statespace/decomp.py",
+        "B = _cplx(xp, b @ xp.real(V), -(b @ xp.imag(V)))",
+        "B = _cplx(xp, b @ xp.real(V), b @ xp.imag(V))",
+        "wrong sign (lost conjugate)",
+        "B = V^* b split into real and imaginary parts with the conjugate's sign lost",
         ("tests/test_decomp.py",)),
     # ------------------------------------------------------------------ discretize
     Mutant(
@@ -273,11 +281,18 @@ CATALOGUE = (
         (_SUITE,)),
     # ------------------------------------------------------------------ adversary
     Mutant(
-        "adv-extra-zero", "verification/suite.py",
-        "_EXTRA = 10",
-        "_EXTRA = 0",
+        "adv-converged-same-dps", "verification/reference.py",
+        "hi = fn(*args, dps=dps + extra, **kwargs)",
+        "hi = fn(*args, dps=dps, **kwargs)",
         "check that cannot fail",
-        "the convergence check's second precision equal to the first: it always agrees",
+        "the check run made at the base precision: the two runs always agree",
+        ("tests/test_reference.py",)),
+    Mutant(
+        "adv-trained-best-channel", "verification/suite.py",
+        "worst = int(np.argmax(err))",
+        "worst = int(np.argmin(err))",
+        "check that cannot fail (wrong reduction)",
+        "the reported channel picked with argmin after a copy-paste from a 'best dt' plot",
         (_SUITE,)),
     Mutant(
         "adv-compare-self", "verification/report.py",
@@ -379,6 +394,49 @@ def _env(dest):
     return env
 
 
+#: Experiments run first for a mutant of each file (the verdict does not depend on the
+#: order, only the time to the first failed row does).
+_FIRST = {
+    "statespace/hippo.py": ("hippo_", "legs_"),
+    "statespace/decomp.py": ("legs_", "kernel_legs"),
+    "statespace/discretize.py": ("disc_", "kernel_diag"),
+    "statespace/kernels.py": ("kernel_trained", "kernel_legs", "boundary_"),
+    "statespace/_fast_cpu.py": ("kernel_diag", "kernel_trained", "kernel_legs"),
+    "statespace/conv.py": ("recurrence_",),
+    "statespace/recurrence.py": ("recurrence_",),
+    "statespace/boundary.py": ("boundary_",),
+    "verification/": ("verifier_selfcheck", "hippo_", "disc_"),
+}
+
+
+def _first(mutant):
+    if mutant is None:
+        return ()
+    for k, v in _FIRST.items():
+        if mutant.file.startswith(k):
+            return v
+    return ()
+
+
+# Every experiment of `statespace verify --quick` (both dtypes, numpy), as the command
+# loads them, run until the first failed row; the order hint (argv[1:]) only reorders.
+_FAST_VERIFY = """
+import json, sys
+from statespace.verification import report, runner
+runner._reference_data_note()
+exps, _ = runner._load_experiments(True, ("float32", "float64"), "numpy")
+first = tuple(sys.argv[1:])
+exps.sort(key=lambda e: not (first and e.name.startswith(first)))
+for e in exps:
+    rows, _, _ = report._execute(e)
+    bad = [r for r in rows if not r.passed]
+    if bad:
+        print(json.dumps({"experiment": e.name, "failed": len(bad),
+                          "raised": bad[0].quantity.startswith("experiment raised"),
+                          "quantity": bad[0].quantity}))
+        sys.exit(1)
+"""
+
 _SMOKE = ("import statespace, statespace.verification as v; "
           "print(statespace.__file__); print(v.__file__)")
 
@@ -404,8 +462,34 @@ def _failed_rows(report):
     return sum(1 for r in rows if not r.get("passed"))
 
 
-def _verify(dest, timeout):
+def _verify_fast(dest, first, timeout):
+    """The quick suite to its first failed row; ``None`` when every row passed."""
+    try:
+        p = subprocess.run([sys.executable, "-c", _FAST_VERIFY, *first], cwd=dest,
+                           env=_env(dest), capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return "caught (timeout)", None, "timed out"
+    tail = (p.stdout + p.stderr)[-2000:]
+    if p.returncode == 0:
+        return None, 0, tail
+    if p.returncode == 1:
+        try:
+            info = json.loads(p.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            return f"caught (crash, exit {p.returncode})", p.returncode, tail
+        how = "exception in " if info["raised"] else "rows failed in "
+        return f"caught ({how}{info['experiment']})", 1, tail
+    return f"caught (crash, exit {p.returncode})", p.returncode, tail
+
+
+def _verify(dest, timeout, first=()):
     t0 = time.perf_counter()
+    if first is not None:
+        verdict, rc, tail = _verify_fast(dest, first, timeout)
+        if verdict is not None:
+            return {"verify": verdict, "verify_rc": rc, "verify_s": time.perf_counter() - t0,
+                    "verify_tail": tail}
+    # nothing failed so far: the verdict is the command's own exit status
     out = dest / "report"
     try:
         p = subprocess.run([sys.executable, "-c", _VERIFY, str(out)], cwd=dest, env=_env(dest),
@@ -415,7 +499,7 @@ def _verify(dest, timeout):
         rc, tail = None, "timed out"
     sec = time.perf_counter() - t0
     if rc == 0:
-        verdict = "missed"
+        verdict = "missed (passed)"
     elif rc == 1:
         n = _failed_rows(out / "report.json")
         verdict = f"caught ({n} rows)" if n else "caught"
@@ -450,7 +534,7 @@ def _one(root, mutant, tests, timeout):
         else:
             _smoke(dest)
         res = {"id": mutant.id if mutant else "(control)"}
-        res.update(_verify(dest, timeout))
+        res.update(_verify(dest, timeout, _first(mutant)))
         if tests:
             files = mutant.tests if mutant else ()
             res.update(_pytest(dest, files, timeout))
@@ -479,7 +563,7 @@ def run(ids=None, *, tests=False, jobs=2, root=None, timeout=900, log=print):
     with ThreadPoolExecutor(max_workers=max(1, int(jobs))) as pool:
         futs = [pool.submit(_one, root, m, tests, timeout) for m in chosen]
         results = []
-        for m, f in zip(chosen, futs):
+        for m, f in zip(chosen, futs, strict=True):
             r = f.result()
             r.update(file=m.file, kind=m.kind)
             log(f"  {m.id}: verify {r['verify']} ({r['verify_s']:.0f} s)"
