@@ -172,10 +172,10 @@ CATALOGUE = (
         (_K,)),
     Mutant(
         "kern-f32-woodbury-c64", "statespace/kernels.py",
-        "kk = xp.astype(kk, c128)",
-        "kk = xp.astype(kk, cdt)",
+        "G = dd_c * z * _woodbury(xp, kk, dd_c / 2 * (1 + z), r)  # (m, count)",
+        "G = dd_c * z * _woodbury(xp, kk, xp.astype(dd_c / 2 * (1 + z), cdt), r)",
         "float32-only precision loss",
-        "the complex128 upcast of the Woodbury step looks redundant and is 'optimised' away",
+        "sigma cast to the working dtype so that the Woodbury step runs in complex64",
         (_F32,)),
     Mutant(
         "kern-f32-nodes-c64", "statespace/kernels.py",
@@ -214,11 +214,11 @@ CATALOGUE = (
         "the low part of the pole added instead of subtracted in the compensated difference",
         (_FAST, _F32)),
     Mutant(
-        "fast-vand-table-f32", "statespace/_fast_cpu.py",
-        "tr = np.empty(lc, dtype=np.float64)",
-        "tr = np.empty(lc, dtype=vr.dtype)",
-        "float32-only precision loss",
-        "the power table allocated in the working dtype like the accumulators next to it",
+        "fast-vand-doubling-sign", "statespace/_fast_cpu.py",
+        "hi[j] = tr[j] * ei + ti[j] * er",
+        "hi[j] = tr[j] * ei - ti[j] * er",
+        "wrong sign",
+        "the imaginary part of a hand-expanded complex product with a sign slip",
         (_FAST, _F32)),
     # ------------------------------------------------------------------ conv, recurrence
     Mutant(

@@ -1447,6 +1447,7 @@ def experiments(quick=True, dtypes=("float32", "float64"), backend="numpy"):
 
     add("boundary_states", boundary_states, N=8 if quick else 16, L=64 if quick else 256, dt=0.01)
     add("kernel_trained", kernel_trained, N=64, L=4096, dts=(1e-3, 1e-2, 1e-1))
+    add("kernel_trained_full", kernel_trained_full, N=64, L=4096, dts=(1e-3, 1e-2, 1e-1))
     add("verifier_selfcheck", verifier_selfcheck)
     # discretization
     dts = (1e-4, 1e-2, 1.0, 10.0) if quick else (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
@@ -2245,3 +2246,71 @@ def verifier_selfcheck(dtypes, backend):
     return [Row(EXP_SELF, what, {}, "float64", 0.0 if ok else 1.0, 0.0,
                 note="" if ok else "the verifier gave the wrong verdict on a known answer")
             for what, ok in checks]
+
+
+def kernel_trained_full(N, L, dts, dtypes, backend, measures=None):
+    r"""float32 ``kernel_dplr`` on the trained-like systems of :func:`kernel_trained`,
+    given as full systems (``halved=False``: every pole and its conjugate listed).
+
+    The full form takes the plain (not conjugate-folded) Cauchy sums, a separate code
+    path of every reduction (the fused CPU kernels' compensated loop among them). The
+    kernel is complex here; its imaginary part, zero in exact arithmetic, counts as
+    error. Truth and tolerance :math:`(N + \log_2 L)\,\varepsilon_{32}` as in
+    :func:`kernel_trained` (``N`` the full state size, the number of Cauchy terms).
+
+    Parameters
+    ----------
+    N, L, dts, dtypes, backend, measures
+        As in :func:`kernel_trained`.
+
+    Returns
+    -------
+    rows : list of Row
+
+    Examples
+    --------
+    >>> from statespace.verification.suite import kernel_trained_full
+    >>> rows = kernel_trained_full(16, 256, [1e-2], ["float32"], "numpy", measures=["legt"])
+    >>> len(rows), all(r.passed for r in rows)
+    (4, True)
+    """
+    import statespace as ss
+    from statespace import hippo
+
+    if "float32" not in dtypes:
+        return []
+    xp = _xp(backend)
+    dts = np.asarray(dts, dtype=np.float32).astype(np.float64)
+    if measures is None:
+        measures = [m for m in hippo.NPLR_MEASURES if m != "diagonal"]
+    tol = (N + math.log2(L)) * _eps("float32")
+    rows = []
+    for measure in measures:
+        for re in TRAINED_RE:
+            lam, P, B, C = _trained_inputs(measure, N, re, len(dts))
+            full = (np.concatenate([lam, np.conj(lam)]),
+                    np.concatenate([P, np.conj(P)], axis=-1),
+                    np.concatenate([B, np.conj(B)]),
+                    np.concatenate([C, np.conj(C)], axis=-1))
+            for tilde in (True, False):
+                params = {"system": measure, "re_lambda": re, "tilde": tilde, "N": N, "L": L,
+                          "halved": False, "dts": [float(d) for d in dts], "backend": backend,
+                          "reference": "float64 dense powers"}
+                q = (f"kernel_dplr (tilde={tilde}, full system) vs float64, worst channel "
+                     "rel. max error")
+                try:
+                    truth = _trained_truth(lam, P, B, C, dts, L, tilde)
+                    args = [xp.asarray(a.astype(np.complex64)) for a in full]
+                    K = _np(ss.kernel_dplr(*args, xp.asarray(dts.astype(np.float32)), L,
+                                           tilde=tilde))
+                except Exception as exc:  # noqa: BLE001
+                    rows.append(_error_row(EXP_TRAINED, q, params, "float32", exc))
+                    continue
+                err = np.max(np.abs(K - truth), axis=-1) / np.max(np.abs(truth), axis=-1)
+                worst = int(np.argmax(err))
+                rows.append(Row(EXP_TRAINED, q, params, "float32", float(err[worst]), tol,
+                                note=f"tol = (N + log2 L) eps; worst dt = {dts[worst]:.3g}"))
+    return rows
+
+
+__all__ += ["kernel_trained_full"]
