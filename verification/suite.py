@@ -2307,7 +2307,7 @@ def kernel_trained_full(N, L, dts, dtypes, backend, measures=None):
                     rows.append(_error_row(EXP_TRAINED, q, params, "float32", exc))
                     continue
                 err = np.max(np.abs(K - truth), axis=-1) / np.max(np.abs(truth), axis=-1)
-                worst = int(np.argmax(err))
+                worst = int(err.argmax())
                 rows.append(Row(EXP_TRAINED, q, params, "float32", float(err[worst]), tol,
                                 note=f"tol = (N + log2 L) eps; worst dt = {dts[worst]:.3g}"))
     return rows
