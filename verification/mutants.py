@@ -126,11 +126,11 @@ CATALOGUE = (
         ("tests/test_decomp.py",)),
     # ------------------------------------------------------------------ decomp
     Mutant(
-        "decomp-B-conj", "statespace/decomp.py",
-        "B = _cplx(xp, b @ xp.real(V), -(b @ xp.imag(V)))",
-        "B = _cplx(xp, b @ xp.real(V), b @ xp.imag(V))",
-        "wrong sign (lost conjugate)",
-        "B = V^* b split into real and imaginary parts with the conjugate's sign lost",
+        "decomp-rayleigh-conj", "statespace/decomp.py",
+        "Lh = xp.sum(xp.conj(Vh) * _rmul(xp, S, Vh), axis=0)",
+        "Lh = xp.sum(Vh * _rmul(xp, S, Vh), axis=0)",
+        "lost conjugate",
+        "the Rayleigh quotient v^H S v written as v^T S v (a real-valued habit)",
         ("tests/test_decomp.py",)),
     # ------------------------------------------------------------------ discretize
     Mutant(
@@ -171,11 +171,11 @@ CATALOGUE = (
         "rho^L = exp(-R) taken from the node radius exp(+R/L) of the other convention",
         (_K,)),
     Mutant(
-        "kern-f32-woodbury-c64", "statespace/kernels.py",
-        "G = dd_c * z * _woodbury(xp, kk, dd_c / 2 * (1 + z), r)  # (m, count)",
-        "G = dd_c * z * _woodbury(xp, kk, xp.astype(dd_c / 2 * (1 + z), cdt), r)",
+        "kern-f32-near-node-c64", "statespace/kernels.py",
+        "zn = xp.astype(_array._complex(xp, xp.cos(theta), xp.sin(theta)), xp.complex128)",
+        "zn = xp.astype(_array._complex(xp, xp.cos(theta), xp.sin(theta)), G.dtype)",
         "float32-only precision loss",
-        "sigma cast to the working dtype so that the Woodbury step runs in complex64",
+        "the recomputed nodes cast to the dtype of G, which a refactor made complex64",
         (_F32,)),
     Mutant(
         "kern-f32-nodes-c64", "statespace/kernels.py",
