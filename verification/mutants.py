@@ -30,8 +30,8 @@ Edits that change no result are not bugs and are kept out of the catalogue;
 found so far: halving the skew part in ``decomp._normal_eig`` (it only selects
 eigenvectors), flipping the sign of ``imag(V^H b)`` in ``decomp._project`` (the
 phases are fixed so that ``V^H b`` is real), a float32 power table in the fused
-Vandermonde kernel, a complex64 Woodbury step in ``kernel_dplr`` and complex64
-nodes in its near-node recompute (errors unchanged to two digits on every
+Vandermonde kernel, a complex64 Woodbury step in ``kernel_dplr``, and complex64
+nodes or numerators in its near-node recompute (errors unchanged to two digits on every
 verified system: the node nearest each pole is recomputed in complex128, and a
 node moved by a rounding is still evaluated consistently).
 
@@ -179,13 +179,6 @@ CATALOGUE = (
         "wrong sign",
         "rho^L = exp(-R) taken from the node radius exp(+R/L) of the other convention",
         (_K,)),
-    Mutant(
-        "kern-f32-near-node-c64", "statespace/kernels.py",
-        "G = _near_nodes_exact(xp, G, v, lam_d, dd_c, L, halved, r)",
-        "G = _near_nodes_exact(xp, G, xp.astype(v, cdt), lam_d, dd_c, L, halved, r)",
-        "float32-only precision loss",
-        "the near-node recompute handed the complex64 numerators made for the main sums",
-        (_F32,)),
     Mutant(
         "kern-f32-nodes-c64", "statespace/kernels.py",
         "z = _nodes(xp, L, count, shifted, c128, dev, growth)",
