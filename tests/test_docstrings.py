@@ -43,6 +43,7 @@ PUBLIC_MODULES = (
     "statespace.verification.suite",
     "statespace.verification.make_data",
     "statespace.verification.runner",
+    "statespace.verification.mutants",
     "statespace._env",
 )
 

@@ -66,7 +66,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Mutant", "CATALOGUE", "find_root", "check_catalogue", "apply", "run", "main"]
+__all__ = ["Mutant", "CATALOGUE", "find_root", "check_catalogue", "apply", "run", "table",
+           "main"]
 
 
 @dataclass(frozen=True)
@@ -325,6 +326,12 @@ def find_root(start=None):
     ------
     FileNotFoundError
         When no such folder is found above ``start``.
+
+    Examples
+    --------
+    >>> from statespace.verification.mutants import find_root
+    >>> (find_root() / "verification" / "mutants.py").is_file()
+    True
     """
     p = Path(start or Path(__file__).resolve()).resolve()
     for d in (p, *p.parents):
@@ -336,8 +343,24 @@ def find_root(start=None):
 def check_catalogue(root=None, catalogue=CATALOGUE):
     """Problems with the catalogue on the tree at ``root`` (empty list: well formed).
 
-    Each ``original`` must occur exactly once in its file, differ from its
-    replacement, and the ids must be unique.
+    Parameters
+    ----------
+    root : path-like, optional
+        Repository root (default: :func:`find_root`).
+    catalogue : sequence of Mutant, optional
+        Default: :data:`CATALOGUE`.
+
+    Returns
+    -------
+    problems : list of str
+        Each ``original`` must occur exactly once in its file and differ from its
+        replacement, each test file must exist, and the ids must be unique.
+
+    Examples
+    --------
+    >>> from statespace.verification.mutants import check_catalogue
+    >>> check_catalogue()
+    []
     """
     root = find_root(root)
     problems = []
@@ -379,7 +402,35 @@ def _target(dest, file):
 
 
 def apply(mutant, dest):
-    """Apply ``mutant`` to the copy at ``dest`` (made by the harness)."""
+    """Apply ``mutant`` to the copy at ``dest``.
+
+    Parameters
+    ----------
+    mutant : Mutant
+        The edit.
+    dest : pathlib.Path
+        A copy in the installed layout (``dest/statespace/verification/...``); a
+        ``verification/`` file of the catalogue lands there.
+
+    Raises
+    ------
+    ValueError
+        If the original snippet does not occur exactly once.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from statespace.verification.mutants import CATALOGUE, apply
+    >>> m = CATALOGUE[0]
+    >>> d = Path(tempfile.mkdtemp())
+    >>> f = d / m.file
+    >>> f.parent.mkdir(parents=True)
+    >>> _ = f.write_text(m.original)
+    >>> apply(m, d)
+    >>> m.replacement in f.read_text()
+    True
+    """
     path = _target(dest, mutant.file)
     text = path.read_text()
     if text.count(mutant.original) != 1:
@@ -544,10 +595,43 @@ def _one(root, mutant, tests, timeout):
 
 
 def run(ids=None, *, tests=False, jobs=2, root=None, timeout=900, log=print):
-    """Run the catalogue (or the mutants ``ids``) and return one result dict per mutant.
+    """Run the catalogue (or the mutants ``ids``): one result dict per mutant.
 
-    An unmutated control copy runs first (with the import smoke check); if its
-    ``verify --quick`` does not pass, ``RuntimeError`` is raised.
+    Parameters
+    ----------
+    ids : sequence of str, optional
+        Mutant ids (default: all).
+    tests : bool, optional
+        Also run each mutant's targeted pytest selection.
+    jobs : int, optional
+        Mutants run in parallel (default 2).
+    root : path-like, optional
+        Repository root (default: :func:`find_root`).
+    timeout : float, optional
+        Seconds per subprocess.
+    log : callable, optional
+        Progress lines (default ``print``).
+
+    Returns
+    -------
+    results : list of dict
+        Keys ``id``, ``file``, ``kind``, ``verify`` (``"caught ..."`` or
+        ``"missed (passed)"``), ``verify_s``; with ``tests`` also ``tests``.
+
+    Raises
+    ------
+    RuntimeError
+        If ``verify --quick`` does not pass on the unmutated control copy.
+    ValueError
+        If the catalogue is malformed or an id is unknown.
+
+    Examples
+    --------
+    >>> from statespace.verification.mutants import run
+    >>> run(["no-such-mutant"])
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown mutant ids: ['no-such-mutant']
     """
     root = find_root(root)
     problems = check_catalogue(root)
@@ -575,7 +659,26 @@ def run(ids=None, *, tests=False, jobs=2, root=None, timeout=900, log=print):
 
 
 def table(results, tests=False):
-    """The Markdown score table of :func:`run`'s results."""
+    """The Markdown score table of :func:`run`'s results.
+
+    Parameters
+    ----------
+    results : list of dict
+        From :func:`run`.
+    tests : bool, optional
+        Include the tests column.
+
+    Returns
+    -------
+    markdown : str
+
+    Examples
+    --------
+    >>> from statespace.verification.mutants import table
+    >>> r = {"id": "m", "file": "f.py", "kind": "k", "verify": "caught"}
+    >>> table([r]).splitlines()[-1]
+    'verify --quick: 1/1 caught'
+    """
     head = "| mutant | file | kind | verify --quick |" + (" tests |" if tests else "")
     sep = "|---|---|---|---|" + ("---|" if tests else "")
     lines = [head, sep]
@@ -595,7 +698,25 @@ def table(results, tests=False):
 
 
 def main(argv=None):
-    """Command line: print the score table; exit 1 unless verify caught every mutant."""
+    """Command line: print the score table; exit 1 unless verify caught every mutant.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    status : int
+        0 when ``verify --quick`` caught every mutant run, else 1.
+
+    Examples
+    --------
+    >>> from statespace.verification.mutants import main
+    >>> main(["--list"])  # doctest: +ELLIPSIS
+    hippo-legs-diag ...
+    0
+    """
     ap = argparse.ArgumentParser(prog="python -m statespace.verification.mutants",
                                  description=__doc__.split("\n\n")[0])
     ap.add_argument("--tests", action="store_true", help="also run the targeted tests")

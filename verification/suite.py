@@ -2206,9 +2206,11 @@ def verifier_selfcheck(dtypes, backend):
 
     Parameters
     ----------
-    dtypes, backend
+    dtypes : sequence of str
         Unused (the checks concern the verifier, not the library); accepted so the
         experiment runs with the others.
+    backend : str
+        Unused, likewise.
 
     Returns
     -------
@@ -2260,8 +2262,18 @@ def kernel_trained_full(N, L, dts, dtypes, backend, measures=None):
 
     Parameters
     ----------
-    N, L, dts, dtypes, backend, measures
-        As in :func:`kernel_trained`.
+    N : int
+        Full state size (``N // 2`` modes, each listed with its conjugate).
+    L : int
+        Kernel length.
+    dts : sequence of float
+        Steps (rounded to float32), one channel each.
+    dtypes : sequence of str
+        Working dtypes; rows only for ``"float32"``.
+    backend : str
+        Backend of the kernels.
+    measures : sequence of str, optional
+        Default: every NPLR measure but ``diagonal``.
 
     Returns
     -------
