@@ -642,7 +642,8 @@ def run(ids=None, *, tests=False, jobs=2, root=None, timeout=900, log=print):
         unknown = sorted(set(ids) - {m.id for m in CATALOGUE})
         raise ValueError(f"unknown mutant ids: {unknown}")
     control = _one(root, None, False, timeout)
-    log(f"control (unmutated copy): {control['verify']} in {control['verify_s']:.0f} s")
+    ok = "passed" if control["verify_rc"] == 0 else control["verify"]
+    log(f"control (unmutated copy): {ok} in {control['verify_s']:.0f} s")
     if control["verify_rc"] != 0:
         raise RuntimeError("verify --quick fails on the unmutated copy:\n"
                            + control["verify_tail"])
