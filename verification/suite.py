@@ -2004,7 +2004,7 @@ __all__ += ["kernel_trained", "EXP_TRAINED", "TRAINED_RE"]
 
 #: Real parts given to every mode of the trained-like systems: trained S4 layers drive
 #: Re(Lambda) of their long-memory modes towards 0, which puts the discrete poles within
-#: ~dt |Re(Lambda)| of the unit circle, where the roots of unity of ``tilde=True`` lie.
+#: ``~dt |Re(Lambda)|`` of the unit circle, where the roots of unity of ``tilde=True`` lie.
 TRAINED_RE = (-1e-2, -1e-4)
 
 
