@@ -45,6 +45,7 @@ PUBLIC_MODULES = (
     "statespace.verification.runner",
     "statespace.verification.bounds",
     "statespace.verification.calibrate",
+    "statespace.verification.mutants",
     "statespace._env",
 )
 

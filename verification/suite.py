@@ -1449,6 +1449,8 @@ def experiments(quick=True, dtypes=("float32", "float64"), backend="numpy"):
 
     add("boundary_states", boundary_states, N=8 if quick else 16, L=64 if quick else 256, dt=0.01)
     add("kernel_trained", kernel_trained, N=64, L=4096, dts=(1e-3, 1e-2, 1e-1))
+    add("kernel_trained_full", kernel_trained_full, N=64, L=4096, dts=(1e-3, 1e-2, 1e-1))
+    add("verifier_selfcheck", verifier_selfcheck)
     # discretization
     dts = (1e-4, 1e-2, 1.0, 10.0) if quick else (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
     dmeas = (("legs", 8),) if quick else tuple((m, N) for m in _KERNEL_MEASURES for N in (8, 32))
@@ -2140,3 +2142,190 @@ def kernel_trained(N, L, dts, dtypes, backend, measures=None):
                 rows.append(Row(EXP_TRAINED, q, params, "float32", float(err[worst]), tol,
                                 note=f"tol = (N + log2 L) eps; worst dt = {dts[worst]:.3g}"))
     return rows
+
+
+# =========================================================================== verifier self-check
+# A verification layer that cannot fail passes every correct library and every broken
+# one alike, so its own machinery is checked here on answers whose verdict is known:
+# a comparison must measure a known error exactly, reject a known-wrong answer and a
+# forced failure, the convergence check must flag an under-resolved reference, and
+# the tolerances that bound the library's errors must stay below the errors of the
+# bugs they are there to catch.
+
+EXP_SELF = "Verifier self-check (known answers)"
+__all__ += ["verifier_selfcheck", "EXP_SELF"]
+
+
+def _slow_reference(dps):
+    """A synthetic reference whose value moves in its 15th digit with the precision:
+    ``1 + 10^-15 (30 / dps)``, as a result that lost all but 15 digits would."""
+    import mpmath
+
+    with mpmath.workdps(dps):
+        return [mpmath.mpf(1) + mpmath.mpf(10) ** -15 * mpmath.mpf(30) / dps]
+
+
+def _rejects_fault():
+    """Whether :func:`kernel_trained` fails a ``kernel_dplr`` whose last channel (the
+    largest step) is off by ``1e-3`` of its size, as a bug near the unit circle is."""
+    import statespace as ss
+
+    good = ss.kernel_dplr
+
+    def faulty(*args, **kwargs):
+        K = np.array(_np(good(*args, **kwargs)))
+        K[..., -1, :] += 1e-3 * np.max(np.abs(K[..., -1, :]))
+        return K
+
+    ss.kernel_dplr = faulty
+    try:
+        rows = kernel_trained(16, 256, (1e-2, 1e-1), ("float32",), "numpy", measures=("legs",))
+    finally:
+        ss.kernel_dplr = good
+    return bool(rows) and not all(r.passed for r in rows)
+
+
+def verifier_selfcheck(dtypes, backend):
+    r"""The verification machinery on inputs whose verdict is known.
+
+    Rows (each passes with error 0 and tolerance 0 only when the machinery gives
+    the known verdict, and fails with error 1 otherwise):
+
+    * :func:`~statespace.verification.report.relative_error` of ``0`` against
+      ``d`` and of ``2 d`` against ``d`` is exactly 1 (the scale is ``max|d|``,
+      the desired array, not the computed one);
+    * :func:`~statespace.verification.report.compare_values` rejects an answer
+      wrong by :math:`10^{-3}` relative at tolerance :math:`10^{-6}`;
+    * a :class:`~statespace.verification.report.Row` forced to fail (a reference
+      that did not converge) fails whatever its error, and a NaN error fails;
+    * :func:`statespace.verification.reference.converged` at the suite's
+      precisions flags a reference that moves in its 15th digit with the precision;
+    * the ``kernel_dplr`` tolerance :math:`N(\log_2 L + M)\varepsilon` at
+      ``N = 16``, ``L = 4096``, :math:`M = L` (the loosest memory) rejects a float64
+      error of :math:`10^{-9}` and a float32 error of :math:`10^{-2}`: a tolerance
+      above these would pass a kernel computed in the wrong precision;
+    * :func:`kernel_trained` fails a float32 ``kernel_dplr`` whose channel at the
+      largest step is off by :math:`10^{-3}` (its rows report the worst channel).
+
+    Parameters
+    ----------
+    dtypes : sequence of str
+        Unused (the checks concern the verifier, not the library); accepted so the
+        experiment runs with the others.
+    backend : str
+        Unused, likewise.
+
+    Returns
+    -------
+    rows : list of Row
+
+    Examples
+    --------
+    >>> from statespace.verification.suite import verifier_selfcheck
+    >>> all(r.passed for r in verifier_selfcheck(("float64",), "numpy"))
+    True
+    """
+    del dtypes, backend
+    d = np.array([2.0, -2.0, 1.0])
+    checks = []
+
+    def known(what, ok):
+        checks.append((what, bool(ok)))
+
+    known("relative_error(0, d) == 1 (scale max|d|)", relative_error(np.zeros(3), d) == 1.0)
+    known("relative_error(2 d, d) == 1", relative_error(2 * d, d) == 1.0)
+    wrong = compare_values(EXP_SELF, "probe", {}, "float64", d * (1 + 1e-3), d, 1e-6, [])
+    known("compare_values rejects an error of 1e-3 at tol 1e-6",
+          not wrong.passed and abs(wrong.error - 1e-3) < 1e-9)
+    known("a row forced to fail fails with error 0",
+          not Row(EXP_SELF, "probe", {}, "float64", 0.0, 1.0, passed=False).passed)
+    known("a NaN error fails", not Row(EXP_SELF, "probe", {}, "float64", math.nan, 1.0).passed)
+    r = ref.converged(_slow_reference, dps=_DPS, extra=_EXTRA)
+    known("converged flags a reference that moves in its 15th digit", not r.converged)
+    for dtype, bug in (("float64", 1e-9), ("float32", 1e-2)):
+        tol = _dplr_tol(16, 4096, 4096.0, _eps(dtype))
+        known(f"kernel_dplr tolerance rejects a {dtype} error of {bug:g} (tol {tol:.2g})",
+              tol < bug)
+    known("kernel_trained rejects a float32 kernel_dplr wrong by 1e-3 in one channel",
+          _rejects_fault())
+    return [Row(EXP_SELF, what, {}, "float64", 0.0 if ok else 1.0, 0.0,
+                note="" if ok else "the verifier gave the wrong verdict on a known answer")
+            for what, ok in checks]
+
+
+def kernel_trained_full(N, L, dts, dtypes, backend, measures=None):
+    r"""float32 ``kernel_dplr`` on the trained-like systems of :func:`kernel_trained`,
+    given as full systems (``halved=False``: every pole and its conjugate listed).
+
+    The full form takes the plain (not conjugate-folded) Cauchy sums, a separate code
+    path of every reduction (the fused CPU kernels' compensated loop among them). The
+    kernel is complex here; its imaginary part, zero in exact arithmetic, counts as
+    error. Truth and tolerance :math:`(N + \log_2 L)\,\varepsilon_{32}` as in
+    :func:`kernel_trained` (``N`` the full state size, the number of Cauchy terms).
+
+    Parameters
+    ----------
+    N : int
+        Full state size (``N // 2`` modes, each listed with its conjugate).
+    L : int
+        Kernel length.
+    dts : sequence of float
+        Steps (rounded to float32), one channel each.
+    dtypes : sequence of str
+        Working dtypes; rows only for ``"float32"``.
+    backend : str
+        Backend of the kernels.
+    measures : sequence of str, optional
+        Default: every NPLR measure but ``diagonal``.
+
+    Returns
+    -------
+    rows : list of Row
+
+    Examples
+    --------
+    >>> from statespace.verification.suite import kernel_trained_full
+    >>> rows = kernel_trained_full(16, 256, [1e-2], ["float32"], "numpy", measures=["legt"])
+    >>> len(rows), all(r.passed for r in rows)
+    (4, True)
+    """
+    import statespace as ss
+    from statespace import hippo
+
+    if "float32" not in dtypes:
+        return []
+    xp = _xp(backend)
+    dts = np.asarray(dts, dtype=np.float32).astype(np.float64)
+    if measures is None:
+        measures = [m for m in hippo.NPLR_MEASURES if m != "diagonal"]
+    tol = (N + math.log2(L)) * _eps("float32")
+    rows = []
+    for measure in measures:
+        for re in TRAINED_RE:
+            lam, P, B, C = _trained_inputs(measure, N, re, len(dts))
+            full = (np.concatenate([lam, np.conj(lam)]),
+                    np.concatenate([P, np.conj(P)], axis=-1),
+                    np.concatenate([B, np.conj(B)]),
+                    np.concatenate([C, np.conj(C)], axis=-1))
+            for tilde in (True, False):
+                params = {"system": measure, "re_lambda": re, "tilde": tilde, "N": N, "L": L,
+                          "halved": False, "dts": [float(d) for d in dts], "backend": backend,
+                          "reference": "float64 dense powers"}
+                q = (f"kernel_dplr (tilde={tilde}, full system) vs float64, worst channel "
+                     "rel. max error")
+                try:
+                    truth = _trained_truth(lam, P, B, C, dts, L, tilde)
+                    args = [xp.asarray(a.astype(np.complex64)) for a in full]
+                    K = _np(ss.kernel_dplr(*args, xp.asarray(dts.astype(np.float32)), L,
+                                           tilde=tilde))
+                except Exception as exc:  # noqa: BLE001
+                    rows.append(_error_row(EXP_TRAINED, q, params, "float32", exc))
+                    continue
+                err = np.max(np.abs(K - truth), axis=-1) / np.max(np.abs(truth), axis=-1)
+                worst = int(err.argmax())
+                rows.append(Row(EXP_TRAINED, q, params, "float32", float(err[worst]), tol,
+                                note=f"tol = (N + log2 L) eps; worst dt = {dts[worst]:.3g}"))
+    return rows
+
+
+__all__ += ["kernel_trained_full"]
