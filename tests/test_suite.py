@@ -114,8 +114,10 @@ def _patch_dplr(monkeypatch, corrupt):
         K = np.array(orig(*args, **kwargs), copy=True)
         return corrupt(K)
 
-    monkeypatch.setattr(kernels, "kernel_dplr", bad)
+    # statespace resolves its top-level names lazily from the submodules: patch it
+    # first, so the value it caches and monkeypatch restores is the original function
     monkeypatch.setattr(ss, "kernel_dplr", bad, raising=False)
+    monkeypatch.setattr(kernels, "kernel_dplr", bad)
 
 
 def _perturb(K):
