@@ -881,13 +881,18 @@ def dplr_to_dense(Lambda, P, *, halved=False):
     _broadcast_shapes([("Lambda", Lambda.shape[:-1]), ("P", P.shape[:-2])])
     _array.check_finite(xp, Lambda, "Lambda")
     _array.check_finite(xp, P, "P")
+    work = _array.result_float_dtype(xp, Lambda, P)
+    Lambda, P = (_array.in_precision(xp, a, work) for a in (Lambda, P))
     if halved:
         Lambda = xp.concat([Lambda, _conj(xp, Lambda)], axis=-1)
         P = xp.concat([P, _conj(xp, P)], axis=-1)
     N = Lambda.shape[-1]
     eye = xp.eye(N, dtype=Lambda.dtype, device=_array.device_of(Lambda))
     gram = _array.matmul(xp, _conj(xp, xp.matrix_transpose(P)), P)
-    return eye * Lambda[..., None, :] - gram
+    A = eye * Lambda[..., None, :] - gram
+    _array.check_result(xp, A, "dplr_to_dense",
+                        "P^H P or Lambda exceeds the floating-point range")
+    return A
 
 
 # ----------------------------------------------------------------------------------

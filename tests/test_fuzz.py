@@ -1953,8 +1953,9 @@ def _int_defect(name, minimum=1):
     def draw_it(draw):
         v, what, exp = draw(st.sampled_from([
             (minimum - 1, f"{minimum - 1}", VALUE), (-1, "negative", VALUE),
-            (2.0, "a float", TYPE), (True, "a bool", TYPE), ("2", "a string", TYPE),
-            (None, "None", TYPE)]))
+            (2.0, "a float", TYPE), (True, "a bool", TYPE), ("2", "a string", TYPE)]
+            # l_max=None is its default (the first forward call fixes the length)
+            + ([] if name == "l_max" else [(None, "None", TYPE)])))
         return v, Defect(name, what, exp)
     return draw_it
 
@@ -1962,8 +1963,9 @@ def _int_defect(name, minimum=1):
 def _dtype_kw_defect(name):
     def draw_it(draw):
         torch, _ = _torch()
-        v = draw(st.sampled_from([torch.float16, torch.complex64, np.float32, "float64",
-                                  torch.int32]))
+        # half-precision parameters are supported (the SSM part is computed in float32)
+        bad = [torch.complex64, np.float32, "float64", torch.int32]
+        v = draw(st.sampled_from(bad if name == "dtype" else [torch.float16, *bad]))
         return v, Defect(name, repr(v), TYPE)
     return draw_it
 
@@ -2113,6 +2115,8 @@ def test_s4kernel(data):
     fcase = maybe_defect(draw, fcase, {"L": "length", "rate": ("real", 0.0, None)}, p=0.3)
     if fcase.defects and fcase.defects[0].kind == "below 0.0":
         fcase.defects[0] = Defect("rate", "negative", VALUE)
+    if fcase.defects and fcase.defects[0].arg == "L" and fcase.defects[0].kind == "0":
+        return  # a zero-length kernel is an empty result (zero-length sequences)
     K = call(k, fcase, label=f"{_mrepr(k)}.forward", params=("L", "rate"))
     if isinstance(K, Raised) or fcase.defects:
         return
@@ -2211,7 +2215,7 @@ def _lengths_t_defect(b, L):
     def draw_it(draw):
         torch, _ = _torch()
         v, what, exp = draw(st.sampled_from([
-            (torch.zeros(b, dtype=torch.long), "0", VALUE),
+            # lengths of 0 are valid (an empty sequence leaves its state unchanged)
             (torch.full((b,), L + 1), "above L", VALUE),
             (torch.ones(b) * 1.0, "float tensor", TYPE),
             (torch.ones(b + 1, dtype=torch.long), "wrong shape", VALUE),

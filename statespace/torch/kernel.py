@@ -303,7 +303,10 @@ class S4Kernel(nn.Module):
         self.disc = disc
         self.channels = _check_int(channels, "channels")
         self.lambda_real = _check_choice(lambda_real, "lambda_real", _REAL)
-        if not (isinstance(real_min, numbers.Real) and 0 < real_min < 1):
+        if isinstance(real_min, bool) or not isinstance(real_min, numbers.Real):
+            raise TypeError(f"real_min must be a real number in (0, 1), got "
+                            f"{type(real_min).__name__}")
+        if not 0 < real_min < 1:
             raise ValueError(f"real_min must be in (0, 1), got {real_min!r}")
         self.real_min = float(real_min)
         if not all(isinstance(v, numbers.Real) and not isinstance(v, bool)

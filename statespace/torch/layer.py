@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 import statespace as ss
+from statespace import _array
 from statespace._array import check_flag
 
 from .kernel import (
@@ -45,6 +46,9 @@ def _activation(act):
         return act
     if isinstance(act, str) and act in _ACTIVATIONS:
         return _ACTIVATIONS[act]()
+    if not isinstance(act, str):
+        raise TypeError(f"activation must be one of {tuple(_ACTIVATIONS)}, None or a Module, "
+                        f"got {type(act).__name__}")
     raise ValueError(f"activation must be one of {tuple(_ACTIVATIONS)}, None or a Module, "
                      f"got {act!r}")
 
@@ -210,6 +214,10 @@ class S4Layer(nn.Module):
             y = uw * D[:, None]
         else:
             K = self.kernel._kernel(L, rate, wdt)
+            # the valid positions must be finite (padded ones were zeroed above); named
+            # as the caller's argument, before the core sees it as its own ``u``
+            if not _array.compiling() and not bool(torch.isfinite(u).all()):
+                raise ValueError("x contains NaN or infinite values")
             if self.bidirectional:
                 y = ss.bidirectional_conv(uw, K[0], K[1], D)
             else:
