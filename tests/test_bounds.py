@@ -54,8 +54,7 @@ def test_row_fails_above_expected_bound_and_lenient_demotes_it():
 
 def test_calibrated_table_catches_a_thousandfold_float32_kernel_error():
     metric = bounds.metric_of("Kernel accuracy", KD)
-    if (metric, "float32", "*") not in bounds.CALIBRATION:
-        pytest.skip("kernel_dense float32 not calibrated")
+    assert (metric, "float32", "*") in bounds.CALIBRATION, "kernel_dense float32 not calibrated"
     params = {"N": 16, "L": 16384, "system": "legs"}
     good = Row("Kernel accuracy", KD, params, "float32", 3e-7, 16 * 16384 * 2.0 ** -23)
     assert good.passed and math.isfinite(good.expected)

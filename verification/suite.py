@@ -2109,6 +2109,11 @@ def kernel_trained(N, L, dts, dtypes, backend, measures=None):
     >>> len(rows), all(r.passed for r in rows)
     (4, True)
     """
+    return _trained_rows(N, L, dts, dtypes, backend, measures, full=False)
+
+
+def _trained_rows(N, L, dts, dtypes, backend, measures, *, full):
+    """Rows of :func:`kernel_trained` (halved systems) or :func:`kernel_trained_full`."""
     import statespace as ss
     from statespace import hippo
 
@@ -2118,22 +2123,28 @@ def kernel_trained(N, L, dts, dtypes, backend, measures=None):
     dts = np.asarray(dts, dtype=np.float32).astype(np.float64)
     if measures is None:
         measures = [m for m in hippo.NPLR_MEASURES if m != "diagonal"]
-    eps = _eps("float32")
-    tol = (N + math.log2(L)) * eps
+    tol = (N + math.log2(L)) * _eps("float32")
     rows = []
     for measure in measures:
         for re in TRAINED_RE:
             lam, P, B, C = _trained_inputs(measure, N, re, len(dts))
+            system = (lam, P, B, C)
+            if full:  # every pole and its conjugate listed
+                system = tuple(np.concatenate([a, np.conj(a)], axis=-1) for a in system)
             for tilde in (True, False):
                 params = {"system": measure, "re_lambda": re, "tilde": tilde, "N": N, "L": L,
                           "dts": [float(d) for d in dts], "backend": backend,
                           "reference": "float64 dense powers"}
-                q = f"kernel_dplr (tilde={tilde}) vs float64, worst channel rel. max error"
+                if full:
+                    params["halved"] = False
+                form = ", full system" if full else ""
+                q = (f"kernel_dplr (tilde={tilde}{form}) vs float64, worst channel "
+                     "rel. max error")
                 try:
                     truth = _trained_truth(lam, P, B, C, dts, L, tilde)
-                    args = [xp.asarray(a.astype(np.complex64)) for a in (lam, P, B, C)]
+                    args = [xp.asarray(a.astype(np.complex64)) for a in system]
                     K = _np(ss.kernel_dplr(*args, xp.asarray(dts.astype(np.float32)), L,
-                                           halved=True, tilde=tilde))
+                                           halved=not full, tilde=tilde))
                 except Exception as exc:  # noqa: BLE001
                     rows.append(_error_row(EXP_TRAINED, q, params, "float32", exc))
                     continue
@@ -2289,43 +2300,7 @@ def kernel_trained_full(N, L, dts, dtypes, backend, measures=None):
     >>> len(rows), all(r.passed for r in rows)
     (4, True)
     """
-    import statespace as ss
-    from statespace import hippo
-
-    if "float32" not in dtypes:
-        return []
-    xp = _xp(backend)
-    dts = np.asarray(dts, dtype=np.float32).astype(np.float64)
-    if measures is None:
-        measures = [m for m in hippo.NPLR_MEASURES if m != "diagonal"]
-    tol = (N + math.log2(L)) * _eps("float32")
-    rows = []
-    for measure in measures:
-        for re in TRAINED_RE:
-            lam, P, B, C = _trained_inputs(measure, N, re, len(dts))
-            full = (np.concatenate([lam, np.conj(lam)]),
-                    np.concatenate([P, np.conj(P)], axis=-1),
-                    np.concatenate([B, np.conj(B)]),
-                    np.concatenate([C, np.conj(C)], axis=-1))
-            for tilde in (True, False):
-                params = {"system": measure, "re_lambda": re, "tilde": tilde, "N": N, "L": L,
-                          "halved": False, "dts": [float(d) for d in dts], "backend": backend,
-                          "reference": "float64 dense powers"}
-                q = (f"kernel_dplr (tilde={tilde}, full system) vs float64, worst channel "
-                     "rel. max error")
-                try:
-                    truth = _trained_truth(lam, P, B, C, dts, L, tilde)
-                    args = [xp.asarray(a.astype(np.complex64)) for a in full]
-                    K = _np(ss.kernel_dplr(*args, xp.asarray(dts.astype(np.float32)), L,
-                                           tilde=tilde))
-                except Exception as exc:  # noqa: BLE001
-                    rows.append(_error_row(EXP_TRAINED, q, params, "float32", exc))
-                    continue
-                err = np.max(np.abs(K - truth), axis=-1) / np.max(np.abs(truth), axis=-1)
-                worst = int(err.argmax())
-                rows.append(Row(EXP_TRAINED, q, params, "float32", float(err[worst]), tol,
-                                note=f"tol = (N + log2 L) eps; worst dt = {dts[worst]:.3g}"))
-    return rows
+    return _trained_rows(N, L, dts, dtypes, backend, measures, full=True)
 
 
 __all__ += ["kernel_trained_full"]
