@@ -62,7 +62,16 @@ def test_shape_check_fires(xp):
 
 def test_device_check_fires():
     torch = pytest.importorskip("torch")
-    if not torch.cuda.is_available():
+    a = torch.ones(2, dtype=torch.float64)
+    # the meta device holds no values: the device check must fire before any is read
+    with pytest.raises(AssertionError, match="devices differ"):
+        xp_assert_close(a, a.to("meta"))
+
+
+@pytest.mark.gpu
+def test_device_check_can_be_turned_off():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():  # CI and CPU machines: the GPU matrix skips too
         pytest.skip("needs a CUDA device")
     a = torch.ones(2, dtype=torch.float64)
     with pytest.raises(AssertionError, match="devices differ"):

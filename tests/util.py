@@ -67,17 +67,23 @@ def _strict_check(actual, desired, *, check_namespace, check_dtype, check_shape,
         assert xa is xd, (
             f"namespaces differ: actual {xa.__name__}, desired {xd.__name__}{suffix}"
         )
-    a, d = np.asarray(to_numpy(actual)), np.asarray(to_numpy(desired))
+    # metadata first: nothing is copied to the host until it agrees
     if check_dtype:
-        da = _dtype_name(getattr(actual, "dtype", a.dtype))
-        dd = _dtype_name(getattr(desired, "dtype", d.dtype))
+        da = _dtype_name(_dtype_of(actual))
+        dd = _dtype_name(_dtype_of(desired))
         assert da == dd, f"dtypes differ: actual {da}, desired {dd}{suffix}"
     if check_device and _same_library(actual, desired):
         va, vd = device(actual), device(desired)
         assert va == vd, f"devices differ: actual {va}, desired {vd}{suffix}"
+    a, d = np.asarray(to_numpy(actual)), np.asarray(to_numpy(desired))
     if check_shape:
         assert a.shape == d.shape, f"shapes differ: actual {a.shape}, desired {d.shape}{suffix}"
     return a, np.broadcast_to(d, a.shape)
+
+
+def _dtype_of(x):
+    """``x.dtype``, or that of ``numpy.asarray(x)`` for lists and scalars."""
+    return x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype
 
 
 def _same_library(actual, desired) -> bool:
