@@ -27,14 +27,8 @@ from statespace.torch import (  # noqa: E402
     param_groups,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small tensors: one intra-op thread avoids OpenMP contention on shared CPUs."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+# small tensors: one intra-op thread avoids OpenMP contention on shared CPUs
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 F32, F64 = torch.float32, torch.float64
 MODES = [("s4", None), ("s4d", "zoh"), ("s4d", "bilinear"), ("s4d", "dss")]

@@ -24,13 +24,8 @@ from statespace.torch import S4Kernel  # noqa: E402
 
 C128 = torch.complex128
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small tensors: one intra-op thread avoids OpenMP contention on shared CPUs."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+# small tensors: one intra-op thread avoids OpenMP contention on shared CPUs
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _rc(gen, *shape, scale=1.0, shift=0.0):

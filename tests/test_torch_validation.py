@@ -24,14 +24,8 @@ from statespace.torch import (  # noqa: E402
     param_groups,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small tensors: one intra-op thread avoids OpenMP contention on shared CPUs."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+# small tensors: one intra-op thread avoids OpenMP contention on shared CPUs
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 F16, BF16, F32, F64 = torch.float16, torch.bfloat16, torch.float32, torch.float64
