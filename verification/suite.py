@@ -182,7 +182,14 @@ import numpy as np
 
 from statespace.verification import bounds, make_data
 from statespace.verification import reference as ref
-from statespace.verification.report import Experiment, Row, compare_values, relative_error
+from statespace.verification.report import (
+    Experiment,
+    Row,
+    compare,
+    compare_values,
+    reference_note,
+    relative_error,
+)
 
 __all__ = [
     "experiments",
@@ -292,20 +299,12 @@ class _Truth:
 
 
 def _from_reference(r, source):
-    note = (f"reference: computed live, {source}, dps={r.dps}+{r.extra}, "
-            f"{r.digits_agree:.1f} digits agree "
-            f"({r.norm})")
-    if not r.converged:
-        note += f"; REFERENCE NOT CONVERGED (needs {r.required} digits)"
-    return _Truth(ref.to_numpy(r.value), r.converged, note, source)
+    return _Truth(ref.to_numpy(r.value), r.converged, reference_note(r, source), source)
 
 
 def _row(exp, quantity, params, dtype, actual, truth, tol, note=""):
-    """Row comparing ``actual`` (NumPy) with a :class:`_Truth` or array, max-norm relative."""
-    if isinstance(truth, _Truth):
-        return compare_values(exp, quantity, params, dtype, actual, truth.value, tol,
-                              [note, truth.note], converged=truth.converged)
-    return compare_values(exp, quantity, params, dtype, actual, truth, tol, [note])
+    """Row comparing ``actual`` (NumPy) with a :class:`_Truth` or array (:func:`compare`)."""
+    return compare(exp, quantity, params, dtype, actual, truth, tol, note=note)
 
 
 def _error_row(exp, quantity, params, dtype, exc, note=""):
@@ -466,10 +465,7 @@ def hippo_entries(measure, N, dtypes, backend):
                           required=ref.FLOAT64_DIGITS, norm="entrywise")
         pairs = [_pair_of(v) for v in r.value]
         conv = r.converged
-        src = (f"reference: computed live, mpmath closed form, dps={r.dps}+{r.extra}, "
-               f"{r.digits_agree:.1f} digits agree")
-        if not conv:
-            src += f"; REFERENCE NOT CONVERGED (needs {r.required} digits)"
+        src = reference_note(r, "mpmath closed form")
     else:
         A64, B64 = _recipe_draw(measure, N)
         pairs = [(A64, np.zeros_like(A64)), (B64, np.zeros_like(B64))]
