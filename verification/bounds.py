@@ -70,6 +70,13 @@ __all__ = [
     "expected_bound",
     "eps_of",
     "system_of",
+    "LOOSE",
+    "FLOOR_ULPS",
+    "KAPPA_LOOSE",
+    "SlackReason",
+    "SLACK_REASONS",
+    "SPREAD_METRICS",
+    "slack_reason",
 ]
 
 #: Safety factor of the expected bound over the calibrated worst case.
@@ -353,6 +360,150 @@ def expected_bound(metric: str, dtype: str, params: dict, tolerance: float):
     model = MODELS[name]
     value = SAFETY * c * model(**model_args(params, dtype, tolerance))
     return value, f"{SAFETY:g} * {c:.3g} * {model.formula}"
+
+
+#: Slack (tighter bound / error) from which a row counts as loose; a loose row must
+#: carry a reason (:func:`slack_reason`).
+LOOSE = 100.0
+#: A bound within this many units of rounding of the dtype is at the rounding floor.
+FLOOR_ULPS = 100.0
+#: A condition number from which a kappa-scaled bound is a worst case the input need
+#: not reach.
+KAPPA_LOOSE = 10.0
+
+
+@dataclass(frozen=True)
+class SlackReason:
+    """Why a row's tighter bound may exceed :data:`LOOSE` times its error.
+
+    Parameters
+    ----------
+    key : str
+        Machine key, stored in the row's ``slack_reason`` before the colon.
+    text : str
+        The explanation, a :meth:`str.format` template over the row's figures
+        (``err_ulps``, ``bound_ulps``, ``kappa``, ``below``, ``why``, ``loose``,
+        ``floor``).
+    applies : callable
+        ``applies(metric, error, bound, expected, eps, kappa) -> bool``.
+
+    Examples
+    --------
+    >>> SLACK_REASONS["exact"].render(err_ulps=0.0)
+    'exact: the result equals the reference (error 0), so no bound is tight'
+    """
+
+    key: str
+    text: str
+    applies: Callable
+
+    def render(self, **figures) -> str:
+        """``"key: text"`` with the row's figures filled in."""
+        figures.setdefault("loose", LOOSE)
+        figures.setdefault("floor", FLOOR_ULPS)
+        return f"{self.key}: " + self.text.format(**figures)
+
+
+_SLACK_LIST = (
+    SlackReason(
+        "exact", "the result equals the reference (error 0), so no bound is tight",
+        lambda metric, error, **_: error == 0),
+    SlackReason(
+        "claim", "the error column is the quantity itself and its bound is the claim "
+        "(e.g. a spectral radius held below 1)",
+        lambda metric, **_: metric in RIGOROUS_ONLY),
+    SlackReason(
+        "rounding_floor", "error {err_ulps:.2g} eps is below one rounding unit and the bound "
+        "({bound_ulps:.3g} eps) is within {floor:g} eps: no tighter bound separates a correct "
+        "result from a wrong one",
+        lambda error, bound, eps, **_: error < eps and bound <= FLOOR_ULPS * eps),
+    SlackReason(
+        "conditioning", "the bound scales with the condition number kappa = {kappa:.3g} "
+        "(a worst-case amplification of rounding errors) that this input does not reach",
+        lambda metric, kappa, **_: kappa >= KAPPA_LOOSE and "discretization" in metric),
+    SlackReason(
+        "model_spread", "the error ({err_ulps:.3g} eps) is {below:.3g}x below the calibrated "
+        "worst case of its group: {why}",
+        lambda metric, error, expected, **_: metric in SPREAD_METRICS
+        and math.isfinite(expected) and error > 0),
+)
+
+#: Metrics whose rows spread over more than ``LOOSE / SAFETY`` under every model of
+#: :data:`MODELS` (the constant of the expected bound is set by the group's worst row),
+#: with the reason the error of the other rows stays far below it.
+SPREAD_METRICS = {
+    "kernel_accuracy/kernel_dense_vs_ground_truth_rel_max_error": (
+        "a decayed kernel's error stops growing with L, and small N sits below the constant "
+        "set by slowly decaying kernels at the largest N"),
+    "kernel_accuracy/kernel_dplr_vs_ground_truth_rel_max_error": (
+        "a decayed kernel's error stops growing with L, and small N sits below the constant "
+        "set by slowly decaying kernels at the largest N"),
+    "kernel_accuracy/kernel_diag_vs_ground_truth_rel_max_error": (
+        "a decayed kernel's error stops growing with L, and small N sits below the constant "
+        "set by slowly decaying kernels at the largest N"),
+    "stability/random_ablation_rho_rho_rho": (
+        "rho of a random non-normal matrix is exact to a few ulps for most steps; the "
+        "constant is set by the step where its eigenvalues are worst conditioned"),
+    "boundary_states/final_state_dplr_vs_mpmath_rel_max_error": (
+        "the final state is a sum over L steps whose rounding errors mostly cancel; the "
+        "constant is set by the slowest-decaying system"),
+}
+
+#: The reasons a loose row may have, in the order they are tried.
+SLACK_REASONS = {r.key: r for r in _SLACK_LIST}
+
+
+def slack_reason(metric: str, dtype: str, params: dict, error: float, bound: float,
+                 expected: float) -> str:
+    """The reason of a loose row, ``""`` when its tighter bound is below :data:`LOOSE` x error.
+
+    Parameters
+    ----------
+    metric : str
+        The row's metric (:func:`metric_of`).
+    dtype : str
+        The row's dtype name.
+    params : dict
+        The row's parameters (``kappa`` is read when present).
+    error : float
+        The measured error.
+    bound : float
+        The tighter of the row's rigorous and expected bounds.
+    expected : float
+        The expected bound (NaN when there is none).
+
+    Returns
+    -------
+    reason : str
+        ``"key: text"`` of the first :data:`SLACK_REASONS` entry that applies;
+        ``""`` for a row that is not loose (or a lower-bound row), and
+        ``"unexplained: ..."`` for a loose row no reason covers.
+
+    Examples
+    --------
+    >>> slack_reason("demo/x", "float64", {}, 0.0, 1e-15, math.nan)[:6]
+    'exact:'
+    >>> slack_reason("demo/x", "float64", {}, 1e-16, 1e-15, math.nan)
+    ''
+    """
+    if direction_of(metric) != "upper" or not (math.isfinite(error) and math.isfinite(bound)):
+        return ""
+    if error > 0 and bound < LOOSE * error:
+        return ""
+    if error <= 0 and bound <= 0:
+        return ""
+    eps = eps_of(dtype)
+    kappa = _num(params, "kappa", 1.0)
+    expected = float(expected)
+    below = (expected / SAFETY) / error if error > 0 and math.isfinite(expected) else math.inf
+    figures = {"err_ulps": error / eps, "bound_ulps": bound / eps, "kappa": kappa,
+               "below": below, "why": SPREAD_METRICS.get(metric, "")}
+    for r in _SLACK_LIST:
+        if r.applies(metric=metric, error=error, bound=bound, expected=expected, eps=eps,
+                     kappa=kappa):
+            return r.render(**figures)
+    return (f"unexplained: bound {bound / eps:.3g} eps against an error of {error / eps:.3g} "
+            "eps")
 
 
 # The table below is written by ``python -m statespace.verification.calibrate --write``:

@@ -169,7 +169,9 @@ def bound_summary(rows) -> list:
     out = ["## Bounds by metric", "",
            f"Rows whose bound is at least {LOOSE:g}x their error: {c['rigorous']} of "
            f"{c['rows']} under the rigorous bound alone, {c['effective']} under the tighter "
-           "of the rigorous and the expected bound (exact zero errors included).", "",
+           "of the rigorous and the expected bound (exact zero errors included); "
+           f"{c['unexplained']} of these without a slack reason (the reasons: "
+           "`statespace.verification.bounds.SLACK_REASONS`).", "",
            "| metric | dtype | rows | expected bound | worst tolerance/error | "
            "worst bound/error | exact | loose |", "|---|---|---|---|---|---|---|---|"]
     for (metric, dtype), rs in sorted(groups.items()):
@@ -383,12 +385,16 @@ def _write_files(out, rows, plots, meta, summary):
                 f"{_fmt(r.error)} | {_fmt(r.tolerance)} | {verdict} | {_fmt(r.expected)} | "
                 f"{_fmt(slack(r))} |"
             )
-        notes = [(r.quantity, r.note) for r in rows if r.experiment == exp and r.note]
+        notes = [(r.quantity, r.note, r.slack_reason) for r in rows
+                 if r.experiment == exp and (r.note or r.slack_reason)]
         if notes:
             md.append("")
-            for q, n in notes:
+            for q, n, why in notes:
                 first = n.strip().splitlines()
-                md.append(f"- {_cell(q)}: {_cell(first[-1] if first else '')}")
+                text = first[-1] if first else ""
+                if why:
+                    text = f"{text}; slack: {why}" if text else f"slack: {why}"
+                md.append(f"- {_cell(q)}: {_cell(text)}")
         for p in plot_entries:
             if p["experiment"] == exp:
                 md += ["", f"![{_cell(p['title'])}]({p['file']})"]

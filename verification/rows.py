@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from statespace.verification import bounds
+
 __all__ = [
     "Row",
     "LOOSE",
@@ -97,6 +99,11 @@ class Row:
     warning : str, optional
         Why a row above its expected bound still passes (``--lenient``, see
         :func:`demote_expected`).
+    slack_reason : str, optional
+        Why the tighter bound may be :data:`LOOSE` or more times the error
+        (``"key: text"``); default
+        :func:`statespace.verification.bounds.slack_reason`, ``""`` for a row that
+        is not loose.
 
     Examples
     --------
@@ -122,10 +129,9 @@ class Row:
     expected: float | None = None
     expected_model: str = ""
     warning: str = ""
+    slack_reason: str = ""
 
     def __post_init__(self):
-        from statespace.verification import bounds
-
         self.experiment = str(self.experiment)
         self.quantity = str(self.quantity)
         self.params = dict(self.params or {})
@@ -153,6 +159,8 @@ class Row:
         self.passed = (strict and within) if self.passed is None else (
             bool(self.passed) and strict and within)
         self.note = str(self.note or "")
+        self.slack_reason = str(self.slack_reason or bounds.slack_reason(
+            self.metric, self.dtype, self.params, self.error, self.effective, self.expected))
 
     @property
     def bound(self) -> float:
@@ -197,6 +205,7 @@ class Row:
             expected=_from_json_float(d["expected"]) if "expected" in d else math.nan,
             expected_model=d.get("expected_model", ""),
             warning=d.get("warning", ""),
+            slack_reason=d.get("slack_reason", ""),
         )
 
 
@@ -234,8 +243,9 @@ def demote_expected(rows) -> int:
     return n
 
 
-#: Slack (bound / error) from which a row counts as loose in the summaries.
-LOOSE = 100.0
+#: Slack (bound / error) from which a row counts as loose in the summaries
+#: (:data:`statespace.verification.bounds.LOOSE`).
+LOOSE = bounds.LOOSE
 
 
 def slack(row, bound=None) -> float:
@@ -278,19 +288,26 @@ def slack_counts(rows) -> dict:
     Returns
     -------
     counts : dict
-        ``{"rows": int, "rigorous": int, "effective": int}``: upper-bound rows, and
-        those of them loose under the rigorous bound alone and under the tighter
-        of the rigorous and the expected bound.
+        ``{"rows": int, "rigorous": int, "effective": int, "unexplained": int}``:
+        upper-bound rows, those of them loose under the rigorous bound alone and
+        under the tighter of the rigorous and the expected bound, and the loose
+        ones without a slack reason.
 
     Examples
     --------
     >>> slack_counts([Row("demo", "x", {}, "float64", 1e-15, 1e-12, expected=1e-14)])
-    {'rows': 1, 'rigorous': 1, 'effective': 0}
+    {'rows': 1, 'rigorous': 1, 'effective': 0, 'unexplained': 0}
     """
     up = [r for r in rows if r.direction == "upper"]
     return {"rows": len(up),
             "rigorous": sum(1 for r in up if slack(r, r.tolerance) >= LOOSE),
-            "effective": sum(1 for r in up if slack(r) >= LOOSE)}
+            "effective": sum(1 for r in up if slack(r) >= LOOSE),
+            "unexplained": sum(1 for r in up if slack(r) >= LOOSE and _unexplained(r))}
+
+
+def _unexplained(row) -> bool:
+    reason = getattr(row, "slack_reason", "")
+    return not reason or reason.startswith("unexplained")
 
 
 

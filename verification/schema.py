@@ -29,7 +29,10 @@ r"""The ``report.json`` schema: :data:`SCHEMA` and :func:`validate`.
          "error": number | "NaN" | "Infinity" | "-Infinity",
          "tolerance": number | "NaN" | "Infinity" | "-Infinity",
          "passed": bool,
-         "note": str},
+         "note": str,
+         "metric": str, "direction": "upper" | "lower",   # optional, the
+         "expected": number | "NaN", "expected_model": str, # keys after note
+         "warning": str, "slack_reason": str},
         ...
       ],
       "plots": [{"name": str, "title": str, "file": str}, ...]   # file: relative
@@ -118,6 +121,7 @@ SCHEMA = {
                     "expected": _NUM,
                     "expected_model": {"type": "string"},
                     "warning": {"type": "string"},
+                    "slack_reason": {"type": "string"},
                 },
                 "additionalProperties": False,
             },
