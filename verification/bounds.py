@@ -60,6 +60,22 @@ __all__ = [
     "NPLR_RECON",
     "DENSE_DISC",
     "RECURRENCE",
+    "DENSE_GBT",
+    "DENSE_ZOH",
+    "DENSE_ZOH_BD",
+    "DIAG_DISC",
+    "HIPPO_ULPS64",
+    "HIPPO_ULPS32",
+    "STABLE",
+    "MARGINAL",
+    "STAB_RANDOM",
+    "C_TILDE",
+    "C_FROM_TILDE",
+    "DIAG_C_TILDE",
+    "DIAG_FINAL",
+    "TRAINED",
+    "TOLERANCES",
+    "tolerance_table",
     "MODELS",
     "SAFETY",
     "CALIBRATION",
@@ -113,6 +129,18 @@ class Tolerance:
         args = {"N": 1, "L": 1, "eps": 1.0, "kappa": 1.0, "tolerance": 1.0}
         args.update(kwargs)
         return float(self.func(**args))
+
+    def note(self, detail="") -> str:
+        """The row note of this tolerance: ``"tol = <formula>"`` and optional figures.
+
+        Examples
+        --------
+        >>> KERNEL_DENSE.note()
+        'tol = N L eps'
+        >>> NPLR_RECON.note("N = 8")
+        'tol = 4 N eps, N = 8'
+        """
+        return f"tol = {self.formula}" + (f", {detail}" if detail else "")
 
 
 def _log2(L):
@@ -179,6 +207,74 @@ DENSE_DISC = Tolerance("dense_discretization", "N kappa eps",
 #: ``|K|_1 |u|_inf / |y|_inf``.
 RECURRENCE = Tolerance("recurrence", "(N L + log2(L) |K|_1 |u|_inf / |y|_inf) eps",
                        lambda N, L, eps, amp, **_: (N * L + math.log2(L) * amp) * eps)
+
+#: Rigorous bound of a dense GBT discretization (bilinear, forward/backward Euler):
+#: the LU solve's backward error times ``kappa = kappa2(I - alpha dt A)``.
+DENSE_GBT = Tolerance("dense_gbt", "N kappa2(I - alpha dt A) eps",
+                      lambda N, kappa, eps, **_: N * kappa * eps)
+#: Rigorous bound of dense ZOH ``Ad``; ``kappa`` the relative condition number of the
+#: matrix exponential at ``dt A``.
+DENSE_ZOH = Tolerance("dense_zoh", "N kappa_exp eps", lambda N, kappa, eps, **_: N * kappa * eps)
+#: Rigorous bound of dense ZOH ``Bd``, read off the augmented exponential whose error is
+#: normwise relative to the whole exponential; ``ratio = |exp(dt M)| / |Bd|``.
+DENSE_ZOH_BD = Tolerance("dense_zoh_bd", "N kappa_exp eps |exp(dt M)| / |Bd|",
+                         lambda N, kappa, eps, ratio, **_: N * kappa * eps * ratio)
+#: Rigorous bound of the diagonal discretizations (entrywise relative error);
+#: ``kappa`` = max over the modes of the scalar map's condition number.
+DIAG_DISC = Tolerance("diag_discretization", "4 (1 + max kappa_n) eps",
+                      lambda kappa, eps, **_: 4 * (1 + kappa) * eps)
+#: HiPPO entries in float64 ulps: at most two correctly rounded operations on exact data.
+HIPPO_ULPS64 = Tolerance("hippo_ulps_float64", "2 ulps", lambda **_: 2.0)
+#: HiPPO entries in float32 ulps: one rounding of the float64 value (itself within
+#: 2 float64 ulps, i.e. 2^-28 float32 ulps).
+HIPPO_ULPS32 = Tolerance("hippo_ulps_float32", "1/2 + 2^-28 ulps", lambda **_: 0.5 + 2.0 ** -28)
+#: Spectral radius of a strictly stable discretization: below 1.
+STABLE = Tolerance("stable", "the largest float64 below 1",
+                   lambda **_: math.nextafter(1.0, 0.0))
+#: Spectral radius of a marginally stable discretization (an exact eigenvalue 0 of A).
+MARGINAL = Tolerance("marginal", "1 (rho = 1 exactly)", lambda **_: 1.0)
+#: Bauer-Fike bound of the random ablation's spectral radius: ``kappa`` = kappa(W)
+#: kappa_disc, ``ratio`` = |Ad|_2 / rho.
+STAB_RANDOM = Tolerance("stability_random", "4 N eps kappa(W) kappa_disc |Ad| / rho",
+                        lambda N, kappa, eps, ratio, **_: 4 * N * eps * kappa * ratio)
+#: Boundary states: ``C~ = C (I - Ad^L)`` of a DPLR system (N-term sums over L powers).
+C_TILDE = Tolerance("c_tilde", "N L eps", lambda N, L, eps, **_: N * L * eps)
+#: Boundary states: ``C`` recovered from ``C~``; ``kappa = cond(I - Ad^L)``.
+C_FROM_TILDE = Tolerance("c_from_tilde", "kappa N L eps",
+                         lambda N, L, kappa, eps, **_: kappa * N * L * eps)
+#: Boundary states of a diagonal system, ``C~`` and back (entrywise).
+DIAG_C_TILDE = Tolerance("diag_c_tilde", "16 (1 + max kappa_n) eps",
+                         lambda kappa, eps, **_: 16 * (1 + kappa) * eps)
+#: Final state of a diagonal system after L steps; ``x = max|x_n|``, ``amp`` the
+#: amplification of the input.
+DIAG_FINAL = Tolerance("diag_final_state", "L (1 + max|x_n|) eps a",
+                       lambda L, eps, x, amp, **_: L * (1 + x) * eps * amp)
+#: float32 kernels on trained-like parameters: each Cauchy sum over N modes plus the
+#: inverse FFT.
+TRAINED = Tolerance("trained", "(N + log2 L) eps", lambda N, L, eps, **_: (N + math.log2(L)) * eps)
+
+#: Every rigorous tolerance of the suite, by name: each formula is written once, here.
+TOLERANCES = {t.name: t for t in (
+    KERNEL_DENSE, KERNEL_DPLR, KERNEL_DIAG, NPLR_RECON, DENSE_DISC, DENSE_GBT, DENSE_ZOH,
+    DENSE_ZOH_BD, DIAG_DISC, RECURRENCE, HIPPO_ULPS64, HIPPO_ULPS32, STABLE, MARGINAL,
+    STAB_RANDOM, C_TILDE, C_FROM_TILDE, DIAG_C_TILDE, DIAG_FINAL, TRAINED)}
+
+
+def tolerance_table() -> str:
+    """The declared tolerances as an RST list (rendered into the suite's docstring).
+
+    Returns
+    -------
+    text : str
+
+    Examples
+    --------
+    >>> "``N L eps``" in tolerance_table()
+    True
+    """
+    return "\n".join(f"* ``{t.name}``: ``{t.formula}`` (:data:`{_DATA_NAMES[t.name]}`)"
+                      for t in TOLERANCES.values())
+
 
 #: Candidate error models by name.
 MODELS = {m.name: m for m in _MODEL_LIST + _POWERS}
@@ -769,3 +865,8 @@ CALIBRATION: dict = {
     ("stability/random_ablation_rho_rho_rho", "float64", "random"): ("sqrtN_eps", 4.61),
 }
 # END CALIBRATION
+
+# the module-level names of the declared tolerances (for cross-references)
+_DATA_NAMES = {t.name: f"statespace.verification.bounds.{name}"
+               for name, t in list(globals().items())
+               if isinstance(t, Tolerance) and name.isupper() and t.name in TOLERANCES}

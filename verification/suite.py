@@ -158,6 +158,13 @@ Stability
     :math:`W` the eigenvectors of ``A``, :math:`\kappa_{disc}` the condition
     number of the discretization, as above).
 
+Declared tolerances
+    Each formula above is the text of one :class:`statespace.verification.bounds.Tolerance`
+    object, which also computes the value and writes the row's note; the list is
+    rendered from those objects:
+
+{TOLERANCE_TABLE}
+
 A reference that did not converge (its two precisions agree on fewer digits than
 the comparison needs, :func:`statespace.verification.reference.converged`) makes its row
 fail whatever the error, and so does a NaN or infinity in a result.
@@ -190,6 +197,10 @@ from statespace.verification.report import (
     reference_note,
     relative_error,
 )
+
+# the declared tolerances, rendered from their objects (each formula is written once)
+__doc__ = __doc__.replace("{TOLERANCE_TABLE}", "\n".join(
+    "    " + line for line in bounds.tolerance_table().splitlines()))
 
 __all__ = [
     "experiments",
@@ -473,7 +484,8 @@ def hippo_entries(measure, N, dtypes, backend):
         src = ("reference: computed live, independent float64 draw of the documented recipe "
                "(numpy default_rng(0)); no closed form")
     for dtype in dtypes:
-        tol = 2.0 if dtype == "float64" else 0.5 + 2.0 ** -28
+        tol_obj = bounds.HIPPO_ULPS64 if dtype == "float64" else bounds.HIPPO_ULPS32
+        tol = tol_obj()
         params = {"measure": measure, "N": N, "backend": backend}
         try:
             A, B = ss.hippo.transition(measure, N, dtype=getattr(xp, dtype), xp=xp)
@@ -493,7 +505,8 @@ def hippo_entries(measure, N, dtypes, backend):
                 continue
             err = float(np.max(_ulp_errors(a, (hi, lo), dtype)))
             rows.append(Row(EXP_HIPPO, f"{name} entries, max error [ulps]", params, dtype, err,
-                            tol, passed=None if conv else False, note=src))
+                            tol, passed=None if conv else False,
+                            note=f"{tol_obj.note()}; {src}"))
     return rows
 
 
@@ -693,7 +706,7 @@ def legs_instability(N, dtypes, backend, dt=0.01, L=1024):
         rec = relative_error(Vc @ (np.diag(Lc) - Pc.conj().T @ Pc) @ Vc.conj().T, A64)
         rows.append(Row(EXP_LEGS, "NPLR reconstruction V (Lambda - P^H P) V^H vs A, rel. max "
                         "error", dict(base), dtype, rec, bounds.NPLR_RECON(N=N, eps=eps),
-                        note=f"tol = {bounds.NPLR_RECON.formula}"))
+                        note=bounds.NPLR_RECON.note()))
         try:
             Cx = xp.asarray(C.astype(dtype), dtype=getattr(xp, dtype))
             Cv = xp.sum(xp.astype(Cx, getattr(xp, _cdt(dtype)))[:, None] * d.V, axis=0)
@@ -701,7 +714,7 @@ def legs_instability(N, dtypes, backend, dt=0.01, L=1024):
             rows.append(_row(EXP_LEGS, "NPLR kernel (kernel_dplr, full form) vs ground truth, "
                              "rel. max error", dict(kparams), dtype, Kp, truth,
                              _dplr_tol(N, L, mem, eps),
-                             note=f"tol = {bounds.KERNEL_DPLR.formula} = {mem:.3g}"))
+                             note=bounds.KERNEL_DPLR.note(f"M = {mem:.3g}")))
         except Exception as exc:  # noqa: BLE001
             rows.append(_error_row(EXP_LEGS, "NPLR kernel (kernel_dplr, full form) vs ground "
                                    "truth, rel. max error", kparams, dtype, exc, truth.note))
@@ -801,20 +814,21 @@ def discretization_dense(measure, N, dts, dtypes, backend):
             tB.value = tB.value[:, 0]
             if method == "zoh":
                 kappa = _expm_kappa(A64, dt)
-                rule = "N kappa_exp eps"
+                tol_a = tol_b = bounds.DENSE_ZOH
                 # Bd is read off exp(dt [[A, B], [0, 0]]), whose error is normwise
                 # relative to the whole exponential (zoh's documented guarantee)
                 grow_b = _zoh_block_ratio(A64, B64, dt)
-                rule_b = f"N kappa_exp eps |exp(dt M)| / |Bd| (ratio {grow_b:.3g})"
+                tol_b = bounds.DENSE_ZOH_BD
             else:
                 kappa = _gbt_kappa(A64, dt, ralpha)
-                rule = rule_b = "N kappa2(I - alpha dt A) eps"
+                tol_a = tol_b = bounds.DENSE_GBT
                 grow_b = 1.0
             label = _method_label(method, alpha)
             for dtype in dtypes:
                 params = {"form": "dense", "measure": measure, "N": N, "dt": dt,
                           "method": label, "backend": backend, "kappa": kappa}
-                tol = bounds.DENSE_DISC(N=N, kappa=kappa, eps=_eps(dtype))
+                tol = tol_a(N=N, kappa=kappa, eps=_eps(dtype))
+                tolb = tol_b(N=N, kappa=kappa, eps=_eps(dtype), ratio=grow_b)
                 try:
                     A, B = ss.hippo.transition(measure, N, dtype=getattr(xp, dtype), xp=xp)
                     out = sd.discretize(sd.DenseSystem(A, B), dt, method, alpha=alpha)
@@ -823,9 +837,10 @@ def discretization_dense(measure, N, dts, dtypes, backend):
                     rows.append(_error_row(EXP_DISC, f"{label} Ad, Bd", params, dtype, exc))
                     continue
                 rows.append(_row(EXP_DISC, f"{label} Ad (dense), rel. max error", params, dtype,
-                                 Ad, tA, tol, note=f"tol = {rule}"))
+                                 Ad, tA, tol, note=tol_a.note()))
                 rows.append(_row(EXP_DISC, f"{label} Bd (dense), rel. max error", params, dtype,
-                                 Bd, tB, tol * grow_b, note=f"tol = {rule_b}"))
+                                 Bd, tB, tolb, note=tol_b.note(
+                                     f"ratio {grow_b:.3g}" if tol_b is not tol_a else "")))
     return rows
 
 
@@ -922,8 +937,8 @@ def discretization_diag(init, N, dts, dtypes, backend):
                     km = float(np.max(k)) if np.all(np.isfinite(k)) else math.inf
                     rows.append(Row(EXP_DISC, f"{label} {nm} (diagonal), max entrywise rel. error",
                                     dict(params, kappa=km), dtype, _rel_entrywise(a, t),
-                                    4 * (1 + km) * eps, passed=forced,
-                                    note=f"tol = 4 (1 + max kappa_n) eps; {note_ref}"))
+                                    bounds.DIAG_DISC(kappa=km, eps=eps), passed=forced,
+                                    note=f"{bounds.DIAG_DISC.note()}; {note_ref}"))
     return rows
 
 
@@ -1038,19 +1053,19 @@ def kernel_hippo(measure, N, Ls, dt, dtypes, backend, method="bilinear", paths=N
                     if path == "kernel_dense":
                         K = ss.kernels.kernel_dense(A, B, Cx, dt, L, method)
                         tol = bounds.KERNEL_DENSE(N=N, L=L, eps=eps)
-                        rule = bounds.KERNEL_DENSE.formula
+                        rule = bounds.KERNEL_DENSE.note()
                     else:
                         K = ss.kernels.kernel_dplr(h.Lambda, h.P, h.B, Cv, dt, L, halved=True)
                         mem = _memory(alpha, dt, L)
                         tol = _dplr_tol(N, L, mem, eps)
-                        rule = f"{bounds.KERNEL_DPLR.formula} = {mem:.3g}"
+                        rule = bounds.KERNEL_DPLR.note(f"M = {mem:.3g}")
                     K = _np(K)
                 except Exception as exc:  # noqa: BLE001
                     rows.append(_error_row(EXP_KERNEL, f"{path} vs ground truth", params, dtype,
                                            exc, t.note))
                     continue
                 rows.append(_row(EXP_KERNEL, f"{path} ({method}) vs ground truth, rel. max error",
-                                 params, dtype, K, t, tol, note=f"tol = {rule}"))
+                                 params, dtype, K, t, tol, note=rule))
     return rows
 
 
@@ -1139,8 +1154,7 @@ def kernel_diag_init(init, N, Ls, dt, dtypes, backend, method="zoh"):
                 continue
             rows.append(_row(EXP_KERNEL, f"kernel_diag ({method}) vs ground truth, rel. max error",
                              params, dtype, K, t, tol,
-                             note=f"tol = {bounds.KERNEL_DIAG.formula}, max|dt lambda_n| = "
-                             f"{xmax:.3g}"))
+                             note=bounds.KERNEL_DIAG.note(f"max|dt lambda_n| = {xmax:.3g}")))
     return rows
 
 
@@ -1231,8 +1245,8 @@ def recurrence_vs_conv(kind, N, L, dt, dtypes, backend):
         tol = bounds.RECURRENCE(N=N, L=L, eps=eps, amp=amp)
         rows.append(_row(EXP_RECUR, f"scan ({kind}) vs causal_conv (matching kernel), rel. max "
                          "error", dict(params, amplification=amp), dtype, y_rec, y_conv, tol,
-                         note=f"tol = {bounds.RECURRENCE.formula}; the two paths judge each "
-                         "other (no mpmath)"))
+                         note=bounds.RECURRENCE.note("the two paths judge each other "
+                                                     "(no mpmath)")))
     return rows
 
 
@@ -1284,7 +1298,7 @@ def stability(measure, N, dts, dtypes, backend):
     A64, _ = ss.hippo.transition(measure, N)
     lamA = np.linalg.eigvals(A64)
     maxre = float(np.max(lamA.real))
-    strict = float(np.nextafter(1.0, 0.0))
+    strict = bounds.STABLE()
     rows = []
     if measure == "random":
         _, W = np.linalg.eig(A64)
@@ -1322,27 +1336,26 @@ def stability(measure, N, dts, dtypes, backend):
                     mapped = _mapped_radius(lamA, dt, method)
                     # Bauer-Fike: |d rho| <= kappa(W) |E|_2 with the backward error of the
                     # computed Ad, |E| ~ N eps kappa_disc |Ad|; 4 for the mapped reference
-                    tol = 4 * N * _eps(dtype) * kW * kdisc[(dt, method)] * \
-                        float(np.linalg.norm(Ad, 2)) / mapped
+                    tol = bounds.STAB_RANDOM(N=N, eps=_eps(dtype), kappa=kW * kdisc[(dt, method)],
+                                             ratio=float(np.linalg.norm(Ad, 2)) / mapped)
                     rows.append(Row(EXP_STAB, "random ablation (unstable by construction): |rho "
                                     "- rho(mapped eig A)| / rho(mapped)",
                                     dict(params, rho=rho, max_re_eig_A=maxre), dtype,
                                     abs(rho - mapped) / mapped, tol,
                                     note=f"max Re eig(A) = {maxre:.3g} > 0, so rho > 1 is "
-                                    "expected; tol = 4 N eps kappa(W) kappa_disc |Ad| / rho "
-                                    "(Bauer-Fike)"))
+                                    f"expected; {bounds.STAB_RANDOM.note('Bauer-Fike')}"))
                     continue
-                note = ("strictly stable: must be < 1 (tolerance: the largest float64 below 1)")
+                note = f"strictly stable: must be < 1 ({bounds.STABLE.note()})"
                 if measure in ("legt", "lagt"):
                     note += "; the normal part has purely imaginary eigenvalues but A is stable"
                 if exact is not None and abs(rho - exact) > 1e-6 * exact:
                     note += (f"; eigvals of the non-normal Ad are inaccurate: exact rho = "
                              f"{exact:.6g}")
                 if measure in _MARGINAL:
-                    rows.append(Row(EXP_STAB, q, params, dtype, rho, 1.0,
-                                    note="marginally stable: the frequency-0 sine coordinate is "
-                                    "decoupled (zero row and column of A), an exact eigenvalue 0,"
-                                    " so rho = 1 exactly; the normal part is skew"))
+                    rows.append(Row(EXP_STAB, q, params, dtype, rho, bounds.MARGINAL(),
+                                    note=f"{bounds.MARGINAL.note()}; marginally stable: the "
+                                    "frequency-0 sine coordinate is decoupled (zero row and "
+                                    "column of A), an exact eigenvalue 0, so rho = 1 exactly; the normal part is skew"))
                     keep = [i for i in range(N) if i != 1]
                     ev2 = np.linalg.eigvals(Ad[np.ix_(keep, keep)])
                     rows.append(Row(EXP_STAB, f"spectral radius of {method} Ad without the "
@@ -1956,20 +1969,22 @@ def boundary_states(N, L, dt, dtypes, backend):
             kind = "dplr" if system == "legs" else "diag"
             if kind == "dplr":
                 dplr_tol = _dplr_tol(N, L, mem, eps)
-                tols = {"c_tilde": (N * L * eps, "N L eps"),
-                        "c_from_tilde": (kappa * N * L * eps,
-                                         f"kappa N L eps, kappa = cond(I - Ad^L) = {kappa:.3g}"),
-                        "initial_response": (dplr_tol, f"N (log2 L + M) eps, M = {mem:.3g}"),
-                        "final_state": (dplr_tol, f"N (log2 L + M) eps, M = {mem:.3g}")}
+                tols = {"c_tilde": (bounds.C_TILDE(N=N, L=L, eps=eps), bounds.C_TILDE.note()),
+                        "c_from_tilde": (bounds.C_FROM_TILDE(N=N, L=L, kappa=kappa, eps=eps),
+                                         bounds.C_FROM_TILDE.note(
+                                             f"kappa = cond(I - Ad^L) = {kappa:.3g}")),
+                        "initial_response": (dplr_tol, bounds.KERNEL_DPLR.note(f"M = {mem:.3g}")),
+                        "final_state": (dplr_tol, bounds.KERNEL_DPLR.note(f"M = {mem:.3g}"))}
             else:
-                ctol = (16 * (1 + kmax) * eps,
-                        f"16 (1 + max kappa_n) eps, max kappa_n = {kmax:.3g}")
+                ctol = (bounds.DIAG_C_TILDE(kappa=kmax, eps=eps),
+                        bounds.DIAG_C_TILDE.note(f"max kappa_n = {kmax:.3g}"))
                 tols = {"c_tilde": ctol, "c_from_tilde": ctol,
-                        "initial_response": ((N + L * xmax) * eps,
-                                             f"(N + L max|x_n|) eps, max|x_n| = {xmax:.3g}"),
-                        "final_state": (L * (1 + xmax) * eps * amp,
-                                        f"L (1 + max|x_n|) eps a, max|x_n| = {xmax:.3g}, "
-                                        f"a = {amp:.3g}")}
+                        "initial_response": (bounds.KERNEL_DIAG(N=N, L=L, eps=eps, x=xmax),
+                                             bounds.KERNEL_DIAG.note(
+                                                 f"max|dt lambda_n| = {xmax:.3g}")),
+                        "final_state": (bounds.DIAG_FINAL(L=L, eps=eps, x=xmax, amp=amp),
+                                        bounds.DIAG_FINAL.note(
+                                            f"max|x_n| = {xmax:.3g}, a = {amp:.3g}"))}
             for key, (tol, rule) in tols.items():
                 fn = f"{key}_{kind}"
                 params = dict(base, function=fn)
@@ -1986,10 +2001,9 @@ def boundary_states(N, L, dt, dtypes, backend):
                     rows.append(Row(EXP_BOUND, q, dict(params, kappa=kmax), dtype,
                                     _rel_entrywise(got, t.value), tol,
                                     passed=None if t.converged else False,
-                                    note=f"tol = {rule}; {t.note}"))
+                                    note=f"{rule}; {t.note}"))
                 else:
-                    rows.append(_row(EXP_BOUND, q, params, dtype, got, t, tol,
-                                     note=f"tol = {rule}"))
+                    rows.append(_row(EXP_BOUND, q, params, dtype, got, t, tol, note=rule))
     return rows
 
 
@@ -2119,7 +2133,7 @@ def _trained_rows(N, L, dts, dtypes, backend, measures, *, full):
     dts = np.asarray(dts, dtype=np.float32).astype(np.float64)
     if measures is None:
         measures = [m for m in hippo.NPLR_MEASURES if m != "diagonal"]
-    tol = (N + math.log2(L)) * _eps("float32")
+    tol = bounds.TRAINED(N=N, L=L, eps=_eps("float32"))
     rows = []
     for measure in measures:
         for re in TRAINED_RE:
@@ -2147,7 +2161,7 @@ def _trained_rows(N, L, dts, dtypes, backend, measures, *, full):
                 err = np.max(np.abs(K - truth), axis=-1) / np.max(np.abs(truth), axis=-1)
                 worst = int(np.argmax(err))
                 rows.append(Row(EXP_TRAINED, q, params, "float32", float(err[worst]), tol,
-                                note=f"tol = (N + log2 L) eps; worst dt = {dts[worst]:.3g}"))
+                                note=bounds.TRAINED.note(f"worst dt = {dts[worst]:.3g}")))
     return rows
 
 
