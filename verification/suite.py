@@ -1355,7 +1355,8 @@ def stability(measure, N, dts, dtypes, backend):
                     rows.append(Row(EXP_STAB, q, params, dtype, rho, bounds.MARGINAL(),
                                     note=f"{bounds.MARGINAL.note()}; marginally stable: the "
                                     "frequency-0 sine coordinate is decoupled (zero row and "
-                                    "column of A), an exact eigenvalue 0, so rho = 1 exactly; the normal part is skew"))
+                                    "column of A), an exact eigenvalue 0, so rho = 1 exactly; "
+                                    "the normal part is skew"))
                     keep = [i for i in range(N) if i != 1]
                     ev2 = np.linalg.eigvals(Ad[np.ix_(keep, keep)])
                     rows.append(Row(EXP_STAB, f"spectral radius of {method} Ad without the "
