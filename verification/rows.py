@@ -398,6 +398,7 @@ def compare(
     tolerance,
     *,
     note="",
+    metric="",
 ):
     """A :class:`Row` comparing ``actual`` with a (converged) reference.
 
@@ -422,6 +423,8 @@ def compare(
         Allowed :func:`relative_error`.
     note : str, optional
         Extra note.
+    metric : str, optional
+        The row's machine key (default: derived from experiment and quantity).
 
     Returns
     -------
@@ -449,7 +452,7 @@ def compare(
         desired, converged = reference.value, bool(reference.converged)
         notes.append(str(getattr(reference, "note", "") or ""))
     return compare_values(experiment, quantity, params, dtype, actual, desired, tolerance,
-                          notes, converged=converged)
+                          notes, converged=converged, metric=metric)
 
 
 def reference_note(reference, source="") -> str:
@@ -486,7 +489,7 @@ def reference_note(reference, source="") -> str:
 
 
 def compare_values(experiment, quantity, params, dtype, actual, desired, tolerance, notes,
-                   *, converged=True):
+                   *, converged=True, metric=""):
     """The row of ``actual`` against the plain array ``desired`` (max-norm relative).
 
     The one comparison behind :func:`compare` and the suite's rows: ``desired`` is
@@ -510,6 +513,8 @@ def compare_values(experiment, quantity, params, dtype, actual, desired, toleran
         Become the row's note (empty ones dropped).
     converged : bool, optional
         False forces the row to fail.
+    metric : str, optional
+        The row's machine key (default: derived from experiment and quantity).
 
     Returns
     -------
@@ -529,4 +534,5 @@ def compare_values(experiment, quantity, params, dtype, actual, desired, toleran
     if not np.all(np.isfinite(a)):
         notes.append("non-finite values in result")
     return Row(experiment, quantity, params, dtype, err, tolerance,
-               passed=None if converged else False, note="; ".join(n for n in notes if n))
+               passed=None if converged else False, note="; ".join(n for n in notes if n),
+               metric=metric)

@@ -233,6 +233,16 @@ EXP_KERNEL = "Kernel accuracy"
 EXP_RECUR = "Recurrence vs convolution"
 EXP_STAB = "Stability"
 
+#: Metric keys of the LegS rows (set on the rows, read by :func:`postprocess`): the
+#: summaries are keyed on these, not on the rows' display text.
+M_LEGS_COND = "legs/cond_of_numpy_eig_lower_bound_min_divided_by_measured"
+M_LEGS_MAXV = "legs/max_v_of_numpy_eig_unit_pivot_columns_lower_bound_divided_by_measured"
+M_LEGS_MAXV_EXACT = "legs/max_v_exact_unit_pivot_lower_bound_divided_by_measured"
+M_LEGS_REC_NAIVE = "legs/naive_reconstruction_v_diag_v_vs_a_lower_bound_eps_divided_by_measured"
+M_LEGS_K_NAIVE = "legs/naive_kernel_vs_ground_truth_lower_bound_eps_divided_by_measured"
+M_LEGS_REC_NPLR = "legs/nplr_reconstruction_v_v_h_vs_a_rel_max_error"
+M_LEGS_K_NPLR = "legs/nplr_kernel_vs_ground_truth_rel_max_error"
+
 _DPS = 30  # base precision of on-the-fly references (checked at _DPS + _EXTRA)
 _EXTRA = 10
 _CACHED_L = 4096
@@ -313,9 +323,9 @@ def _from_reference(r, source):
     return _Truth(ref.to_numpy(r.value), r.converged, reference_note(r, source), source)
 
 
-def _row(exp, quantity, params, dtype, actual, truth, tol, note=""):
+def _row(exp, quantity, params, dtype, actual, truth, tol, note="", metric=""):
     """Row comparing ``actual`` (NumPy) with a :class:`_Truth` or array (:func:`compare`)."""
-    return compare(exp, quantity, params, dtype, actual, truth, tol, note=note)
+    return compare(exp, quantity, params, dtype, actual, truth, tol, note=note, metric=metric)
 
 
 def _error_row(exp, quantity, params, dtype, exc, note=""):
@@ -642,13 +652,14 @@ def legs_instability(N, dtypes, backend, dt=0.01, L=1024):
         rows.append(Row(EXP_LEGS, "cond(V) of numpy eig(A): lower bound min(2^(4N/3), 1/eps)/16 "
                         "divided by measured (<= 1: growth reproduced)",
                         dict(base, measured=condV, lower_bound=bound_c, growth_law=law),
-                        "float64", bound_c / condV, 1.0,
+                        "float64", bound_c / condV, 1.0, metric=M_LEGS_COND,
                         note=f"cond2(V) = {condV:.3e}, 2^(4N/3) = {law:.3e}"))
         bound_v = law / 16
         rows.append(Row(EXP_LEGS, "max|V| of numpy eig(A), unit-pivot columns: lower bound "
                         "2^(4N/3)/16 divided by measured (<= 1: growth reproduced)",
                         dict(base, measured=maxV, lower_bound=bound_v, growth_law=law),
                         "float64", bound_v / maxV if maxV > 0 else math.inf, 1.0,
+                        metric=M_LEGS_MAXV,
                         note=f"max|V| = {maxV:.3e} (numpy, columns scaled to a unit pivot); "
                         "numpy's own unit-2-norm columns have max|V| <= 1 by construction"))
         ex = _exact_legs_V(N)
@@ -659,6 +670,7 @@ def legs_instability(N, dtypes, backend, dt=0.01, L=1024):
                             dict(base, measured=maxVe, lower_bound=bound_v, growth_law=law,
                                  log2_measured=lg),
                             "float64", 2.0 ** (4 * N / 3 - 4 - lg), 1.0,
+                            metric=M_LEGS_MAXV_EXACT,
                             note=f"log2 max|V| - 4N/3 = {lg - 4 * N / 3:.2f}; exact eigenvectors "
                             "of the integer matrix D^-1 A D (python-flint fmpq_mat)"))
         g = growth_lower_bound(N, eps64)
@@ -669,7 +681,7 @@ def legs_instability(N, dtypes, backend, dt=0.01, L=1024):
         rows.append(Row(EXP_LEGS, "naive reconstruction V diag(lam) V^-1 vs A: lower bound "
                         "eps 2^(4N/3)/64 divided by measured (<= 1: instability reproduced)",
                         dict(base, measured=rec, lower_bound=g), "float64",
-                        g / rec if rec > 0 else math.inf, 1.0,
+                        g / rec if rec > 0 else math.inf, 1.0, metric=M_LEGS_REC_NAIVE,
                         note=f"naive reconstruction error = {rec:.3e} (informational: expected "
                         "to be large)"))
         try:
@@ -687,7 +699,7 @@ def legs_instability(N, dtypes, backend, dt=0.01, L=1024):
                         "lower bound eps 2^(4N/3)/64 divided by measured (<= 1: instability "
                         "reproduced)",
                         dict(kparams, measured=en, lower_bound=g), "float64", ratio, 1.0,
-                        passed=None if truth.converged else False,
+                        passed=None if truth.converged else False, metric=M_LEGS_K_NAIVE,
                         note="; ".join(s for s in (f"naive kernel error = {en:.3e} "
                                                    "(informational: expected to be large)",
                                                    extra, truth.note) if s)))
@@ -706,14 +718,14 @@ def legs_instability(N, dtypes, backend, dt=0.01, L=1024):
         rec = relative_error(Vc @ (np.diag(Lc) - Pc.conj().T @ Pc) @ Vc.conj().T, A64)
         rows.append(Row(EXP_LEGS, "NPLR reconstruction V (Lambda - P^H P) V^H vs A, rel. max "
                         "error", dict(base), dtype, rec, bounds.NPLR_RECON(N=N, eps=eps),
-                        note=bounds.NPLR_RECON.note()))
+                        metric=M_LEGS_REC_NPLR, note=bounds.NPLR_RECON.note()))
         try:
             Cx = xp.asarray(C.astype(dtype), dtype=getattr(xp, dtype))
             Cv = xp.sum(xp.astype(Cx, getattr(xp, _cdt(dtype)))[:, None] * d.V, axis=0)
             Kp = _np(ss.kernels.kernel_dplr(d.Lambda, d.P, d.B, Cv, dt, L))
             rows.append(_row(EXP_LEGS, "NPLR kernel (kernel_dplr, full form) vs ground truth, "
                              "rel. max error", dict(kparams), dtype, Kp, truth,
-                             _dplr_tol(N, L, mem, eps),
+                             _dplr_tol(N, L, mem, eps), metric=M_LEGS_K_NPLR,
                              note=bounds.KERNEL_DPLR.note(f"M = {mem:.3g}")))
         except Exception as exc:  # noqa: BLE001
             rows.append(_error_row(EXP_LEGS, "NPLR kernel (kernel_dplr, full form) vs ground "
@@ -1549,22 +1561,22 @@ def _legs_table(rows):
         if N is None:
             continue
         e = by_n.setdefault(N, {})
-        q = r.quantity
-        if q.startswith("cond(V)"):
+        m = r.metric
+        if m == M_LEGS_COND:
             e["cond"] = r.params.get("measured")
-        elif q.startswith("max|V| of numpy"):
+        elif m == M_LEGS_MAXV:
             e["maxV"] = r.params.get("measured")
-        elif q.startswith("max|V| exact"):
+        elif m == M_LEGS_MAXV_EXACT:
             e["maxVe"] = r.params.get("measured")
-        elif q.startswith("naive reconstruction"):
+        elif m == M_LEGS_REC_NAIVE:
             e["rec_naive"] = r.params.get("measured")
-        elif q.startswith("naive kernel"):
+        elif m == M_LEGS_K_NAIVE:
             e["k_naive"] = r.params.get("measured")
             e["dt"] = r.params.get("dt")
             e["L"] = r.params.get("L")
-        elif q.startswith("NPLR reconstruction"):
+        elif m == M_LEGS_REC_NPLR:
             e[f"rec_nplr_{r.dtype}"] = r.error
-        elif q.startswith("NPLR kernel"):
+        elif m == M_LEGS_K_NPLR:
             e[f"k_nplr_{r.dtype}"] = r.error
             e.setdefault("dt", r.params.get("dt"))
             e.setdefault("L", r.params.get("L"))
@@ -1619,9 +1631,9 @@ def postprocess(rows):
         if r.experiment == EXP_KERNEL:
             key = (r.experiment, p.get("path", "?"))
         elif r.experiment == EXP_LEGS:
-            if r.quantity.startswith("NPLR kernel"):
+            if r.metric == M_LEGS_K_NPLR:
                 key = (r.experiment, "NPLR kernel (kernel_dplr)")
-            elif r.quantity.startswith("NPLR reconstruction"):
+            elif r.metric == M_LEGS_REC_NPLR:
                 key = (r.experiment, "NPLR reconstruction")
             else:
                 continue
