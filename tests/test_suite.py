@@ -299,3 +299,24 @@ def test_loose_rows_carry_a_slack_reason(quick_report):
     assert not loose, f"{len(loose)} loose rows without a reason: {loose[:5]}"
     md = (out / "report.md").read_text()
     assert "slack: exact:" in md and "without a slack reason" in md
+
+
+def test_tolerance_notes_come_from_declared_tolerances(quick_report):
+    # each formula is written once (bounds.TOLERANCES): every "tol = ..." of a row note is
+    # the text of a declared Tolerance, and the suite's docstring renders every one
+    import re
+
+    from statespace.verification import bounds
+
+    formulas = sorted((t.formula for t in bounds.TOLERANCES.values()), key=len, reverse=True)
+    out, proc, _ = quick_report
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    doc = json.loads((out / "report.json").read_text())
+    stray = set()
+    for d in doc["rows"]:
+        for m in re.finditer(r"tol = ([^;]*)", d["note"]):
+            if not any(m.group(1).startswith(f) for f in formulas):
+                stray.add(m.group(1))
+    assert not stray, f"tolerance notes not rendered from bounds.TOLERANCES: {sorted(stray)}"
+    for t in bounds.TOLERANCES.values():
+        assert t.math and t.why and f":math:`{t.math}`" in suite.__doc__, t.name

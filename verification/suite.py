@@ -67,29 +67,12 @@ x86-64 with NumPy, so a failure means an error an order of magnitude beyond what
 the algorithm should produce. Errors are relative in the max norm,
 :math:`\max_i |a_i - r_i| / \max_i |r_i|`, unless stated otherwise.
 
-HiPPO entries (error in ulps of the dtype, entrywise)
-    float64: :math:`\le 2` ulps (every entry is at most two correctly rounded
-    operations on exact data, e.g. :math:`\sqrt{(2n+1)(2k+1)}`, :math:`2\pi\cdot m`,
-    :math:`\sqrt2\cdot\sqrt2`, :math:`s_k \cdot s_n^{-1}`); float32:
-    :math:`\le 1/2 + 2^{-28}` ulps (one rounding of the float64 value, whose own
-    error is at most 2 float64 ulps, i.e. :math:`2^{-28}` float32 ulps).
-    Zero entries must be exactly zero.
-NPLR reconstruction
-    :math:`\lVert V(\Lambda - P^*P)V^* - A\rVert / \lVert A\rVert \le 4 N \varepsilon`
-    (:math:`N`-term sums with a unitary :math:`V`).
-NPLR / DPLR kernel (:func:`~statespace.kernel_dplr`)
-    :math:`N (\log_2 L + M)\, \varepsilon` with the kernel's memory in lags
-    :math:`M = \min(L, 1/(\Delta t\,\alpha))`, :math:`\alpha = -\max\mathrm{Re}\,
-    \lambda(A)` the slowest decay rate (:math:`M = L` when :math:`\alpha = 0`):
-    the nodes lie at distance at least about :math:`\max(1/L, \Delta t\alpha)`
-    from the discrete poles that matter, so the Cauchy terms are up to :math:`M`
-    times larger than the kernel and their cancellation over :math:`N` modes
-    costs up to :math:`N M \varepsilon`; the inverse FFT adds
-    :math:`\varepsilon\log_2 L` (times at most :math:`e`, the nodes being off the
-    unit circle). A model without :math:`M` (:math:`c N \log_2(L)\varepsilon`)
-    holds for decayed kernels but not for slowly decaying ones: at
-    :math:`\Delta t = 10^{-4}` the LegS error grows about linearly with ``L``
-    (see the kernel-against-``L`` scan).
+The rigorous tolerances, each declared once as a
+:class:`statespace.verification.bounds.Tolerance` (its plain formula writes the row
+notes, its LaTeX form and derivation this list):
+
+{TOLERANCES}
+
 Naive kernel and reconstruction (informational, asserted from below)
     The naive path is *expected* to fail; its rows assert that the instability
     is reproduced: they pass when the measured error is at least the growth-law
@@ -108,62 +91,6 @@ Naive kernel and reconstruction (informational, asserted from below)
     faster, measured :math:`\approx 2^{1.38 N}` for :math:`N \ge 128`, close to
     :math:`\varphi^{2N} = 2^{1.388 N}` (:math:`\varphi` the golden ratio, the
     growth of the largest binomial coefficient on a Fibonacci diagonal).
-Dense GBT (bilinear, forward/backward Euler)
-    :math:`N \kappa \varepsilon` with :math:`\kappa = \kappa_2(I - \alpha\Delta t A)`
-    (the LU solve's backward error, :math:`N\varepsilon`, times the condition
-    number; :math:`\kappa = 1` for :math:`\alpha = 0`).
-Dense ZOH
-    :math:`N \kappa_{\exp} \varepsilon` with the bound of the relative condition
-    number of the matrix exponential at :math:`X = \Delta t A`,
-    :math:`\kappa_{\exp} = \max(1, \lVert X\rVert_2 \max_{s\in[0,1]}\lVert e^{sX}\rVert_2^2
-    / \lVert e^{X}\rVert_2)` (from the Fréchet derivative
-    :math:`\int_0^1 e^{sX} E e^{(1-s)X} ds`; the maximum is taken over 17
-    points). ``Bd`` additionally carries the factor
-    :math:`\lVert e^{\Delta t M}\rVert_2 / \lVert \bar B\rVert_2`,
-    :math:`M = \begin{pmatrix} A & B \\ 0 & 0\end{pmatrix}`: :func:`statespace.discretize.zoh`
-    reads :math:`\bar B` off that augmented exponential, whose error is (as its
-    docstring states) normwise relative to the whole exponential, of norm
-    :math:`\ge 1`, while :math:`\bar B \approx \Delta t B` is small for small
-    :math:`\Delta t` (torch's ``matrix_exp`` shows it: 208 ulps relative at
-    :math:`\Delta t = 10^{-4}`).
-Diagonal discretizations (entrywise relative error)
-    :math:`4 (1 + \max_n \kappa_n)\,\varepsilon`, with :math:`\kappa_n` the
-    relative condition number of the scalar map at :math:`x_n = \Delta t \lambda_n`
-    (bilinear/GBT pole :math:`|x ((1-\alpha)/(1+(1-\alpha)x) + \alpha/(1-\alpha x))|`,
-    ZOH pole and input :math:`|x|`, GBT input :math:`|\alpha x/(1-\alpha x)|`).
-Kernels against ground truth
-    ``kernel_dense``: :math:`N L \varepsilon` (:math:`c = 1`; each doubling level
-    of the Krylov sequence adds the error of one product, see
-    :ref:`precision`). ``kernel_dplr``: :math:`N (\log_2 L + M)\,\varepsilon` (as
-    above). ``kernel_diag``: :math:`(N + L \max_n |\Delta t\lambda_n|)\,\varepsilon`
-    (:math:`c = 1`; the rounding of the exponent
-    :math:`x_n = \log\bar\lambda_n \approx \Delta t\lambda_n` is multiplied by
-    the lag). For float32 rows judged by ``kernel_dense`` in
-    float64 the reference's own error (:math:`N L \varepsilon_{64}`) is far below
-    the tolerance.
-Recurrence vs convolution
-    :math:`(N L + \log_2(L)\, \lVert K\rVert_1 \lVert u\rVert_\infty /
-    \lVert y\rVert_\infty)\,\varepsilon` (:math:`c = 1`): one rounding per step and
-    state entry in the recurrence, the FFT's normwise error in the convolution.
-Stability
-    Strictly stable measures: the computed spectral radius must be below 1
-    (tolerance: the largest float64 below 1). ``fout`` and ``fourier_decay``:
-    their frequency-0 sine coordinate is decoupled (zero row and column of ``A``),
-    an exact eigenvalue 0, so :math:`\rho = 1` exactly (tolerance 1) and a second
-    row holds the other modes strictly below 1. ``random`` (an unstable
-    ablation): :math:`\rho` must match the mapped continuous spectrum
-    (``eigvals(A)`` through the bilinear map or ``exp``) to
-    :math:`4 N \varepsilon\,\kappa(W)\,\kappa_{disc} \lVert\bar A\rVert_2/\rho`
-    (Bauer-Fike with the backward error of the computed :math:`\bar A`;
-    :math:`W` the eigenvectors of ``A``, :math:`\kappa_{disc}` the condition
-    number of the discretization, as above).
-
-Declared tolerances
-    Each formula above is the text of one :class:`statespace.verification.bounds.Tolerance`
-    object, which also computes the value and writes the row's note; the list is
-    rendered from those objects:
-
-{TOLERANCE_TABLE}
 
 A reference that did not converge (its two precisions agree on fewer digits than
 the comparison needs, :func:`statespace.verification.reference.converged`) makes its row
@@ -199,8 +126,7 @@ from statespace.verification.report import (
 )
 
 # the declared tolerances, rendered from their objects (each formula is written once)
-__doc__ = __doc__.replace("{TOLERANCE_TABLE}", "\n".join(
-    "    " + line for line in bounds.tolerance_table().splitlines()))
+__doc__ = __doc__.replace("{TOLERANCES}", bounds.tolerance_docs())
 
 __all__ = [
     "experiments",
@@ -1885,32 +1811,13 @@ def boundary_states(N, L, dt, dtypes, backend):
     ``dps = 30`` (checked at 40).
 
     Tolerances (:math:`\varepsilon` of the dtype, ``N`` the full state size):
-
-    * ``c_tilde_dplr``: :math:`N L \varepsilon`, the rule of ``kernel_dense``:
-      :math:`\bar A^L - I` comes from :math:`\log_2 L` squarings, each adding the
-      error of one product, which at most doubles per level for a contraction.
-    * ``c_from_tilde_dplr``: :math:`\kappa_2(I - \bar A^L)\, N L \varepsilon`: the
-      solve turns the relative error of :math:`\bar A^L - I` into that of ``C``
-      times the condition number (computed by NumPy from the dense float64
-      :math:`\bar A`, independently of the core).
-    * ``initial_response_dplr``, ``final_state_dplr``: :math:`N(\log_2 L + M)
-      \varepsilon`, the rule of ``kernel_dplr`` (same nodes, Cauchy sums, Woodbury
-      solves and FFT; :math:`M = \min(L, 1/(\Delta t\,\alpha))` the memory in lags,
-      :math:`\alpha = -\max\mathrm{Re}\,\lambda(A)`).
-    * ``c_tilde_diag``, ``c_from_tilde_diag`` (entrywise relative):
-      :math:`16 (1 + \max_n \kappa_n)\,\varepsilon` with
-      :math:`\kappa_n = |L x_n e^{L x_n} / (1 - e^{L x_n})|`,
-      :math:`x_n = \log\bar\lambda_n`, the relative condition number of
-      :math:`1 - e^{L x}` in :math:`x`; 16 covers the complex ``expm1`` (about six
-      roundings) and one complex product or division (up to 4 each).
-    * ``initial_response_diag``: :math:`(N + L \max_n |x_n|)\,\varepsilon`, the rule
-      of ``kernel_diag`` (one Vandermonde reduction).
-    * ``final_state_diag``: :math:`L (1 + \max_n |x_n|)\,\varepsilon\, a`: each of
-      the ``L`` terms :math:`\bar b\,e^{m x} w_m` carries :math:`m |x| \varepsilon`
-      from its exponent and the sum :math:`L \varepsilon`, both relative to
-      :math:`\sum_m |\text{term}_m|`; :math:`a = \max_n(\sum_m |\bar b_n
-      \bar\lambda_n^m w_m| + |\bar\lambda_n^L x_n|) / \max_n |x_{L-1,n}|` converts
-      that to the max-norm relative error.
+    :data:`~statespace.verification.bounds.C_TILDE`,
+    :data:`~statespace.verification.bounds.C_FROM_TILDE` and
+    :data:`~statespace.verification.bounds.KERNEL_DPLR` for the ``*_dplr`` functions,
+    :data:`~statespace.verification.bounds.DIAG_C_TILDE`,
+    :data:`~statespace.verification.bounds.KERNEL_DIAG` and
+    :data:`~statespace.verification.bounds.DIAG_FINAL` for the ``*_diag`` ones (their
+    formulas and derivations: the module docstring's "Tolerances").
 
     Parameters
     ----------
@@ -2096,15 +2003,8 @@ def kernel_trained(N, L, dts, dtypes, backend, measures=None):
     dense NumPy solves and explicit powers, error ~1e-12), so only float32 rows are
     made. Error: per channel the max-norm relative error, the worst channel reported.
 
-    Tolerance :math:`(N + \log_2 L)\,\varepsilon_{32}`: each Cauchy sum over the
-    :math:`N` poles of the full system accumulates one complex64 rounding per term
-    relative to :math:`\sum |\text{terms}|`, which is :math:`O(|\text{sum}|)` once the
-    terms of a pole next to a node are out of the complex64 arithmetic (``kernel_dplr``
-    redoes the node nearest to each pole in complex128 and combines the sums in
-    complex128); the inverse FFT adds :math:`\log_2 L` roundings. At ``N = 64``,
-    ``L = 4096`` this is ``9e-6``, the ``1e-5`` of ``docs/float32.md``. A Woodbury
-    combination in complex64 leaves up to :math:`\varepsilon_{32} |v|/|z - \bar\lambda|`
-    (``2e-2`` at ``Re = -1e-4``).
+    Tolerance: :data:`statespace.verification.bounds.TRAINED` (formula and derivation
+    in the module docstring's "Tolerances").
 
     Parameters
     ----------
