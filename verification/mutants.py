@@ -277,8 +277,8 @@ CATALOGUE = (
         ("tests/test_report.py",)),
     Mutant(
         "ver-dplr-tol-vacuous", "verification/bounds.py",
-        "lambda N, L, eps, M, **_: N * (math.log2(max(L, 2)) + M) * eps)",
-        "lambda N, L, eps, M, **_: N * (math.log2(max(L, 2)) + M) * eps * L)",
+        "lambda N, L, eps, M, **_: N * (math.log2(max(L, 2)) + M) * eps,",
+        "lambda N, L, eps, M, **_: N * (math.log2(max(L, 2)) + M) * eps * L,",
         "tolerance made vacuous",
         "a tolerance widened by a factor L to silence a failing row",
         (_SUITE,)),
