@@ -29,6 +29,7 @@ __all__ = [
     "compare",
     "compare_values",
     "reference_note",
+    "measured",
     "demote_expected",
     "slack",
     "slack_counts",
@@ -440,19 +441,71 @@ def compare(
     >>> row.passed
     True
     """
-    notes = [note] if note else []
-    desired, converged = reference, True
-    if hasattr(reference, "digits_agree") and hasattr(reference, "value"):
+    converged, provenance = _provenance(reference)
+    desired = getattr(reference, "value", reference)
+    if hasattr(reference, "digits_agree"):
         from statespace.verification.reference import to_numpy
 
-        desired, converged = to_numpy(reference.value), bool(reference.converged)
-        notes.append(reference_note(reference))
-    elif hasattr(reference, "converged") and hasattr(reference, "value"):
-        # ground truth with its provenance already written (the suite's _Truth)
-        desired, converged = reference.value, bool(reference.converged)
-        notes.append(str(getattr(reference, "note", "") or ""))
+        desired = to_numpy(reference.value)
     return compare_values(experiment, quantity, params, dtype, actual, desired, tolerance,
-                          notes, converged=converged, metric=metric)
+                          [note, provenance], converged=converged, metric=metric)
+
+
+def _provenance(reference, source=""):
+    """``(converged, note)`` of a reference: a two-precision Reference, ground truth
+    carrying ``converged`` and ``note`` (the suite's, cached data with its digest), or a
+    plain array (converged, no note)."""
+    if hasattr(reference, "digits_agree") and hasattr(reference, "value"):
+        return bool(reference.converged), reference_note(reference, source)
+    if hasattr(reference, "converged") and hasattr(reference, "value"):
+        return bool(reference.converged), str(getattr(reference, "note", "") or "")
+    return True, ""
+
+
+def measured(experiment, quantity, params, dtype, error, tolerance, reference=None, *,
+             note="", source="", **row_kw):
+    """A :class:`Row` of an error measured against ``reference`` by other means.
+
+    With :func:`compare` (which computes the max-norm relative error first) this is
+    the one place where the reference's convergence decides: a reference that did
+    not converge makes the row fail whatever the error, and its provenance note
+    (:func:`reference_note` for a live reference) follows the row's own note.
+
+    Parameters
+    ----------
+    experiment, quantity : str
+        Experiment name and what was measured.
+    params : dict
+        Parameters of the measurement.
+    dtype : str or dtype
+        Working dtype.
+    error, tolerance : float
+        The measured error (e.g. in ulps, entrywise relative) and its rigorous bound.
+    reference : Reference, ground truth with provenance, or None, optional
+        As for :func:`compare`; ``None``: no reference (always converged).
+    note : str, optional
+        The row's own note (e.g. the tolerance's formula).
+    source : str, optional
+        How a live reference was computed (for its note).
+    **row_kw
+        Other :class:`Row` fields (``metric``, ``expected``, ...).
+
+    Returns
+    -------
+    row : Row
+
+    Examples
+    --------
+    >>> class Truth:
+    ...     value, converged, note = [1.0], False, "reference: cached, NOT CONVERGED"
+    >>> measured("demo", "x", {}, "float64", 0.0, 1.0, Truth()).passed
+    False
+    """
+    converged, provenance = (True, "") if reference is None else \
+        _provenance(reference, source)
+    return Row(experiment, quantity, params, dtype, error, tolerance,
+               passed=None if converged else False,
+               note="; ".join(n for n in (note, provenance) if n), **row_kw)
 
 
 def reference_note(reference, source="") -> str:
@@ -533,6 +586,13 @@ def compare_values(experiment, quantity, params, dtype, actual, desired, toleran
     notes = list(notes)
     if not np.all(np.isfinite(a)):
         notes.append("non-finite values in result")
-    return Row(experiment, quantity, params, dtype, err, tolerance,
-               passed=None if converged else False, note="; ".join(n for n in notes if n),
-               metric=metric)
+    return measured(experiment, quantity, params, dtype, err, tolerance,
+                    _Provenance(d, converged), note="; ".join(n for n in notes if n),
+                    metric=metric)
+
+
+class _Provenance:
+    """Ground truth whose provenance note is already in the row's note."""
+
+    def __init__(self, value, converged):
+        self.value, self.converged, self.note = value, bool(converged), ""

@@ -121,6 +121,7 @@ from statespace.verification.report import (
     Row,
     compare,
     compare_values,
+    measured,
     reference_note,
     relative_error,
 )
@@ -440,9 +441,9 @@ def hippo_entries(measure, N, dtypes, backend):
                                 math.inf, tol, note=f"shape {a.shape} != {hi.shape}"))
                 continue
             err = float(np.max(_ulp_errors(a, (hi, lo), dtype)))
-            rows.append(Row(EXP_HIPPO, f"{name} entries, max error [ulps]", params, dtype, err,
-                            tol, passed=None if conv else False,
-                            note=f"{tol_obj.note()}; {src}"))
+            rows.append(measured(EXP_HIPPO, f"{name} entries, max error [ulps]", params, dtype,
+                                 err, tol, _Truth(hi, conv, src, "reference"),
+                                 note=tol_obj.note()))
     return rows
 
 
@@ -621,14 +622,15 @@ def legs_instability(N, dtypes, backend, dt=0.01, L=1024):
             en = math.inf
             extra = f"kernel_diag raised ValueError ({exc}): counted as an infinite error"
         ratio = g / en if en > 0 else math.inf
-        rows.append(Row(EXP_LEGS, "naive kernel (eig(A) + kernel_diag bilinear) vs ground truth: "
+        rows.append(measured(EXP_LEGS, "naive kernel (eig(A) + kernel_diag bilinear) vs ground "
+                        "truth: "
                         "lower bound eps 2^(4N/3)/64 divided by measured (<= 1: instability "
                         "reproduced)",
                         dict(kparams, measured=en, lower_bound=g), "float64", ratio, 1.0,
-                        passed=None if truth.converged else False, metric=M_LEGS_K_NAIVE,
+                        truth, metric=M_LEGS_K_NAIVE,
                         note="; ".join(s for s in (f"naive kernel error = {en:.3e} "
                                                    "(informational: expected to be large)",
-                                                   extra, truth.note) if s)))
+                                                   extra) if s)))
 
     # ---- NPLR (backend); LegS decays at rate alpha = 1 (eigenvalues -(n+1))
     mem = _memory(1.0, dt, L)
@@ -857,9 +859,6 @@ def discretization_diag(init, N, dts, dtypes, backend):
             tB = ref.to_numpy(r.value[1], np.complex128)
             kp, kb = _diag_kappas(dt * lam64, rmeth, ralpha if ralpha is not None else 0.0)
             label = _method_label(method, alpha)
-            note_ref = (f"reference: computed live, {engine} discretize of diag(Lambda), "
-                        f"dps={r.dps}+{r.extra}, {r.digits_agree:.1f} digits agree")
-            forced = None if r.converged else False
             for dtype in dtypes:
                 eps = _eps(dtype)
                 params = {"form": "diagonal", "system": init, "N": N, "dt": dt, "method": label,
@@ -873,10 +872,12 @@ def discretization_diag(init, N, dts, dtypes, backend):
                     continue
                 for nm, a, t, k in (("Lambda_d", Ld, tL, kp), ("Bd", Bd, tB, kb)):
                     km = float(np.max(k)) if np.all(np.isfinite(k)) else math.inf
-                    rows.append(Row(EXP_DISC, f"{label} {nm} (diagonal), max entrywise rel. error",
-                                    dict(params, kappa=km), dtype, _rel_entrywise(a, t),
-                                    bounds.DIAG_DISC(kappa=km, eps=eps), passed=forced,
-                                    note=f"{bounds.DIAG_DISC.note()}; {note_ref}"))
+                    rows.append(measured(
+                        EXP_DISC, f"{label} {nm} (diagonal), max entrywise rel. error",
+                        dict(params, kappa=km), dtype, _rel_entrywise(a, t),
+                        bounds.DIAG_DISC(kappa=km, eps=eps), r,
+                        source=f"{engine} discretize of diag(Lambda)",
+                        note=bounds.DIAG_DISC.note()))
     return rows
 
 
@@ -1918,10 +1919,8 @@ def boundary_states(N, L, dt, dtypes, backend):
                     continue
                 t = truth[key]
                 if kind == "diag" and key.startswith("c_"):
-                    rows.append(Row(EXP_BOUND, q, dict(params, kappa=kmax), dtype,
-                                    _rel_entrywise(got, t.value), tol,
-                                    passed=None if t.converged else False,
-                                    note=f"{rule}; {t.note}"))
+                    rows.append(measured(EXP_BOUND, q, dict(params, kappa=kmax), dtype,
+                                         _rel_entrywise(got, t.value), tol, t, note=rule))
                 else:
                     rows.append(_row(EXP_BOUND, q, params, dtype, got, t, tol, note=rule))
     return rows
