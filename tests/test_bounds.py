@@ -128,6 +128,9 @@ def test_slack_reasons_classify_loose_rows():
     assert row("x", 10 * eps, 100 * eps).slack_reason == ""
     assert row("x", 0.0, eps).slack_reason.startswith("exact:")
     assert row("x", 0.01 * eps, 8 * eps).slack_reason.startswith("rounding_floor:")
+    # the floor of an N-term computation is sqrt(N) eps
+    assert row("x", 0.5 * eps, 500 * eps, N=64).slack_reason.startswith("rounding_floor:")
+    assert row("x", 0.5 * eps, 500 * eps, N=16).slack_reason.startswith("unexplained")
     # a bound far above the rounding floor is not excused by a tiny error
     assert row("x", 0.01 * eps, 1e4 * eps).slack_reason.startswith("unexplained")
     # kappa excuses discretization rows only

@@ -594,7 +594,8 @@ def expected_bound(metric: str, dtype: str, params: dict, tolerance: float):
 #: Slack (tighter bound / error) from which a row counts as loose; a loose row must
 #: carry a reason (:func:`slack_reason`).
 LOOSE = 100.0
-#: A bound within this many units of rounding of the dtype is at the rounding floor.
+#: A bound within this many times ``sqrt(N) eps`` (the rounding floor of an N-term
+#: computation) is at the rounding floor.
 FLOOR_ULPS = 100.0
 #: A condition number from which a kappa-scaled bound is a worst case the input need
 #: not reach.
@@ -614,7 +615,7 @@ class SlackReason:
         (``err_ulps``, ``bound_ulps``, ``kappa``, ``below``, ``why``, ``loose``,
         ``floor``).
     applies : callable
-        ``applies(metric, error, bound, expected, eps, kappa) -> bool``.
+        ``applies(metric, error, bound, expected, eps, kappa, N) -> bool``.
 
     Examples
     --------
@@ -643,9 +644,10 @@ _SLACK_LIST = (
         lambda metric, **_: metric in RIGOROUS_ONLY),
     SlackReason(
         "rounding_floor", "error {err_ulps:.2g} eps is below one rounding unit and the bound "
-        "({bound_ulps:.3g} eps) is within {floor:g} eps: no tighter bound separates a correct "
-        "result from a wrong one",
-        lambda error, bound, eps, **_: error < eps and bound <= FLOOR_ULPS * eps),
+        "({bound_ulps:.3g} eps) is within {floor:g} sqrt(N) eps, the rounding floor of an "
+        "N-term computation: no tighter bound separates a correct result from a wrong one",
+        lambda error, bound, eps, N, **_: error < eps
+        and bound <= FLOOR_ULPS * math.sqrt(max(N, 1.0)) * eps),
     SlackReason(
         "conditioning", "the bound scales with the condition number kappa = {kappa:.3g} "
         "(a worst-case amplification of rounding errors) that this input does not reach",
@@ -729,7 +731,7 @@ def slack_reason(metric: str, dtype: str, params: dict, error: float, bound: flo
                "below": below, "why": SPREAD_METRICS.get(metric, "")}
     for r in _SLACK_LIST:
         if r.applies(metric=metric, error=error, bound=bound, expected=expected, eps=eps,
-                     kappa=kappa):
+                     kappa=kappa, N=_num(params, "N", 1.0)):
             return r.render(**figures)
     return (f"unexplained: bound {bound / eps:.3g} eps against an error of {error / eps:.3g} "
             "eps")
