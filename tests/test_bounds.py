@@ -84,7 +84,7 @@ def test_slack_counts():
     rows = [Row("E", "q", {}, "float64", 1e-15, 1e-12, expected=1e-14),
             Row("E", "q", {}, "float64", 1e-15, 1e-12)]
     assert slack(rows[0]) == pytest.approx(10.0)
-    assert slack_counts(rows) == {"rows": 2, "rigorous": 2, "effective": 1}
+    assert slack_counts(rows) == {"rows": 2, "rigorous": 2, "effective": 1, "unexplained": 1}
 
 
 def test_fit_picks_the_model_and_constant():
@@ -112,3 +112,39 @@ def test_cli_lenient_flag_reaches_the_runner(monkeypatch):
     assert seen["lenient"] is True
     assert cli.main(["verify", "--out", "x"]) == 0
     assert seen["lenient"] is False
+
+
+def test_slack_reasons_classify_loose_rows():
+    import math
+
+    from statespace.verification.report import Row, slack_counts
+
+    eps = 2.0 ** -52
+
+    def row(metric_q, err, tol, **params):
+        return Row("Demo", metric_q, params, "float64", err, tol, expected=math.nan)
+
+    # not loose: no reason
+    assert row("x", 10 * eps, 100 * eps).slack_reason == ""
+    assert row("x", 0.0, eps).slack_reason.startswith("exact:")
+    assert row("x", 0.01 * eps, 8 * eps).slack_reason.startswith("rounding_floor:")
+    # the floor of an N-term computation is sqrt(N) eps
+    assert row("x", 0.5 * eps, 500 * eps, N=64).slack_reason.startswith("rounding_floor:")
+    assert row("x", 0.5 * eps, 500 * eps, N=16).slack_reason.startswith("unexplained")
+    # a bound far above the rounding floor is not excused by a tiny error
+    assert row("x", 0.01 * eps, 1e4 * eps).slack_reason.startswith("unexplained")
+    # kappa excuses discretization rows only
+    disc = Row("Discretization accuracy", "zoh Ad, rel. max error", {"kappa": 1e6},
+               "float64", 2 * eps, 1e6 * eps, expected=math.nan)
+    assert disc.slack_reason.startswith("conditioning:")
+    assert row("x", 2 * eps, 1e6 * eps, kappa=1e6).slack_reason.startswith("unexplained")
+    # a spread reason needs a declared metric and an expected bound
+    spread = Row("Kernel accuracy", "kernel_dense (bilinear) vs ground truth, rel. max error",
+                 {}, "float64", 2 * eps, 1e6 * eps, expected=1e4 * eps)
+    assert spread.slack_reason.startswith("model_spread:")
+    # lower-bound rows are never loose; counts see the unexplained ones
+    rows = [row("x", 0.01 * eps, 1e4 * eps), row("x", 0.0, eps)]
+    assert slack_counts(rows)["unexplained"] == 1
+    # a reason given by the row builder wins
+    assert Row("Demo", "x", {}, "float64", 0.01 * eps, 1e4 * eps, expected=math.nan,
+               slack_reason="claim: stated").slack_reason == "claim: stated"

@@ -278,3 +278,45 @@ def test_postprocess_builds_summary_and_plots():
     assert line in md
     # the LegS growth fits are reported
     assert "Fitted growth" in md
+
+
+def test_loose_rows_carry_a_slack_reason(quick_report):
+    # the slack target: no row's tighter bound is LOOSE (100) times its error or more
+    # unless the row says why (a key of bounds.SLACK_REASONS, rendered in the notes)
+    from statespace.verification import bounds
+    from statespace.verification.report import LOOSE, slack
+
+    out, proc, _ = quick_report
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    doc = json.loads((out / "report.json").read_text())
+    loose = []
+    for d in doc["rows"]:
+        row = Row.from_json(d)
+        if slack(row) >= LOOSE:
+            key = d.get("slack_reason", "").split(":")[0]
+            if key not in bounds.SLACK_REASONS:
+                loose.append((d["metric"], d["dtype"], d["params"], d.get("slack_reason")))
+    assert not loose, f"{len(loose)} loose rows without a reason: {loose[:5]}"
+    md = (out / "report.md").read_text()
+    assert "slack: exact:" in md and "without a slack reason" in md
+
+
+def test_tolerance_notes_come_from_declared_tolerances(quick_report):
+    # each formula is written once (bounds.TOLERANCES): every "tol = ..." of a row note is
+    # the text of a declared Tolerance, and the suite's docstring renders every one
+    import re
+
+    from statespace.verification import bounds
+
+    formulas = sorted((t.formula for t in bounds.TOLERANCES.values()), key=len, reverse=True)
+    out, proc, _ = quick_report
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    doc = json.loads((out / "report.json").read_text())
+    stray = set()
+    for d in doc["rows"]:
+        for m in re.finditer(r"tol = ([^;]*)", d["note"]):
+            if not any(m.group(1).startswith(f) for f in formulas):
+                stray.add(m.group(1))
+    assert not stray, f"tolerance notes not rendered from bounds.TOLERANCES: {sorted(stray)}"
+    for t in bounds.TOLERANCES.values():
+        assert t.math and t.why and f":math:`{t.math}`" in suite.__doc__, t.name

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from statespace import cli
-from statespace.verification import make_data, report, runner, suite
+from statespace.verification import folder, make_data, rendering, report, runner, suite
 from statespace.verification.report import Row
 
 # --------------------------------------------------------------------------- helpers
@@ -188,7 +188,7 @@ def test_manifest_only_rewrites_the_manifest(tmp_path, capsys):
 def swap(request, monkeypatch):
     """Both ways of putting the new folder in place: atomic exchange, two renames."""
     if request.param == "rename":
-        monkeypatch.setattr(report, "_exchange", lambda a, b: False)
+        monkeypatch.setattr(folder, "_exchange", lambda a, b: False)
     return request.param
 
 
@@ -201,7 +201,7 @@ def _interrupt_plots(monkeypatch):
             raise KeyboardInterrupt
         real(spec, path, run_id)
 
-    monkeypatch.setattr(report, "_render_plot", render)
+    monkeypatch.setattr(rendering, "_render_plot", render)
 
 
 def _interrupt_publish(monkeypatch):
@@ -209,7 +209,7 @@ def _interrupt_publish(monkeypatch):
         assert (tmp / "report.md").exists()  # everything written, nothing renamed yet
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(report, "_publish", publish)
+    monkeypatch.setattr(rendering, "_publish", publish)
 
 
 def _interrupt_experiments(monkeypatch):

@@ -10,7 +10,13 @@ Installed as :mod:`statespace.verification` (the repository keeps it in its top-
 * :mod:`statespace.verification.report` - :class:`~statespace.verification.report.Row`,
   :func:`~statespace.verification.report.run_suite` and
   :func:`~statespace.verification.report.write_report` (``report.md``,
-  ``report.json``, PNGs);
+  ``report.json``, PNGs): the facade over :mod:`~statespace.verification.rows` (rows and the one
+  comparison), :mod:`~statespace.verification.execution` (running experiments),
+  :mod:`~statespace.verification.schema` (``report.json``),
+  :mod:`~statespace.verification.rendering` (writing the report) and
+  :mod:`~statespace.verification.folder` (the atomic, locked report folder);
+* :mod:`statespace.verification.bounds` - metric keys, the declared tolerances and
+  the calibrated expected bounds;
 * :mod:`statespace.verification.make_data` - regenerates the cached reference data
   under ``verification/data/`` (``python -m statespace.verification.make_data``)
   and :func:`statespace.verification.make_data.load` reads it;
@@ -27,7 +33,8 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["reference", "report", "make_data", "suite", "runner"]
+__all__ = ["reference", "report", "rows", "execution", "schema", "rendering", "folder",
+           "bounds", "make_data", "suite", "runner"]
 
 
 def __getattr__(name):

@@ -60,6 +60,22 @@ __all__ = [
     "NPLR_RECON",
     "DENSE_DISC",
     "RECURRENCE",
+    "DENSE_GBT",
+    "DENSE_ZOH",
+    "DENSE_ZOH_BD",
+    "DIAG_DISC",
+    "HIPPO_ULPS64",
+    "HIPPO_ULPS32",
+    "STABLE",
+    "MARGINAL",
+    "STAB_RANDOM",
+    "C_TILDE",
+    "C_FROM_TILDE",
+    "DIAG_C_TILDE",
+    "DIAG_FINAL",
+    "TRAINED",
+    "TOLERANCES",
+    "tolerance_docs",
     "MODELS",
     "SAFETY",
     "CALIBRATION",
@@ -70,6 +86,13 @@ __all__ = [
     "expected_bound",
     "eps_of",
     "system_of",
+    "LOOSE",
+    "FLOOR_ULPS",
+    "KAPPA_LOOSE",
+    "SlackReason",
+    "SLACK_REASONS",
+    "SPREAD_METRICS",
+    "slack_reason",
 ]
 
 #: Safety factor of the expected bound over the calibrated worst case.
@@ -90,6 +113,11 @@ class Tolerance:
         ``func(N, L, eps, kappa, tolerance) -> float``; every argument is passed by
         keyword, ``kappa`` (a condition number) and ``tolerance`` (the row's rigorous
         bound) default to 1.
+    math : str, optional
+        The formula in LaTeX (the docs).
+    why : str, optional
+        Its derivation (RST), rendered into the suite's docstring
+        (:func:`tolerance_docs`).
 
     Examples
     --------
@@ -101,11 +129,25 @@ class Tolerance:
     name: str
     formula: str
     func: Callable
+    math: str = ""
+    why: str = ""
 
     def __call__(self, **kwargs) -> float:
         args = {"N": 1, "L": 1, "eps": 1.0, "kappa": 1.0, "tolerance": 1.0}
         args.update(kwargs)
         return float(self.func(**args))
+
+    def note(self, detail="") -> str:
+        """The row note of this tolerance: ``"tol = <formula>"`` and optional figures.
+
+        Examples
+        --------
+        >>> KERNEL_DENSE.note()
+        'tol = N L eps'
+        >>> NPLR_RECON.note("N = 8")
+        'tol = 4 N eps, N = 8'
+        """
+        return f"tol = {self.formula}" + (f", {detail}" if detail else "")
 
 
 def _log2(L):
@@ -151,27 +193,221 @@ _POWERS = tuple(
     if a or b or g or k
 )
 
-#: Rigorous bound of ``kernel_dense`` (each doubling level of the Krylov sequence
-#: adds the error of one product).
-KERNEL_DENSE = Tolerance("kernel_dense", "N L eps", lambda N, L, eps, **_: N * L * eps)
-#: Rigorous bound of ``kernel_dplr``; ``M = min(L, 1/(dt alpha))`` is the kernel's
-#: memory in lags (see :mod:`statespace.verification.suite`).
-KERNEL_DPLR = Tolerance("kernel_dplr", "N (log2 L + M) eps, M = min(L, 1/(dt alpha))",
-                        lambda N, L, eps, M, **_: N * (math.log2(max(L, 2)) + M) * eps)
-#: Rigorous bound of ``kernel_diag``; ``x = max_n |dt lambda_n|``.
-KERNEL_DIAG = Tolerance("kernel_diag", "(N + L max|dt lambda_n|) eps",
-                        lambda N, L, eps, x, **_: (N + L * x) * eps)
+# ---------------------------------------------------------------- declared tolerances
+# Each rigorous tolerance of the suite is declared once, here: its plain formula
+# (row notes), its LaTeX form and its derivation (the suite's docstring renders
+# both from these objects, see tolerance_docs).
 
-#: Rigorous bound of the NPLR reconstruction (N-term sums with a unitary V).
-NPLR_RECON = Tolerance("nplr_reconstruction", "4 N eps", lambda N, eps, **_: 4 * N * eps)
-#: Rigorous bound of a dense discretization: the solve's (or the exponential's)
-#: backward error times the condition number ``kappa`` of the map.
-DENSE_DISC = Tolerance("dense_discretization", "N kappa eps",
-                       lambda N, kappa, eps, **_: N * kappa * eps)
+#: Rigorous bound of ``kernel_dense``.
+KERNEL_DENSE = Tolerance(
+    "kernel_dense", "N L eps", lambda N, L, eps, **_: N * L * eps,
+    math=r"N L \varepsilon",
+    why=r"""``kernel_dense`` against ground truth (:math:`c = 1`): each doubling
+level of the Krylov sequence adds the error of one product (see :ref:`precision`).
+For float32 rows judged by ``kernel_dense`` in float64 the reference's own error
+(:math:`N L \varepsilon_{64}`) is far below the tolerance.""")
+#: Rigorous bound of ``kernel_dplr``; ``M = min(L, 1/(dt alpha))`` is the kernel's
+#: memory in lags.
+KERNEL_DPLR = Tolerance(
+    "kernel_dplr", "N (log2 L + M) eps, M = min(L, 1/(dt alpha))",
+    lambda N, L, eps, M, **_: N * (math.log2(max(L, 2)) + M) * eps,
+    math=r"N (\log_2 L + M)\, \varepsilon",
+    why=r"""``kernel_dplr`` (NPLR and DPLR kernels; also the boundary
+functions ``initial_response_dplr`` and ``final_state_dplr``: same nodes, Cauchy
+sums, Woodbury solves and FFT), with the kernel's memory in lags
+:math:`M = \min(L, 1/(\Delta t\,\alpha))`, :math:`\alpha = -\max\mathrm{Re}\,
+\lambda(A)` the slowest decay rate (:math:`M = L` when :math:`\alpha = 0`): the
+nodes lie at distance at least about :math:`\max(1/L, \Delta t\alpha)` from the
+discrete poles that matter, so the Cauchy terms are up to :math:`M` times larger
+than the kernel and their cancellation over :math:`N` modes costs up to
+:math:`N M \varepsilon`; the inverse FFT adds :math:`\varepsilon\log_2 L` (times at
+most :math:`e`, the nodes being off the unit circle). A model without :math:`M`
+(:math:`c N \log_2(L)\varepsilon`) holds for decayed kernels but not for slowly
+decaying ones: at :math:`\Delta t = 10^{-4}` the LegS error grows about linearly
+with ``L`` (see the kernel-against-``L`` scan).""")
+#: Rigorous bound of ``kernel_diag``; ``x = max_n |dt lambda_n|``.
+KERNEL_DIAG = Tolerance(
+    "kernel_diag", "(N + L max|dt lambda_n|) eps", lambda N, L, eps, x, **_: (N + L * x) * eps,
+    math=r"(N + L \max_n |\Delta t\lambda_n|)\,\varepsilon",
+    why=r"""``kernel_diag`` (and ``initial_response_diag``, one Vandermonde
+reduction), :math:`c = 1`: the rounding of the exponent
+:math:`x_n = \log\bar\lambda_n \approx \Delta t\lambda_n` is multiplied by the lag.""")
+#: Rigorous bound of the NPLR reconstruction.
+NPLR_RECON = Tolerance(
+    "nplr_reconstruction", "4 N eps", lambda N, eps, **_: 4 * N * eps,
+    math=r"4 N \varepsilon",
+    why=r"""NPLR reconstruction
+:math:`\lVert V(\Lambda - P^*P)V^* - A\rVert / \lVert A\rVert`: :math:`N`-term sums
+with a unitary :math:`V`.""")
+#: Rigorous bound of a dense GBT discretization (bilinear, forward/backward Euler).
+DENSE_GBT = Tolerance(
+    "dense_gbt", "N kappa2(I - alpha dt A) eps", lambda N, kappa, eps, **_: N * kappa * eps,
+    math=r"N \kappa\,\varepsilon,\ \kappa = \kappa_2(I - \alpha\Delta t A)",
+    why=r"""Dense GBT (bilinear, forward/backward Euler): the LU solve's
+backward error, :math:`N\varepsilon`, times the condition number (:math:`\kappa = 1`
+for :math:`\alpha = 0`).""")
+#: Rigorous bound of dense ZOH ``Ad``.
+DENSE_ZOH = Tolerance(
+    "dense_zoh", "N kappa_exp eps", lambda N, kappa, eps, **_: N * kappa * eps,
+    math=r"N \kappa_{\exp}\,\varepsilon",
+    why=r"""Dense ZOH ``Ad``, with the bound of the relative condition number of
+the matrix exponential at :math:`X = \Delta t A`, :math:`\kappa_{\exp} = \max(1,
+\lVert X\rVert_2 \max_{s\in[0,1]}\lVert e^{sX}\rVert_2^2 / \lVert e^{X}\rVert_2)`
+(from the Fréchet derivative :math:`\int_0^1 e^{sX} E e^{(1-s)X} ds`; the maximum is
+taken over 17 points).""")
+#: Rigorous bound of dense ZOH ``Bd``; ``ratio = |exp(dt M)| / |Bd|``.
+DENSE_ZOH_BD = Tolerance(
+    "dense_zoh_bd", "N kappa_exp eps |exp(dt M)| / |Bd|",
+    lambda N, kappa, eps, ratio, **_: N * kappa * eps * ratio,
+    math=r"N \kappa_{\exp}\,\varepsilon\, \lVert e^{\Delta t M}\rVert_2 / \lVert \bar B\rVert_2",
+    why=r"""Dense ZOH ``Bd``, :math:`M = \begin{pmatrix} A & B \\ 0 & 0
+\end{pmatrix}`: :func:`statespace.discretize.zoh` reads :math:`\bar B` off that
+augmented exponential, whose error is (as its docstring states) normwise relative to
+the whole exponential, of norm :math:`\ge 1`, while :math:`\bar B \approx \Delta t B`
+is small for small :math:`\Delta t` (torch's ``matrix_exp`` shows it: 208 ulps
+relative at :math:`\Delta t = 10^{-4}`).""")
+#: Rigorous bound of the diagonal discretizations (entrywise relative error).
+DIAG_DISC = Tolerance(
+    "diag_discretization", "4 (1 + max kappa_n) eps", lambda kappa, eps, **_: 4 * (1 + kappa) * eps,
+    math=r"4 (1 + \max_n \kappa_n)\,\varepsilon",
+    why=r"""Diagonal discretizations (entrywise relative error), with
+:math:`\kappa_n` the relative condition number of the scalar map at
+:math:`x_n = \Delta t \lambda_n` (bilinear/GBT pole :math:`|x ((1-\alpha)/(1+(1-\alpha)x)
++ \alpha/(1-\alpha x))|`, ZOH pole and input :math:`|x|`, GBT input
+:math:`|\alpha x/(1-\alpha x)|`).""")
 #: Rigorous bound of the recurrence against the convolution; ``amp`` is
 #: ``|K|_1 |u|_inf / |y|_inf``.
-RECURRENCE = Tolerance("recurrence", "(N L + log2(L) |K|_1 |u|_inf / |y|_inf) eps",
-                       lambda N, L, eps, amp, **_: (N * L + math.log2(L) * amp) * eps)
+RECURRENCE = Tolerance(
+    "recurrence", "(N L + log2(L) |K|_1 |u|_inf / |y|_inf) eps",
+    lambda N, L, eps, amp, **_: (N * L + math.log2(L) * amp) * eps,
+    math=r"(N L + \log_2(L)\, \lVert K\rVert_1 \lVert u\rVert_\infty / \lVert y\rVert_\infty)"
+         r"\,\varepsilon",
+    why=r"""Recurrence against convolution (:math:`c = 1`): one rounding per step
+and state entry in the recurrence, the FFT's normwise error in the convolution.""")
+#: HiPPO entries in float64 ulps.
+HIPPO_ULPS64 = Tolerance(
+    "hippo_ulps_float64", "2 ulps", lambda **_: 2.0,
+    math=r"2\ \text{ulps}",
+    why=r"""HiPPO entries in float64 (entrywise error in ulps): every entry is at
+most two correctly rounded operations on exact data, e.g. :math:`\sqrt{(2n+1)(2k+1)}`,
+:math:`2\pi\cdot m`, :math:`\sqrt2\cdot\sqrt2`, :math:`s_k \cdot s_n^{-1}`. Zero
+entries must be exactly zero.""")
+#: HiPPO entries in float32 ulps.
+HIPPO_ULPS32 = Tolerance(
+    "hippo_ulps_float32", "1/2 + 2^-28 ulps", lambda **_: 0.5 + 2.0 ** -28,
+    math=r"1/2 + 2^{-28}\ \text{ulps}",
+    why=r"""HiPPO entries in float32: one rounding of the float64 value, whose own
+error is at most 2 float64 ulps, i.e. :math:`2^{-28}` float32 ulps.""")
+#: Spectral radius of a strictly stable discretization: below 1.
+STABLE = Tolerance(
+    "stable", "the largest float64 below 1", lambda **_: math.nextafter(1.0, 0.0),
+    math=r"1 - 2^{-53}",
+    why=r"""Stability of the strictly stable measures: the computed spectral radius
+(``eigvals`` of the discretized matrix) must be below 1; the bound is the claim.""")
+#: Spectral radius of a marginally stable discretization (an exact eigenvalue 0 of A).
+MARGINAL = Tolerance(
+    "marginal", "1 (rho = 1 exactly)", lambda **_: 1.0,
+    math=r"1",
+    why=r"""Stability of ``fout`` and ``fourier_decay``: their frequency-0 sine
+coordinate is decoupled (zero row and column of ``A``), an exact eigenvalue 0, so
+:math:`\rho = 1` exactly; a second row holds the other modes strictly below 1
+(:data:`STABLE`).""")
+#: Bauer-Fike bound of the random ablation's spectral radius.
+STAB_RANDOM = Tolerance(
+    "stability_random", "4 N eps kappa(W) kappa_disc |Ad| / rho",
+    lambda N, kappa, eps, ratio, **_: 4 * N * eps * kappa * ratio,
+    math=r"4 N \varepsilon\,\kappa(W)\,\kappa_{disc} \lVert\bar A\rVert_2/\rho",
+    why=r"""``random`` (an unstable ablation): :math:`\rho` must match the mapped
+continuous spectrum (``eigvals(A)`` through the bilinear map or ``exp``); Bauer-Fike
+with the backward error of the computed :math:`\bar A`, :math:`W` the eigenvectors of
+``A``, :math:`\kappa_{disc}` the condition number of the discretization (as for the
+dense discretizations); ``kappa`` is :math:`\kappa(W)\kappa_{disc}`, ``ratio`` is
+:math:`\lVert\bar A\rVert_2/\rho`.""")
+#: Boundary states: ``C~ = C (I - Ad^L)`` of a DPLR system.
+C_TILDE = Tolerance(
+    "c_tilde", "N L eps", lambda N, L, eps, **_: N * L * eps,
+    math=r"N L \varepsilon",
+    why=r"""``c_tilde_dplr``, the rule of ``kernel_dense``: :math:`\bar A^L - I`
+comes from :math:`\log_2 L` squarings, each adding the error of one product, which
+at most doubles per level for a contraction.""")
+#: Boundary states: ``C`` recovered from ``C~``; ``kappa = cond(I - Ad^L)``.
+C_FROM_TILDE = Tolerance(
+    "c_from_tilde", "kappa N L eps", lambda N, L, kappa, eps, **_: kappa * N * L * eps,
+    math=r"\kappa_2(I - \bar A^L)\, N L \varepsilon",
+    why=r"""``c_from_tilde_dplr``: the solve turns the relative error of
+:math:`\bar A^L - I` into that of ``C`` times the condition number (computed by NumPy
+from the dense float64 :math:`\bar A`, independently of the core).""")
+#: Boundary states of a diagonal system, ``C~`` and back (entrywise).
+DIAG_C_TILDE = Tolerance(
+    "diag_c_tilde", "16 (1 + max kappa_n) eps", lambda kappa, eps, **_: 16 * (1 + kappa) * eps,
+    math=r"16 (1 + \max_n \kappa_n)\,\varepsilon",
+    why=r"""``c_tilde_diag``, ``c_from_tilde_diag`` (entrywise relative), with
+:math:`\kappa_n = |L x_n e^{L x_n} / (1 - e^{L x_n})|`, :math:`x_n = \log\bar\lambda_n`,
+the relative condition number of :math:`1 - e^{L x}` in :math:`x`; 16 covers the
+complex ``expm1`` (about six roundings) and one complex product or division (up to 4
+each).""")
+#: Final state of a diagonal system after L steps.
+DIAG_FINAL = Tolerance(
+    "diag_final_state", "L (1 + max|x_n|) eps a",
+    lambda L, eps, x, amp, **_: L * (1 + x) * eps * amp,
+    math=r"L (1 + \max_n |x_n|)\,\varepsilon\, a",
+    why=r"""``final_state_diag``: each of the ``L`` terms :math:`\bar b\,e^{m x} w_m`
+carries :math:`m |x| \varepsilon` from its exponent and the sum :math:`L \varepsilon`,
+both relative to :math:`\sum_m |\text{term}_m|`; :math:`a = \max_n(\sum_m |\bar b_n
+\bar\lambda_n^m w_m| + |\bar\lambda_n^L x_n|) / \max_n |x_{L-1,n}|` converts that to
+the max-norm relative error.""")
+#: float32 kernels on trained-like parameters.
+TRAINED = Tolerance(
+    "trained", "(N + log2 L) eps", lambda N, L, eps, **_: (N + math.log2(L)) * eps,
+    math=r"(N + \log_2 L)\,\varepsilon_{32}",
+    why=r"""``kernel_dplr`` in float32 on trained-like parameters: each Cauchy sum
+over the :math:`N` poles of the full system accumulates one complex64 rounding per
+term relative to :math:`\sum |\text{terms}|`, which is :math:`O(|\text{sum}|)` once
+the terms of a pole next to a node are out of the complex64 arithmetic
+(``kernel_dplr`` redoes the node nearest to each pole in complex128 and combines the
+sums in complex128); the inverse FFT adds :math:`\log_2 L` roundings. At ``N = 64``,
+``L = 4096`` this is ``9e-6``, the ``1e-5`` of ``docs/float32.md``. A Woodbury
+combination in complex64 leaves up to :math:`\varepsilon_{32} |v|/|z - \bar\lambda|`
+(``2e-2`` at ``Re = -1e-4``).""")
+#: The generic dense-discretization bound (the form of :data:`DENSE_GBT` and
+#: :data:`DENSE_ZOH` with any condition number ``kappa``).
+DENSE_DISC = Tolerance("dense_discretization", "N kappa eps",
+                       lambda N, kappa, eps, **_: N * kappa * eps)
+
+#: Every rigorous tolerance of the suite, by name: each formula is written once, here.
+TOLERANCES = {t.name: t for t in (
+    HIPPO_ULPS64, HIPPO_ULPS32, NPLR_RECON, KERNEL_DPLR, DENSE_GBT, DENSE_ZOH, DENSE_ZOH_BD,
+    DIAG_DISC, KERNEL_DENSE, KERNEL_DIAG, RECURRENCE, STABLE, MARGINAL, STAB_RANDOM,
+    C_TILDE, C_FROM_TILDE, DIAG_C_TILDE, DIAG_FINAL, TRAINED)}
+
+
+def tolerance_docs(names=None) -> str:
+    """The declared tolerances as an RST definition list: formula, then derivation.
+
+    The suite's docstring renders its "Tolerances" section with it, so each formula
+    is written once (here) and read by the report, the notes and the docs alike.
+
+    Parameters
+    ----------
+    names : iterable of str, optional
+        Names of :data:`TOLERANCES` to render (default: all, in declaration order).
+
+    Returns
+    -------
+    text : str
+
+    Examples
+    --------
+    >>> print(tolerance_docs(["nplr_reconstruction"]).splitlines()[0])  # doctest: +ELLIPSIS
+    ``nplr_reconstruction``: :math:`4 N \\varepsilon` (:data:`...NPLR_RECON`)
+    """
+    out = []
+    for name in (TOLERANCES if names is None else names):
+        t = TOLERANCES[name]
+        out.append(f"``{t.name}``: :math:`{t.math}` (:data:`{_DATA_NAMES[t.name]}`)")
+        out += ["    " + line for line in t.why.splitlines()]
+    return "\n".join(out)
+
 
 #: Candidate error models by name.
 MODELS = {m.name: m for m in _MODEL_LIST + _POWERS}
@@ -353,6 +589,152 @@ def expected_bound(metric: str, dtype: str, params: dict, tolerance: float):
     model = MODELS[name]
     value = SAFETY * c * model(**model_args(params, dtype, tolerance))
     return value, f"{SAFETY:g} * {c:.3g} * {model.formula}"
+
+
+#: Slack (tighter bound / error) from which a row counts as loose; a loose row must
+#: carry a reason (:func:`slack_reason`).
+LOOSE = 100.0
+#: A bound within this many times ``sqrt(N) eps`` (the rounding floor of an N-term
+#: computation) is at the rounding floor.
+FLOOR_ULPS = 100.0
+#: A condition number from which a kappa-scaled bound is a worst case the input need
+#: not reach.
+KAPPA_LOOSE = 10.0
+
+
+@dataclass(frozen=True)
+class SlackReason:
+    """Why a row's tighter bound may exceed :data:`LOOSE` times its error.
+
+    Parameters
+    ----------
+    key : str
+        Machine key, stored in the row's ``slack_reason`` before the colon.
+    text : str
+        The explanation, a :meth:`str.format` template over the row's figures
+        (``err_ulps``, ``bound_ulps``, ``kappa``, ``below``, ``why``, ``loose``,
+        ``floor``).
+    applies : callable
+        ``applies(metric, error, bound, expected, eps, kappa, N) -> bool``.
+
+    Examples
+    --------
+    >>> SLACK_REASONS["exact"].render(err_ulps=0.0)
+    'exact: the result equals the reference (error 0), so no bound is tight'
+    """
+
+    key: str
+    text: str
+    applies: Callable
+
+    def render(self, **figures) -> str:
+        """``"key: text"`` with the row's figures filled in."""
+        figures.setdefault("loose", LOOSE)
+        figures.setdefault("floor", FLOOR_ULPS)
+        return f"{self.key}: " + self.text.format(**figures)
+
+
+_SLACK_LIST = (
+    SlackReason(
+        "exact", "the result equals the reference (error 0), so no bound is tight",
+        lambda metric, error, **_: error == 0),
+    SlackReason(
+        "claim", "the error column is the quantity itself and its bound is the claim "
+        "(e.g. a spectral radius held below 1)",
+        lambda metric, **_: metric in RIGOROUS_ONLY),
+    SlackReason(
+        "rounding_floor", "error {err_ulps:.2g} eps is below one rounding unit and the bound "
+        "({bound_ulps:.3g} eps) is within {floor:g} sqrt(N) eps, the rounding floor of an "
+        "N-term computation: no tighter bound separates a correct result from a wrong one",
+        lambda error, bound, eps, N, **_: error < eps
+        and bound <= FLOOR_ULPS * math.sqrt(max(N, 1.0)) * eps),
+    SlackReason(
+        "conditioning", "the bound scales with the condition number kappa = {kappa:.3g} "
+        "(a worst-case amplification of rounding errors) that this input does not reach",
+        lambda metric, kappa, **_: kappa >= KAPPA_LOOSE and "discretization" in metric),
+    SlackReason(
+        "model_spread", "the error ({err_ulps:.3g} eps) is {below:.3g}x below the calibrated "
+        "worst case of its group: {why}",
+        lambda metric, error, expected, **_: metric in SPREAD_METRICS
+        and math.isfinite(expected) and error > 0),
+)
+
+#: Metrics whose rows spread over more than ``LOOSE / SAFETY`` under every model of
+#: :data:`MODELS` (the constant of the expected bound is set by the group's worst row),
+#: with the reason the error of the other rows stays far below it.
+SPREAD_METRICS = {
+    "kernel_accuracy/kernel_dense_vs_ground_truth_rel_max_error": (
+        "a decayed kernel's error stops growing with L, and small N sits below the constant "
+        "set by slowly decaying kernels at the largest N"),
+    "kernel_accuracy/kernel_dplr_vs_ground_truth_rel_max_error": (
+        "a decayed kernel's error stops growing with L, and small N sits below the constant "
+        "set by slowly decaying kernels at the largest N"),
+    "kernel_accuracy/kernel_diag_vs_ground_truth_rel_max_error": (
+        "a decayed kernel's error stops growing with L, and small N sits below the constant "
+        "set by slowly decaying kernels at the largest N"),
+    "stability/random_ablation_rho_rho_rho": (
+        "rho of a random non-normal matrix is exact to a few ulps for most steps; the "
+        "constant is set by the step where its eigenvalues are worst conditioned"),
+    "boundary_states/final_state_dplr_vs_mpmath_rel_max_error": (
+        "the final state is a sum over L steps whose rounding errors mostly cancel; the "
+        "constant is set by the slowest-decaying system"),
+}
+
+#: The reasons a loose row may have, in the order they are tried.
+SLACK_REASONS = {r.key: r for r in _SLACK_LIST}
+
+
+def slack_reason(metric: str, dtype: str, params: dict, error: float, bound: float,
+                 expected: float) -> str:
+    """The reason of a loose row, ``""`` when its tighter bound is below :data:`LOOSE` x error.
+
+    Parameters
+    ----------
+    metric : str
+        The row's metric (:func:`metric_of`).
+    dtype : str
+        The row's dtype name.
+    params : dict
+        The row's parameters (``kappa`` is read when present).
+    error : float
+        The measured error.
+    bound : float
+        The tighter of the row's rigorous and expected bounds.
+    expected : float
+        The expected bound (NaN when there is none).
+
+    Returns
+    -------
+    reason : str
+        ``"key: text"`` of the first :data:`SLACK_REASONS` entry that applies;
+        ``""`` for a row that is not loose (or a lower-bound row), and
+        ``"unexplained: ..."`` for a loose row no reason covers.
+
+    Examples
+    --------
+    >>> slack_reason("demo/x", "float64", {}, 0.0, 1e-15, math.nan)[:6]
+    'exact:'
+    >>> slack_reason("demo/x", "float64", {}, 1e-16, 1e-15, math.nan)
+    ''
+    """
+    if direction_of(metric) != "upper" or not (math.isfinite(error) and math.isfinite(bound)):
+        return ""
+    if error > 0 and bound < LOOSE * error:
+        return ""
+    if error <= 0 and bound <= 0:
+        return ""
+    eps = eps_of(dtype)
+    kappa = _num(params, "kappa", 1.0)
+    expected = float(expected)
+    below = (expected / SAFETY) / error if error > 0 and math.isfinite(expected) else math.inf
+    figures = {"err_ulps": error / eps, "bound_ulps": bound / eps, "kappa": kappa,
+               "below": below, "why": SPREAD_METRICS.get(metric, "")}
+    for r in _SLACK_LIST:
+        if r.applies(metric=metric, error=error, bound=bound, expected=expected, eps=eps,
+                     kappa=kappa, N=_num(params, "N", 1.0)):
+            return r.render(**figures)
+    return (f"unexplained: bound {bound / eps:.3g} eps against an error of {error / eps:.3g} "
+            "eps")
 
 
 # The table below is written by ``python -m statespace.verification.calibrate --write``:
@@ -618,3 +1000,8 @@ CALIBRATION: dict = {
     ("stability/random_ablation_rho_rho_rho", "float64", "random"): ("sqrtN_eps", 4.61),
 }
 # END CALIBRATION
+
+# the module-level names of the declared tolerances (for cross-references)
+_DATA_NAMES = {t.name: f"statespace.verification.bounds.{name}"
+               for name, t in list(globals().items())
+               if isinstance(t, Tolerance) and name.isupper() and t.name in TOLERANCES}

@@ -249,7 +249,8 @@ def main(argv=None) -> int:
     print(render_table(table))
     print()
     print(f"rows with bound >= {LOOSE:g} x error: {before['rigorous']} of {before['rows']} "
-          f"(rigorous bound alone) -> {after['effective']} (tighter of both bounds); "
+          f"(rigorous bound alone) -> {after['effective']} (tighter of both bounds), "
+          f"{after['unexplained']} of them without a slack reason; "
           f"{over} rows above their expected bound")
     if args.write:
         _write(table)

@@ -262,14 +262,14 @@ CATALOGUE = (
         "the reference precision lowered to speed up the run",
         (_SUITE,)),
     Mutant(
-        "ver-relerr-wrong-array", "verification/report.py",
+        "ver-relerr-wrong-array", "verification/rows.py",
         "scale = float(np.max(np.abs(d)))",
         "scale = float(np.max(np.abs(a)))",
         "relative error against the wrong array",
         "the scale taken from the computed array, which a wrong result also scales",
         ("tests/test_report.py",)),
     Mutant(
-        "ver-row-cannot-fail", "verification/report.py",
+        "ver-row-cannot-fail", "verification/rows.py",
         "            bool(self.passed) and strict and within)",
         "            bool(self.passed) or (strict and within))",
         "check that cannot fail",
@@ -277,8 +277,8 @@ CATALOGUE = (
         ("tests/test_report.py",)),
     Mutant(
         "ver-dplr-tol-vacuous", "verification/bounds.py",
-        "lambda N, L, eps, M, **_: N * (math.log2(max(L, 2)) + M) * eps)",
-        "lambda N, L, eps, M, **_: N * (math.log2(max(L, 2)) + M) * eps * L)",
+        "lambda N, L, eps, M, **_: N * (math.log2(max(L, 2)) + M) * eps,",
+        "lambda N, L, eps, M, **_: N * (math.log2(max(L, 2)) + M) * eps * L,",
         "tolerance made vacuous",
         "a tolerance widened by a factor L to silence a failing row",
         (_SUITE,)),
@@ -298,7 +298,7 @@ CATALOGUE = (
         "the reported channel picked with argmin after a copy-paste from a 'best dt' plot",
         (_SUITE,)),
     Mutant(
-        "adv-compare-self", "verification/report.py",
+        "adv-compare-self", "verification/rows.py",
         "err = relative_error(a, d)",
         "err = relative_error(a, a)",
         "check that cannot fail",

@@ -67,29 +67,12 @@ x86-64 with NumPy, so a failure means an error an order of magnitude beyond what
 the algorithm should produce. Errors are relative in the max norm,
 :math:`\max_i |a_i - r_i| / \max_i |r_i|`, unless stated otherwise.
 
-HiPPO entries (error in ulps of the dtype, entrywise)
-    float64: :math:`\le 2` ulps (every entry is at most two correctly rounded
-    operations on exact data, e.g. :math:`\sqrt{(2n+1)(2k+1)}`, :math:`2\pi\cdot m`,
-    :math:`\sqrt2\cdot\sqrt2`, :math:`s_k \cdot s_n^{-1}`); float32:
-    :math:`\le 1/2 + 2^{-28}` ulps (one rounding of the float64 value, whose own
-    error is at most 2 float64 ulps, i.e. :math:`2^{-28}` float32 ulps).
-    Zero entries must be exactly zero.
-NPLR reconstruction
-    :math:`\lVert V(\Lambda - P^*P)V^* - A\rVert / \lVert A\rVert \le 4 N \varepsilon`
-    (:math:`N`-term sums with a unitary :math:`V`).
-NPLR / DPLR kernel (:func:`~statespace.kernel_dplr`)
-    :math:`N (\log_2 L + M)\, \varepsilon` with the kernel's memory in lags
-    :math:`M = \min(L, 1/(\Delta t\,\alpha))`, :math:`\alpha = -\max\mathrm{Re}\,
-    \lambda(A)` the slowest decay rate (:math:`M = L` when :math:`\alpha = 0`):
-    the nodes lie at distance at least about :math:`\max(1/L, \Delta t\alpha)`
-    from the discrete poles that matter, so the Cauchy terms are up to :math:`M`
-    times larger than the kernel and their cancellation over :math:`N` modes
-    costs up to :math:`N M \varepsilon`; the inverse FFT adds
-    :math:`\varepsilon\log_2 L` (times at most :math:`e`, the nodes being off the
-    unit circle). A model without :math:`M` (:math:`c N \log_2(L)\varepsilon`)
-    holds for decayed kernels but not for slowly decaying ones: at
-    :math:`\Delta t = 10^{-4}` the LegS error grows about linearly with ``L``
-    (see the kernel-against-``L`` scan).
+The rigorous tolerances, each declared once as a
+:class:`statespace.verification.bounds.Tolerance` (its plain formula writes the row
+notes, its LaTeX form and derivation this list):
+
+{TOLERANCES}
+
 Naive kernel and reconstruction (informational, asserted from below)
     The naive path is *expected* to fail; its rows assert that the instability
     is reproduced: they pass when the measured error is at least the growth-law
@@ -108,55 +91,6 @@ Naive kernel and reconstruction (informational, asserted from below)
     faster, measured :math:`\approx 2^{1.38 N}` for :math:`N \ge 128`, close to
     :math:`\varphi^{2N} = 2^{1.388 N}` (:math:`\varphi` the golden ratio, the
     growth of the largest binomial coefficient on a Fibonacci diagonal).
-Dense GBT (bilinear, forward/backward Euler)
-    :math:`N \kappa \varepsilon` with :math:`\kappa = \kappa_2(I - \alpha\Delta t A)`
-    (the LU solve's backward error, :math:`N\varepsilon`, times the condition
-    number; :math:`\kappa = 1` for :math:`\alpha = 0`).
-Dense ZOH
-    :math:`N \kappa_{\exp} \varepsilon` with the bound of the relative condition
-    number of the matrix exponential at :math:`X = \Delta t A`,
-    :math:`\kappa_{\exp} = \max(1, \lVert X\rVert_2 \max_{s\in[0,1]}\lVert e^{sX}\rVert_2^2
-    / \lVert e^{X}\rVert_2)` (from the Fréchet derivative
-    :math:`\int_0^1 e^{sX} E e^{(1-s)X} ds`; the maximum is taken over 17
-    points). ``Bd`` additionally carries the factor
-    :math:`\lVert e^{\Delta t M}\rVert_2 / \lVert \bar B\rVert_2`,
-    :math:`M = \begin{pmatrix} A & B \\ 0 & 0\end{pmatrix}`: :func:`statespace.discretize.zoh`
-    reads :math:`\bar B` off that augmented exponential, whose error is (as its
-    docstring states) normwise relative to the whole exponential, of norm
-    :math:`\ge 1`, while :math:`\bar B \approx \Delta t B` is small for small
-    :math:`\Delta t` (torch's ``matrix_exp`` shows it: 208 ulps relative at
-    :math:`\Delta t = 10^{-4}`).
-Diagonal discretizations (entrywise relative error)
-    :math:`4 (1 + \max_n \kappa_n)\,\varepsilon`, with :math:`\kappa_n` the
-    relative condition number of the scalar map at :math:`x_n = \Delta t \lambda_n`
-    (bilinear/GBT pole :math:`|x ((1-\alpha)/(1+(1-\alpha)x) + \alpha/(1-\alpha x))|`,
-    ZOH pole and input :math:`|x|`, GBT input :math:`|\alpha x/(1-\alpha x)|`).
-Kernels against ground truth
-    ``kernel_dense``: :math:`N L \varepsilon` (:math:`c = 1`; each doubling level
-    of the Krylov sequence adds the error of one product, see
-    :ref:`precision`). ``kernel_dplr``: :math:`N (\log_2 L + M)\,\varepsilon` (as
-    above). ``kernel_diag``: :math:`(N + L \max_n |\Delta t\lambda_n|)\,\varepsilon`
-    (:math:`c = 1`; the rounding of the exponent
-    :math:`x_n = \log\bar\lambda_n \approx \Delta t\lambda_n` is multiplied by
-    the lag). For float32 rows judged by ``kernel_dense`` in
-    float64 the reference's own error (:math:`N L \varepsilon_{64}`) is far below
-    the tolerance.
-Recurrence vs convolution
-    :math:`(N L + \log_2(L)\, \lVert K\rVert_1 \lVert u\rVert_\infty /
-    \lVert y\rVert_\infty)\,\varepsilon` (:math:`c = 1`): one rounding per step and
-    state entry in the recurrence, the FFT's normwise error in the convolution.
-Stability
-    Strictly stable measures: the computed spectral radius must be below 1
-    (tolerance: the largest float64 below 1). ``fout`` and ``fourier_decay``:
-    their frequency-0 sine coordinate is decoupled (zero row and column of ``A``),
-    an exact eigenvalue 0, so :math:`\rho = 1` exactly (tolerance 1) and a second
-    row holds the other modes strictly below 1. ``random`` (an unstable
-    ablation): :math:`\rho` must match the mapped continuous spectrum
-    (``eigvals(A)`` through the bilinear map or ``exp``) to
-    :math:`4 N \varepsilon\,\kappa(W)\,\kappa_{disc} \lVert\bar A\rVert_2/\rho`
-    (Bauer-Fike with the backward error of the computed :math:`\bar A`;
-    :math:`W` the eigenvectors of ``A``, :math:`\kappa_{disc}` the condition
-    number of the discretization, as above).
 
 A reference that did not converge (its two precisions agree on fewer digits than
 the comparison needs, :func:`statespace.verification.reference.converged`) makes its row
@@ -182,7 +116,18 @@ import numpy as np
 
 from statespace.verification import bounds, make_data
 from statespace.verification import reference as ref
-from statespace.verification.report import Experiment, Row, compare_values, relative_error
+from statespace.verification.report import (
+    Experiment,
+    Row,
+    compare,
+    compare_values,
+    measured,
+    reference_note,
+    relative_error,
+)
+
+# the declared tolerances, rendered from their objects (each formula is written once)
+__doc__ = __doc__.replace("{TOLERANCES}", bounds.tolerance_docs())
 
 __all__ = [
     "experiments",
@@ -214,6 +159,16 @@ EXP_DISC = "Discretization accuracy"
 EXP_KERNEL = "Kernel accuracy"
 EXP_RECUR = "Recurrence vs convolution"
 EXP_STAB = "Stability"
+
+#: Metric keys of the LegS rows (set on the rows, read by :func:`postprocess`): the
+#: summaries are keyed on these, not on the rows' display text.
+M_LEGS_COND = "legs/cond_of_numpy_eig_lower_bound_min_divided_by_measured"
+M_LEGS_MAXV = "legs/max_v_of_numpy_eig_unit_pivot_columns_lower_bound_divided_by_measured"
+M_LEGS_MAXV_EXACT = "legs/max_v_exact_unit_pivot_lower_bound_divided_by_measured"
+M_LEGS_REC_NAIVE = "legs/naive_reconstruction_v_diag_v_vs_a_lower_bound_eps_divided_by_measured"
+M_LEGS_K_NAIVE = "legs/naive_kernel_vs_ground_truth_lower_bound_eps_divided_by_measured"
+M_LEGS_REC_NPLR = "legs/nplr_reconstruction_v_v_h_vs_a_rel_max_error"
+M_LEGS_K_NPLR = "legs/nplr_kernel_vs_ground_truth_rel_max_error"
 
 _DPS = 30  # base precision of on-the-fly references (checked at _DPS + _EXTRA)
 _EXTRA = 10
@@ -292,20 +247,12 @@ class _Truth:
 
 
 def _from_reference(r, source):
-    note = (f"reference: computed live, {source}, dps={r.dps}+{r.extra}, "
-            f"{r.digits_agree:.1f} digits agree "
-            f"({r.norm})")
-    if not r.converged:
-        note += f"; REFERENCE NOT CONVERGED (needs {r.required} digits)"
-    return _Truth(ref.to_numpy(r.value), r.converged, note, source)
+    return _Truth(ref.to_numpy(r.value), r.converged, reference_note(r, source), source)
 
 
-def _row(exp, quantity, params, dtype, actual, truth, tol, note=""):
-    """Row comparing ``actual`` (NumPy) with a :class:`_Truth` or array, max-norm relative."""
-    if isinstance(truth, _Truth):
-        return compare_values(exp, quantity, params, dtype, actual, truth.value, tol,
-                              [note, truth.note], converged=truth.converged)
-    return compare_values(exp, quantity, params, dtype, actual, truth, tol, [note])
+def _row(exp, quantity, params, dtype, actual, truth, tol, note="", metric=""):
+    """Row comparing ``actual`` (NumPy) with a :class:`_Truth` or array (:func:`compare`)."""
+    return compare(exp, quantity, params, dtype, actual, truth, tol, note=note, metric=metric)
 
 
 def _error_row(exp, quantity, params, dtype, exc, note=""):
@@ -466,10 +413,7 @@ def hippo_entries(measure, N, dtypes, backend):
                           required=ref.FLOAT64_DIGITS, norm="entrywise")
         pairs = [_pair_of(v) for v in r.value]
         conv = r.converged
-        src = (f"reference: computed live, mpmath closed form, dps={r.dps}+{r.extra}, "
-               f"{r.digits_agree:.1f} digits agree")
-        if not conv:
-            src += f"; REFERENCE NOT CONVERGED (needs {r.required} digits)"
+        src = reference_note(r, "mpmath closed form")
     else:
         A64, B64 = _recipe_draw(measure, N)
         pairs = [(A64, np.zeros_like(A64)), (B64, np.zeros_like(B64))]
@@ -477,7 +421,8 @@ def hippo_entries(measure, N, dtypes, backend):
         src = ("reference: computed live, independent float64 draw of the documented recipe "
                "(numpy default_rng(0)); no closed form")
     for dtype in dtypes:
-        tol = 2.0 if dtype == "float64" else 0.5 + 2.0 ** -28
+        tol_obj = bounds.HIPPO_ULPS64 if dtype == "float64" else bounds.HIPPO_ULPS32
+        tol = tol_obj()
         params = {"measure": measure, "N": N, "backend": backend}
         try:
             A, B = ss.hippo.transition(measure, N, dtype=getattr(xp, dtype), xp=xp)
@@ -496,8 +441,9 @@ def hippo_entries(measure, N, dtypes, backend):
                                 math.inf, tol, note=f"shape {a.shape} != {hi.shape}"))
                 continue
             err = float(np.max(_ulp_errors(a, (hi, lo), dtype)))
-            rows.append(Row(EXP_HIPPO, f"{name} entries, max error [ulps]", params, dtype, err,
-                            tol, passed=None if conv else False, note=src))
+            rows.append(measured(EXP_HIPPO, f"{name} entries, max error [ulps]", params, dtype,
+                                 err, tol, _Truth(hi, conv, src, "reference"),
+                                 note=tol_obj.note()))
     return rows
 
 
@@ -633,13 +579,14 @@ def legs_instability(N, dtypes, backend, dt=0.01, L=1024):
         rows.append(Row(EXP_LEGS, "cond(V) of numpy eig(A): lower bound min(2^(4N/3), 1/eps)/16 "
                         "divided by measured (<= 1: growth reproduced)",
                         dict(base, measured=condV, lower_bound=bound_c, growth_law=law),
-                        "float64", bound_c / condV, 1.0,
+                        "float64", bound_c / condV, 1.0, metric=M_LEGS_COND,
                         note=f"cond2(V) = {condV:.3e}, 2^(4N/3) = {law:.3e}"))
         bound_v = law / 16
         rows.append(Row(EXP_LEGS, "max|V| of numpy eig(A), unit-pivot columns: lower bound "
                         "2^(4N/3)/16 divided by measured (<= 1: growth reproduced)",
                         dict(base, measured=maxV, lower_bound=bound_v, growth_law=law),
                         "float64", bound_v / maxV if maxV > 0 else math.inf, 1.0,
+                        metric=M_LEGS_MAXV,
                         note=f"max|V| = {maxV:.3e} (numpy, columns scaled to a unit pivot); "
                         "numpy's own unit-2-norm columns have max|V| <= 1 by construction"))
         ex = _exact_legs_V(N)
@@ -650,6 +597,7 @@ def legs_instability(N, dtypes, backend, dt=0.01, L=1024):
                             dict(base, measured=maxVe, lower_bound=bound_v, growth_law=law,
                                  log2_measured=lg),
                             "float64", 2.0 ** (4 * N / 3 - 4 - lg), 1.0,
+                            metric=M_LEGS_MAXV_EXACT,
                             note=f"log2 max|V| - 4N/3 = {lg - 4 * N / 3:.2f}; exact eigenvectors "
                             "of the integer matrix D^-1 A D (python-flint fmpq_mat)"))
         g = growth_lower_bound(N, eps64)
@@ -660,7 +608,7 @@ def legs_instability(N, dtypes, backend, dt=0.01, L=1024):
         rows.append(Row(EXP_LEGS, "naive reconstruction V diag(lam) V^-1 vs A: lower bound "
                         "eps 2^(4N/3)/64 divided by measured (<= 1: instability reproduced)",
                         dict(base, measured=rec, lower_bound=g), "float64",
-                        g / rec if rec > 0 else math.inf, 1.0,
+                        g / rec if rec > 0 else math.inf, 1.0, metric=M_LEGS_REC_NAIVE,
                         note=f"naive reconstruction error = {rec:.3e} (informational: expected "
                         "to be large)"))
         try:
@@ -674,14 +622,15 @@ def legs_instability(N, dtypes, backend, dt=0.01, L=1024):
             en = math.inf
             extra = f"kernel_diag raised ValueError ({exc}): counted as an infinite error"
         ratio = g / en if en > 0 else math.inf
-        rows.append(Row(EXP_LEGS, "naive kernel (eig(A) + kernel_diag bilinear) vs ground truth: "
+        rows.append(measured(EXP_LEGS, "naive kernel (eig(A) + kernel_diag bilinear) vs ground "
+                        "truth: "
                         "lower bound eps 2^(4N/3)/64 divided by measured (<= 1: instability "
                         "reproduced)",
                         dict(kparams, measured=en, lower_bound=g), "float64", ratio, 1.0,
-                        passed=None if truth.converged else False,
+                        truth, metric=M_LEGS_K_NAIVE,
                         note="; ".join(s for s in (f"naive kernel error = {en:.3e} "
                                                    "(informational: expected to be large)",
-                                                   extra, truth.note) if s)))
+                                                   extra) if s)))
 
     # ---- NPLR (backend); LegS decays at rate alpha = 1 (eigenvalues -(n+1))
     mem = _memory(1.0, dt, L)
@@ -697,15 +646,15 @@ def legs_instability(N, dtypes, backend, dt=0.01, L=1024):
         rec = relative_error(Vc @ (np.diag(Lc) - Pc.conj().T @ Pc) @ Vc.conj().T, A64)
         rows.append(Row(EXP_LEGS, "NPLR reconstruction V (Lambda - P^H P) V^H vs A, rel. max "
                         "error", dict(base), dtype, rec, bounds.NPLR_RECON(N=N, eps=eps),
-                        note=f"tol = {bounds.NPLR_RECON.formula}"))
+                        metric=M_LEGS_REC_NPLR, note=bounds.NPLR_RECON.note()))
         try:
             Cx = xp.asarray(C.astype(dtype), dtype=getattr(xp, dtype))
             Cv = xp.sum(xp.astype(Cx, getattr(xp, _cdt(dtype)))[:, None] * d.V, axis=0)
             Kp = _np(ss.kernels.kernel_dplr(d.Lambda, d.P, d.B, Cv, dt, L))
             rows.append(_row(EXP_LEGS, "NPLR kernel (kernel_dplr, full form) vs ground truth, "
                              "rel. max error", dict(kparams), dtype, Kp, truth,
-                             _dplr_tol(N, L, mem, eps),
-                             note=f"tol = {bounds.KERNEL_DPLR.formula} = {mem:.3g}"))
+                             _dplr_tol(N, L, mem, eps), metric=M_LEGS_K_NPLR,
+                             note=bounds.KERNEL_DPLR.note(f"M = {mem:.3g}")))
         except Exception as exc:  # noqa: BLE001
             rows.append(_error_row(EXP_LEGS, "NPLR kernel (kernel_dplr, full form) vs ground "
                                    "truth, rel. max error", kparams, dtype, exc, truth.note))
@@ -805,20 +754,21 @@ def discretization_dense(measure, N, dts, dtypes, backend):
             tB.value = tB.value[:, 0]
             if method == "zoh":
                 kappa = _expm_kappa(A64, dt)
-                rule = "N kappa_exp eps"
+                tol_a = tol_b = bounds.DENSE_ZOH
                 # Bd is read off exp(dt [[A, B], [0, 0]]), whose error is normwise
                 # relative to the whole exponential (zoh's documented guarantee)
                 grow_b = _zoh_block_ratio(A64, B64, dt)
-                rule_b = f"N kappa_exp eps |exp(dt M)| / |Bd| (ratio {grow_b:.3g})"
+                tol_b = bounds.DENSE_ZOH_BD
             else:
                 kappa = _gbt_kappa(A64, dt, ralpha)
-                rule = rule_b = "N kappa2(I - alpha dt A) eps"
+                tol_a = tol_b = bounds.DENSE_GBT
                 grow_b = 1.0
             label = _method_label(method, alpha)
             for dtype in dtypes:
                 params = {"form": "dense", "measure": measure, "N": N, "dt": dt,
                           "method": label, "backend": backend, "kappa": kappa}
-                tol = bounds.DENSE_DISC(N=N, kappa=kappa, eps=_eps(dtype))
+                tol = tol_a(N=N, kappa=kappa, eps=_eps(dtype))
+                tolb = tol_b(N=N, kappa=kappa, eps=_eps(dtype), ratio=grow_b)
                 try:
                     A, B = ss.hippo.transition(measure, N, dtype=getattr(xp, dtype), xp=xp)
                     out = sd.discretize(sd.DenseSystem(A, B), dt, method, alpha=alpha)
@@ -827,9 +777,10 @@ def discretization_dense(measure, N, dts, dtypes, backend):
                     rows.append(_error_row(EXP_DISC, f"{label} Ad, Bd", params, dtype, exc))
                     continue
                 rows.append(_row(EXP_DISC, f"{label} Ad (dense), rel. max error", params, dtype,
-                                 Ad, tA, tol, note=f"tol = {rule}"))
+                                 Ad, tA, tol, note=tol_a.note()))
                 rows.append(_row(EXP_DISC, f"{label} Bd (dense), rel. max error", params, dtype,
-                                 Bd, tB, tol * grow_b, note=f"tol = {rule_b}"))
+                                 Bd, tB, tolb, note=tol_b.note(
+                                     f"ratio {grow_b:.3g}" if tol_b is not tol_a else "")))
     return rows
 
 
@@ -908,9 +859,6 @@ def discretization_diag(init, N, dts, dtypes, backend):
             tB = ref.to_numpy(r.value[1], np.complex128)
             kp, kb = _diag_kappas(dt * lam64, rmeth, ralpha if ralpha is not None else 0.0)
             label = _method_label(method, alpha)
-            note_ref = (f"reference: computed live, {engine} discretize of diag(Lambda), "
-                        f"dps={r.dps}+{r.extra}, {r.digits_agree:.1f} digits agree")
-            forced = None if r.converged else False
             for dtype in dtypes:
                 eps = _eps(dtype)
                 params = {"form": "diagonal", "system": init, "N": N, "dt": dt, "method": label,
@@ -924,10 +872,12 @@ def discretization_diag(init, N, dts, dtypes, backend):
                     continue
                 for nm, a, t, k in (("Lambda_d", Ld, tL, kp), ("Bd", Bd, tB, kb)):
                     km = float(np.max(k)) if np.all(np.isfinite(k)) else math.inf
-                    rows.append(Row(EXP_DISC, f"{label} {nm} (diagonal), max entrywise rel. error",
-                                    dict(params, kappa=km), dtype, _rel_entrywise(a, t),
-                                    4 * (1 + km) * eps, passed=forced,
-                                    note=f"tol = 4 (1 + max kappa_n) eps; {note_ref}"))
+                    rows.append(measured(
+                        EXP_DISC, f"{label} {nm} (diagonal), max entrywise rel. error",
+                        dict(params, kappa=km), dtype, _rel_entrywise(a, t),
+                        bounds.DIAG_DISC(kappa=km, eps=eps), r,
+                        source=f"{engine} discretize of diag(Lambda)",
+                        note=bounds.DIAG_DISC.note()))
     return rows
 
 
@@ -1042,19 +992,19 @@ def kernel_hippo(measure, N, Ls, dt, dtypes, backend, method="bilinear", paths=N
                     if path == "kernel_dense":
                         K = ss.kernels.kernel_dense(A, B, Cx, dt, L, method)
                         tol = bounds.KERNEL_DENSE(N=N, L=L, eps=eps)
-                        rule = bounds.KERNEL_DENSE.formula
+                        rule = bounds.KERNEL_DENSE.note()
                     else:
                         K = ss.kernels.kernel_dplr(h.Lambda, h.P, h.B, Cv, dt, L, halved=True)
                         mem = _memory(alpha, dt, L)
                         tol = _dplr_tol(N, L, mem, eps)
-                        rule = f"{bounds.KERNEL_DPLR.formula} = {mem:.3g}"
+                        rule = bounds.KERNEL_DPLR.note(f"M = {mem:.3g}")
                     K = _np(K)
                 except Exception as exc:  # noqa: BLE001
                     rows.append(_error_row(EXP_KERNEL, f"{path} vs ground truth", params, dtype,
                                            exc, t.note))
                     continue
                 rows.append(_row(EXP_KERNEL, f"{path} ({method}) vs ground truth, rel. max error",
-                                 params, dtype, K, t, tol, note=f"tol = {rule}"))
+                                 params, dtype, K, t, tol, note=rule))
     return rows
 
 
@@ -1143,8 +1093,7 @@ def kernel_diag_init(init, N, Ls, dt, dtypes, backend, method="zoh"):
                 continue
             rows.append(_row(EXP_KERNEL, f"kernel_diag ({method}) vs ground truth, rel. max error",
                              params, dtype, K, t, tol,
-                             note=f"tol = {bounds.KERNEL_DIAG.formula}, max|dt lambda_n| = "
-                             f"{xmax:.3g}"))
+                             note=bounds.KERNEL_DIAG.note(f"max|dt lambda_n| = {xmax:.3g}")))
     return rows
 
 
@@ -1235,8 +1184,8 @@ def recurrence_vs_conv(kind, N, L, dt, dtypes, backend):
         tol = bounds.RECURRENCE(N=N, L=L, eps=eps, amp=amp)
         rows.append(_row(EXP_RECUR, f"scan ({kind}) vs causal_conv (matching kernel), rel. max "
                          "error", dict(params, amplification=amp), dtype, y_rec, y_conv, tol,
-                         note=f"tol = {bounds.RECURRENCE.formula}; the two paths judge each "
-                         "other (no mpmath)"))
+                         note=bounds.RECURRENCE.note("the two paths judge each other "
+                                                     "(no mpmath)")))
     return rows
 
 
@@ -1288,7 +1237,7 @@ def stability(measure, N, dts, dtypes, backend):
     A64, _ = ss.hippo.transition(measure, N)
     lamA = np.linalg.eigvals(A64)
     maxre = float(np.max(lamA.real))
-    strict = float(np.nextafter(1.0, 0.0))
+    strict = bounds.STABLE()
     rows = []
     if measure == "random":
         _, W = np.linalg.eig(A64)
@@ -1326,27 +1275,27 @@ def stability(measure, N, dts, dtypes, backend):
                     mapped = _mapped_radius(lamA, dt, method)
                     # Bauer-Fike: |d rho| <= kappa(W) |E|_2 with the backward error of the
                     # computed Ad, |E| ~ N eps kappa_disc |Ad|; 4 for the mapped reference
-                    tol = 4 * N * _eps(dtype) * kW * kdisc[(dt, method)] * \
-                        float(np.linalg.norm(Ad, 2)) / mapped
+                    tol = bounds.STAB_RANDOM(N=N, eps=_eps(dtype), kappa=kW * kdisc[(dt, method)],
+                                             ratio=float(np.linalg.norm(Ad, 2)) / mapped)
                     rows.append(Row(EXP_STAB, "random ablation (unstable by construction): |rho "
                                     "- rho(mapped eig A)| / rho(mapped)",
                                     dict(params, rho=rho, max_re_eig_A=maxre), dtype,
                                     abs(rho - mapped) / mapped, tol,
                                     note=f"max Re eig(A) = {maxre:.3g} > 0, so rho > 1 is "
-                                    "expected; tol = 4 N eps kappa(W) kappa_disc |Ad| / rho "
-                                    "(Bauer-Fike)"))
+                                    f"expected; {bounds.STAB_RANDOM.note('Bauer-Fike')}"))
                     continue
-                note = ("strictly stable: must be < 1 (tolerance: the largest float64 below 1)")
+                note = f"strictly stable: must be < 1 ({bounds.STABLE.note()})"
                 if measure in ("legt", "lagt"):
                     note += "; the normal part has purely imaginary eigenvalues but A is stable"
                 if exact is not None and abs(rho - exact) > 1e-6 * exact:
                     note += (f"; eigvals of the non-normal Ad are inaccurate: exact rho = "
                              f"{exact:.6g}")
                 if measure in _MARGINAL:
-                    rows.append(Row(EXP_STAB, q, params, dtype, rho, 1.0,
-                                    note="marginally stable: the frequency-0 sine coordinate is "
-                                    "decoupled (zero row and column of A), an exact eigenvalue 0,"
-                                    " so rho = 1 exactly; the normal part is skew"))
+                    rows.append(Row(EXP_STAB, q, params, dtype, rho, bounds.MARGINAL(),
+                                    note=f"{bounds.MARGINAL.note()}; marginally stable: the "
+                                    "frequency-0 sine coordinate is decoupled (zero row and "
+                                    "column of A), an exact eigenvalue 0, so rho = 1 exactly; "
+                                    "the normal part is skew"))
                     keep = [i for i in range(N) if i != 1]
                     ev2 = np.linalg.eigvals(Ad[np.ix_(keep, keep)])
                     rows.append(Row(EXP_STAB, f"spectral radius of {method} Ad without the "
@@ -1539,22 +1488,22 @@ def _legs_table(rows):
         if N is None:
             continue
         e = by_n.setdefault(N, {})
-        q = r.quantity
-        if q.startswith("cond(V)"):
+        m = r.metric
+        if m == M_LEGS_COND:
             e["cond"] = r.params.get("measured")
-        elif q.startswith("max|V| of numpy"):
+        elif m == M_LEGS_MAXV:
             e["maxV"] = r.params.get("measured")
-        elif q.startswith("max|V| exact"):
+        elif m == M_LEGS_MAXV_EXACT:
             e["maxVe"] = r.params.get("measured")
-        elif q.startswith("naive reconstruction"):
+        elif m == M_LEGS_REC_NAIVE:
             e["rec_naive"] = r.params.get("measured")
-        elif q.startswith("naive kernel"):
+        elif m == M_LEGS_K_NAIVE:
             e["k_naive"] = r.params.get("measured")
             e["dt"] = r.params.get("dt")
             e["L"] = r.params.get("L")
-        elif q.startswith("NPLR reconstruction"):
+        elif m == M_LEGS_REC_NPLR:
             e[f"rec_nplr_{r.dtype}"] = r.error
-        elif q.startswith("NPLR kernel"):
+        elif m == M_LEGS_K_NPLR:
             e[f"k_nplr_{r.dtype}"] = r.error
             e.setdefault("dt", r.params.get("dt"))
             e.setdefault("L", r.params.get("L"))
@@ -1609,9 +1558,9 @@ def postprocess(rows):
         if r.experiment == EXP_KERNEL:
             key = (r.experiment, p.get("path", "?"))
         elif r.experiment == EXP_LEGS:
-            if r.quantity.startswith("NPLR kernel"):
+            if r.metric == M_LEGS_K_NPLR:
                 key = (r.experiment, "NPLR kernel (kernel_dplr)")
-            elif r.quantity.startswith("NPLR reconstruction"):
+            elif r.metric == M_LEGS_REC_NPLR:
                 key = (r.experiment, "NPLR reconstruction")
             else:
                 continue
@@ -1863,32 +1812,13 @@ def boundary_states(N, L, dt, dtypes, backend):
     ``dps = 30`` (checked at 40).
 
     Tolerances (:math:`\varepsilon` of the dtype, ``N`` the full state size):
-
-    * ``c_tilde_dplr``: :math:`N L \varepsilon`, the rule of ``kernel_dense``:
-      :math:`\bar A^L - I` comes from :math:`\log_2 L` squarings, each adding the
-      error of one product, which at most doubles per level for a contraction.
-    * ``c_from_tilde_dplr``: :math:`\kappa_2(I - \bar A^L)\, N L \varepsilon`: the
-      solve turns the relative error of :math:`\bar A^L - I` into that of ``C``
-      times the condition number (computed by NumPy from the dense float64
-      :math:`\bar A`, independently of the core).
-    * ``initial_response_dplr``, ``final_state_dplr``: :math:`N(\log_2 L + M)
-      \varepsilon`, the rule of ``kernel_dplr`` (same nodes, Cauchy sums, Woodbury
-      solves and FFT; :math:`M = \min(L, 1/(\Delta t\,\alpha))` the memory in lags,
-      :math:`\alpha = -\max\mathrm{Re}\,\lambda(A)`).
-    * ``c_tilde_diag``, ``c_from_tilde_diag`` (entrywise relative):
-      :math:`16 (1 + \max_n \kappa_n)\,\varepsilon` with
-      :math:`\kappa_n = |L x_n e^{L x_n} / (1 - e^{L x_n})|`,
-      :math:`x_n = \log\bar\lambda_n`, the relative condition number of
-      :math:`1 - e^{L x}` in :math:`x`; 16 covers the complex ``expm1`` (about six
-      roundings) and one complex product or division (up to 4 each).
-    * ``initial_response_diag``: :math:`(N + L \max_n |x_n|)\,\varepsilon`, the rule
-      of ``kernel_diag`` (one Vandermonde reduction).
-    * ``final_state_diag``: :math:`L (1 + \max_n |x_n|)\,\varepsilon\, a`: each of
-      the ``L`` terms :math:`\bar b\,e^{m x} w_m` carries :math:`m |x| \varepsilon`
-      from its exponent and the sum :math:`L \varepsilon`, both relative to
-      :math:`\sum_m |\text{term}_m|`; :math:`a = \max_n(\sum_m |\bar b_n
-      \bar\lambda_n^m w_m| + |\bar\lambda_n^L x_n|) / \max_n |x_{L-1,n}|` converts
-      that to the max-norm relative error.
+    :data:`~statespace.verification.bounds.C_TILDE`,
+    :data:`~statespace.verification.bounds.C_FROM_TILDE` and
+    :data:`~statespace.verification.bounds.KERNEL_DPLR` for the ``*_dplr`` functions,
+    :data:`~statespace.verification.bounds.DIAG_C_TILDE`,
+    :data:`~statespace.verification.bounds.KERNEL_DIAG` and
+    :data:`~statespace.verification.bounds.DIAG_FINAL` for the ``*_diag`` ones (their
+    formulas and derivations: the module docstring's "Tolerances").
 
     Parameters
     ----------
@@ -1960,20 +1890,22 @@ def boundary_states(N, L, dt, dtypes, backend):
             kind = "dplr" if system == "legs" else "diag"
             if kind == "dplr":
                 dplr_tol = _dplr_tol(N, L, mem, eps)
-                tols = {"c_tilde": (N * L * eps, "N L eps"),
-                        "c_from_tilde": (kappa * N * L * eps,
-                                         f"kappa N L eps, kappa = cond(I - Ad^L) = {kappa:.3g}"),
-                        "initial_response": (dplr_tol, f"N (log2 L + M) eps, M = {mem:.3g}"),
-                        "final_state": (dplr_tol, f"N (log2 L + M) eps, M = {mem:.3g}")}
+                tols = {"c_tilde": (bounds.C_TILDE(N=N, L=L, eps=eps), bounds.C_TILDE.note()),
+                        "c_from_tilde": (bounds.C_FROM_TILDE(N=N, L=L, kappa=kappa, eps=eps),
+                                         bounds.C_FROM_TILDE.note(
+                                             f"kappa = cond(I - Ad^L) = {kappa:.3g}")),
+                        "initial_response": (dplr_tol, bounds.KERNEL_DPLR.note(f"M = {mem:.3g}")),
+                        "final_state": (dplr_tol, bounds.KERNEL_DPLR.note(f"M = {mem:.3g}"))}
             else:
-                ctol = (16 * (1 + kmax) * eps,
-                        f"16 (1 + max kappa_n) eps, max kappa_n = {kmax:.3g}")
+                ctol = (bounds.DIAG_C_TILDE(kappa=kmax, eps=eps),
+                        bounds.DIAG_C_TILDE.note(f"max kappa_n = {kmax:.3g}"))
                 tols = {"c_tilde": ctol, "c_from_tilde": ctol,
-                        "initial_response": ((N + L * xmax) * eps,
-                                             f"(N + L max|x_n|) eps, max|x_n| = {xmax:.3g}"),
-                        "final_state": (L * (1 + xmax) * eps * amp,
-                                        f"L (1 + max|x_n|) eps a, max|x_n| = {xmax:.3g}, "
-                                        f"a = {amp:.3g}")}
+                        "initial_response": (bounds.KERNEL_DIAG(N=N, L=L, eps=eps, x=xmax),
+                                             bounds.KERNEL_DIAG.note(
+                                                 f"max|dt lambda_n| = {xmax:.3g}")),
+                        "final_state": (bounds.DIAG_FINAL(L=L, eps=eps, x=xmax, amp=amp),
+                                        bounds.DIAG_FINAL.note(
+                                            f"max|x_n| = {xmax:.3g}, a = {amp:.3g}"))}
             for key, (tol, rule) in tols.items():
                 fn = f"{key}_{kind}"
                 params = dict(base, function=fn)
@@ -1987,13 +1919,10 @@ def boundary_states(N, L, dt, dtypes, backend):
                     continue
                 t = truth[key]
                 if kind == "diag" and key.startswith("c_"):
-                    rows.append(Row(EXP_BOUND, q, dict(params, kappa=kmax), dtype,
-                                    _rel_entrywise(got, t.value), tol,
-                                    passed=None if t.converged else False,
-                                    note=f"tol = {rule}; {t.note}"))
+                    rows.append(measured(EXP_BOUND, q, dict(params, kappa=kmax), dtype,
+                                         _rel_entrywise(got, t.value), tol, t, note=rule))
                 else:
-                    rows.append(_row(EXP_BOUND, q, params, dtype, got, t, tol,
-                                     note=f"tol = {rule}"))
+                    rows.append(_row(EXP_BOUND, q, params, dtype, got, t, tol, note=rule))
     return rows
 
 
@@ -2073,15 +2002,8 @@ def kernel_trained(N, L, dts, dtypes, backend, measures=None):
     dense NumPy solves and explicit powers, error ~1e-12), so only float32 rows are
     made. Error: per channel the max-norm relative error, the worst channel reported.
 
-    Tolerance :math:`(N + \log_2 L)\,\varepsilon_{32}`: each Cauchy sum over the
-    :math:`N` poles of the full system accumulates one complex64 rounding per term
-    relative to :math:`\sum |\text{terms}|`, which is :math:`O(|\text{sum}|)` once the
-    terms of a pole next to a node are out of the complex64 arithmetic (``kernel_dplr``
-    redoes the node nearest to each pole in complex128 and combines the sums in
-    complex128); the inverse FFT adds :math:`\log_2 L` roundings. At ``N = 64``,
-    ``L = 4096`` this is ``9e-6``, the ``1e-5`` of ``docs/float32.md``. A Woodbury
-    combination in complex64 leaves up to :math:`\varepsilon_{32} |v|/|z - \bar\lambda|`
-    (``2e-2`` at ``Re = -1e-4``).
+    Tolerance: :data:`statespace.verification.bounds.TRAINED` (formula and derivation
+    in the module docstring's "Tolerances").
 
     Parameters
     ----------
@@ -2123,7 +2045,7 @@ def _trained_rows(N, L, dts, dtypes, backend, measures, *, full):
     dts = np.asarray(dts, dtype=np.float32).astype(np.float64)
     if measures is None:
         measures = [m for m in hippo.NPLR_MEASURES if m != "diagonal"]
-    tol = (N + math.log2(L)) * _eps("float32")
+    tol = bounds.TRAINED(N=N, L=L, eps=_eps("float32"))
     rows = []
     for measure in measures:
         for re in TRAINED_RE:
@@ -2151,7 +2073,7 @@ def _trained_rows(N, L, dts, dtypes, backend, measures, *, full):
                 err = np.max(np.abs(K - truth), axis=-1) / np.max(np.abs(truth), axis=-1)
                 worst = int(np.argmax(err))
                 rows.append(Row(EXP_TRAINED, q, params, "float32", float(err[worst]), tol,
-                                note=f"tol = (N + log2 L) eps; worst dt = {dts[worst]:.3g}"))
+                                note=bounds.TRAINED.note(f"worst dt = {dts[worst]:.3g}")))
     return rows
 
 
