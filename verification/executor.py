@@ -473,7 +473,7 @@ def run_points(points, executor, store, *, progress=True):
     Parameters
     ----------
     points : list of Point
-    executor
+    executor : object
         From :func:`open_executor`.
     store : statespace.verification.store.ResultStore
         Started (:meth:`~statespace.verification.store.ResultStore.start`); each
@@ -488,6 +488,23 @@ def run_points(points, executor, store, *, progress=True):
         :mod:`statespace.verification.store`).
     computed : int
         Points run now (the others came from the store).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from statespace.verification.executor import make_points, open_executor, run_points
+    >>> from statespace.verification.report import Experiment, Row
+    >>> from statespace.verification.store import ResultStore
+    >>> def check(x):
+    ...     return [Row("demo", "x", {"x": x}, "float64", 0.0, 1.0)]
+    >>> store = ResultStore(pathlib.Path(tempfile.mkdtemp()) / ".rep.store")
+    >>> store.start({}, resume=False)
+    0
+    >>> with open_executor() as ex:
+    ...     records, computed = run_points(make_points([Experiment("a", check, {"x": 1})]),
+    ...                                    ex, store, progress=False)
+    >>> records[0]["status"], computed, len(store.read())
+    ('ok', 1, 1)
     """
     done = store.read()
     keys = {p.key for p in points}

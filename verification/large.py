@@ -32,7 +32,7 @@ Examples
 --------
 >>> from statespace.verification import large
 >>> len(large.experiments("large-reduced", dtypes=("float64",)))
-62
+72
 """
 
 from __future__ import annotations
@@ -62,11 +62,13 @@ PRESETS = {
     "large-reduced": {"nplr_N": (64, 256, 512), "kernel_N": (64, 256),
                       "L": (2 ** 10, 2 ** 12, 2 ** 14)},
 }
-#: Seconds per unit, measured on the reduced sweep (2-core x86-64, shared):
-#: ``truth`` per N^2 L multiply-add of the arb kernel (both precisions),
-#: ``kernel`` per N L of the float computations of one kernel point (both
-#: dtypes, both paths), ``nplr`` per N^3 of one NPLR point (reference included).
-COST = {"truth": 7.7e-8, "kernel": 2.0e-6, "nplr": 2.0e-7}
+#: Seconds per unit, measured on the reduced sweep (2-core x86-64, shared by other
+#: jobs): ``truth`` per N^2 L multiply-add of the arb kernel, both precisions
+#: (CPU time of ``kernel_truth("legs", 256, 0.01, 2048)``), ``kernel`` per N L of
+#: the float computations of one kernel point (both dtypes, both paths; wall time
+#: per point of the reduced run), ``nplr`` per N^3 of one NPLR point (reference
+#: included; same).
+COST = {"truth": 4.3e-8, "kernel": 2.1e-6, "nplr": 2.8e-8}
 
 _DPS, _EXTRA = 30, 10
 EXP_NPLR = "Large sweep: NPLR reconstruction"
@@ -95,6 +97,13 @@ def kernel_truth(measure, N, dt, L):
     -------
     truth : statespace.verification.suite._Truth
         Value (NumPy, rounded from 30 digits), convergence and provenance note.
+
+    Examples
+    --------
+    >>> from statespace.verification.large import kernel_truth
+    >>> t = kernel_truth("legs", 4, 0.01, 8)
+    >>> t.value.shape, t.converged
+    ((8,), True)
     """
     from statespace.verification import suite
 
@@ -104,7 +113,23 @@ def kernel_truth(measure, N, dt, L):
 
 
 def transition_truth(measure, N):
-    """HiPPO ``A`` of ``measure`` from its closed forms at 30 digits, rounded to float64."""
+    """HiPPO ``A`` of ``measure`` from its closed forms at 30 digits, rounded to float64.
+
+    Parameters
+    ----------
+    measure : str
+    N : int
+
+    Returns
+    -------
+    A : numpy.ndarray, shape (N, N)
+
+    Examples
+    --------
+    >>> from statespace.verification.large import transition_truth
+    >>> float(transition_truth("legs", 2)[1, 0])
+    -1.7320508075688772
+    """
     A, _ = ref.transition(measure, N, dps=_DPS)
     return ref.to_numpy(A)
 
@@ -124,6 +149,13 @@ def nplr_point(measure, N, dtypes, backend, A):
     Returns
     -------
     rows : list of Row
+
+    Examples
+    --------
+    >>> from statespace.verification.large import nplr_point, transition_truth
+    >>> rows = nplr_point("legs", 8, ["float64"], "numpy", transition_truth("legs", 8))
+    >>> [r.passed for r in rows]
+    [True]
     """
     import statespace as ss
     from statespace.verification import suite
@@ -165,6 +197,14 @@ def kernel_point(measure, N, L, dt, dtypes, backend, truth):
     rows : list of Row
         ``kernel_dense`` and ``kernel_dplr`` per dtype, as
         :func:`statespace.verification.suite.kernel_hippo` writes them.
+
+    Examples
+    --------
+    >>> from statespace.verification.large import kernel_point, kernel_truth
+    >>> truth = kernel_truth("legt", 8, 0.01, 64)
+    >>> rows = kernel_point("legt", 8, 32, 0.01, ["float64"], "numpy", truth)
+    >>> [(r.params["path"], r.passed) for r in rows]
+    [('kernel_dense', True), ('kernel_dplr', True)]
     """
     import statespace as ss
     from statespace.verification import suite
@@ -224,6 +264,13 @@ def experiments(sweep="large", dtypes=("float32", "float64")):
         Their ``truth`` / ``A`` arguments are
         :class:`~statespace.verification.executor.Reference` objects, resolved by
         the executor (one computation per content key).
+
+    Examples
+    --------
+    >>> from statespace.verification.large import experiments
+    >>> exps = experiments("large")
+    >>> len(exps), exps[0].name
+    (128, 'large_kernel_legs_N2048_L1048576_numpy')
     """
     if sweep not in PRESETS:
         raise ValueError(f"sweep must be one of {', '.join(PRESETS)}; got {sweep!r}")

@@ -1,12 +1,16 @@
 """Run the verification suite and write its report: the work of ``statespace verify``.
 
-:func:`run` takes the experiments of :func:`statespace.verification.suite.experiments`,
-runs them (:func:`statespace.verification.report.run_suite`), builds the
-cross-experiment plots and summary (:func:`statespace.verification.suite.postprocess`)
-and writes ``report.md``, ``report.json`` and the PNG plots once, complete
-(:func:`statespace.verification.report.write_report`). It returns the exit status
-of the command: 0 when every row passed, 1 when one failed, 2 when the run could
-not be made (see :func:`run`).
+:func:`run` takes the experiments of a sweep (the suite's quick or full mode,
+:func:`statespace.verification.suite.experiments`, or the large preset,
+:mod:`statespace.verification.large`), runs each point in-process, on a dask
+``LocalCluster`` or on a running dask cluster
+(:mod:`statespace.verification.executor`), appending every completed point to the
+results store (:mod:`statespace.verification.store`), builds the cross-experiment
+plots and summary (:func:`statespace.verification.suite.postprocess`) from the
+store's rows and writes ``report.md``, ``report.json`` and the PNG plots once,
+complete (:func:`statespace.verification.report.write_report`). It returns the exit
+status of the command: 0 when every row passed, 1 when one failed, 2 when the run
+could not be made (see :func:`run`).
 
 Before any experiment runs, the output folder is validated
 (:func:`~statespace.verification.report.check_out_dir`) and locked
@@ -14,7 +18,10 @@ Before any experiment runs, the output folder is validated
 is checked against its manifest
 (:func:`~statespace.verification.make_data.check_data`). The report is written
 into a temporary sibling folder and swapped into place at the end, so an
-interrupted run leaves the previous report as it was.
+interrupted run leaves the previous report as it was; its completed points stay
+in the store ``.NAME.store`` beside the folder until a run with ``resume=True``
+(``--resume``) finishes them, or a run without it starts over. The store is
+removed once the report is in place.
 
 Examples
 --------
