@@ -89,6 +89,25 @@ def test_truncated_last_line_is_read_back_without_loss(tmp_path):
         store.start({"sweep": "other"}, resume=True)
 
 
+def test_lenient_still_applies_to_rows_read_from_the_store(tmp_path, monkeypatch):
+    monkeypatch.setattr(runner, "_load_experiments",
+                        lambda q, d, b: ([above_expected_only, forced_failure], "test"))
+    out = tmp_path / "rep"
+    assert cli.main(["verify", "--out", str(out), "--no-progress"]) == 1
+    assert cli.main(["verify", "--out", str(out), "--no-progress", "--lenient"]) == 1
+    rows = json.loads((out / "report.json").read_text())["rows"]
+    assert [(r["quantity"], r["passed"]) for r in rows] == [("above", True), ("forced", False)]
+    assert rows[0]["warning"].startswith("above expected bound")
+
+
+def above_expected_only():
+    return [Row("demo", "above", {}, "float64", 1e-9, 1e-6, expected=1e-12)]
+
+
+def forced_failure():
+    return [Row("demo", "forced", {}, "float64", 1e-9, 1e-6, passed=False)]
+
+
 # --------------------------------------------------------------------------- points
 
 _CALLS = []

@@ -58,7 +58,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 __all__ = ["Reference", "Point", "ExecutorError", "make_points", "open_executor",
-           "run_points", "INSTALL_HINT", "ALLOWED_FAILURES"]
+           "run_points", "row_to_json", "row_from_json", "INSTALL_HINT", "ALLOWED_FAILURES"]
 
 #: How to get the optional dependency.
 INSTALL_HINT = "pip install 'statespace[distributed]'"
@@ -246,8 +246,62 @@ def attempt(name, func, kwargs):
     if not rows:
         rows = [_failure_row(name, "experiment produced no rows",
                              "an experiment that checks nothing counts as a failure")]
-    return {"rows": [r.to_json() for r in rows], "plots": plots,
+    return {"rows": [row_to_json(r) for r in rows], "plots": plots,
             "elapsed": time.perf_counter() - t0}
+
+
+def row_to_json(row):
+    """A row as a store line's dict: :meth:`Row.to_json` and whether it was forced to fail.
+
+    Parameters
+    ----------
+    row : statespace.verification.report.Row
+
+    Returns
+    -------
+    d : dict
+        Read back by :func:`row_from_json`.
+
+    Examples
+    --------
+    >>> from statespace.verification.executor import row_from_json, row_to_json
+    >>> from statespace.verification.report import Row
+    >>> r = Row("demo", "x", {}, "float64", 0.0, 1.0, passed=False)
+    >>> row_to_json(r)["forced"], row_from_json(row_to_json(r)).passed
+    (True, False)
+    """
+    d = row.to_json()
+    d["forced"] = bool(getattr(row, "_forced", False))
+    return d
+
+
+def row_from_json(d):
+    """The :class:`~statespace.verification.report.Row` of :func:`row_to_json`.
+
+    Its pass/fail is recomputed from the error and the bounds, unless it was
+    forced to fail (then ``--lenient`` cannot turn it into a pass either).
+
+    Parameters
+    ----------
+    d : dict
+
+    Returns
+    -------
+    row : statespace.verification.report.Row
+
+    Examples
+    --------
+    >>> from statespace.verification.executor import row_from_json, row_to_json
+    >>> from statespace.verification.report import Row
+    >>> r = Row("demo", "x", {"N": 4}, "float64", 1e-16, 1e-15)
+    >>> row_from_json(row_to_json(r)) == r
+    True
+    """
+    from statespace.verification.report import Row
+
+    d = dict(d)
+    d["passed"] = False if d.pop("forced", False) else None
+    return Row.from_json(d)
 
 
 def _record(point, result, attempts):
@@ -260,7 +314,7 @@ def _failed_record(point, exc, tb, attempts, elapsed=0.0):
     row = _failure_row(point.name, message, f"failed {attempts} times; last traceback:\n{tb}")
     return {"key": point.key, "name": point.name, "experiment": point.experiment,
             "status": "failed", "attempts": attempts, "elapsed": elapsed,
-            "rows": [row.to_json()], "plots": [], "error": tb}
+            "rows": [row_to_json(row)], "plots": [], "error": tb}
 
 
 # --------------------------------------------------------------------------- executors

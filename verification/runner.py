@@ -224,8 +224,13 @@ def _reference_data_note():
 
 def _run(sweep, out, dtypes, backend, workers, blas_threads, progress, only, lenient=False,
          scheduler=None, resume=False):
-    from statespace.verification.executor import make_points, open_executor, run_points
-    from statespace.verification.report import Row, demote_expected, write_report
+    from statespace.verification.executor import (
+        make_points,
+        open_executor,
+        row_from_json,
+        run_points,
+    )
+    from statespace.verification.report import demote_expected, write_report
     from statespace.verification.store import ResultStore, store_path
 
     try:
@@ -250,7 +255,7 @@ def _run(sweep, out, dtypes, backend, workers, blas_threads, progress, only, len
         print(f"statespace verify: discarding the results store {store.folder} of an earlier "
               "run (--resume continues it)", file=sys.stderr)
     kept = store.start(config, resume=resume)
-    backends = backend if source == SOURCE or source == "test" else "numpy, torch"
+    backends = "numpy, torch" if source == "statespace.verification.large" else backend
     print(f"statespace verify: {len(experiments)} experiments ({len(points)} points) from "
           f"{source}, {sweep} sweep, dtypes {', '.join(dtypes)}, backend {backends}"
           + (f"; resuming: {kept} points done" if resume else ""), file=sys.stderr)
@@ -265,7 +270,7 @@ def _run(sweep, out, dtypes, backend, workers, blas_threads, progress, only, len
     elapsed = time.perf_counter() - t0
     rows, plots, timings = [], [], {}
     for rec in records:
-        rows.extend(Row.from_json(r) for r in rec["rows"])
+        rows.extend(row_from_json(r) for r in rec["rows"])
         plots.extend(rec["plots"])
         timings[rec["name"]] = timings.get(rec["name"], 0.0) + float(rec["elapsed"])
     warned = demote_expected(rows) if lenient else 0
