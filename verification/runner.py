@@ -251,17 +251,21 @@ def _run(sweep, out, dtypes, backend, workers, blas_threads, progress, only, len
     config = {"sweep": sweep, "source": source, "backend": backend, "dtypes": list(dtypes),
               "only": None if only is None else list(only),
               "points": _digest([p.key for p in points])}
-    if not resume and store.exists():
-        print(f"statespace verify: discarding the results store {store.folder} of an earlier "
-              "run (--resume continues it)", file=sys.stderr)
-    kept = store.start(config, resume=resume)
     backends = "numpy, torch" if source == "statespace.verification.large" else backend
     print(f"statespace verify: {len(experiments)} experiments ({len(points)} points) from "
-          f"{source}, {sweep} sweep, dtypes {', '.join(dtypes)}, backend {backends}"
-          + (f"; resuming: {kept} points done" if resume else ""), file=sys.stderr)
+          f"{source}, {sweep} sweep, dtypes {', '.join(dtypes)}, backend {backends}",
+          file=sys.stderr)
     t0 = time.perf_counter()
     with open_executor(workers=workers, scheduler=scheduler,
                        blas_threads=blas_threads) as executor:
+        # the store is touched only once the executor is up (an unreachable
+        # scheduler leaves nothing behind)
+        if not resume and store.exists():
+            print(f"statespace verify: discarding the results store {store.folder} of an "
+                  "earlier run (--resume continues it)", file=sys.stderr)
+        kept = store.start(config, resume=resume)
+        if resume:
+            print(f"statespace verify: resuming: {kept} points done", file=sys.stderr)
         if executor.dashboard:
             print(f"statespace verify: {executor.label}, dashboard at {executor.dashboard}",
                   file=sys.stderr)
