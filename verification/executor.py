@@ -388,10 +388,13 @@ class Dask:
                     _, p = futures.pop(fut.key)
                     if fut.status == "finished":
                         records.append(_record(p, fut.result(), _attempts(fut)))
-                    else:
-                        exc = fut.exception()
-                        tb = "".join(traceback.format_exception(
-                            type(exc), exc, fut.traceback(), limit=12))
+                    else:  # erred (twice), or cancelled by the cluster
+                        try:
+                            exc = fut.exception()
+                            tb = "".join(traceback.format_exception(
+                                type(exc), exc, fut.traceback(), limit=12))
+                        except Exception as err:  # noqa: BLE001 - e.g. CancelledError
+                            exc, tb = err, f"{type(err).__name__}: {err}"
                         records.append(_failed_record(p, exc, tb, 2))
                     fut.release()
                 on_batch(records)

@@ -11,7 +11,8 @@ LegS, LegT, LagT and FouT at state sizes to ``N = 2048`` and kernel lengths to
     the suite's bound :math:`4 N \varepsilon`. One point per (measure, N, backend).
 ``Kernels``
     :func:`statespace.kernel_dplr` (S4 Algorithm 1 on the halved DPLR form of
-    :func:`statespace.dplr`) and :func:`statespace.kernel_dense` against the kernel
+    :func:`statespace.dplr`) and :func:`statespace.kernel_dense` (up to
+    :data:`DENSE_MAX_NL`) against the kernel
     :math:`K_\ell = C \bar A^\ell \bar B` computed by explicit powers in
     python-flint's ``arb`` (C ball arithmetic, about 20 times faster than mpmath),
     at 30 and 40 digits with the two-precision convergence check of
@@ -44,7 +45,8 @@ from statespace.verification import reference as ref
 from statespace.verification.executor import Reference
 from statespace.verification.report import Experiment, Row, relative_error
 
-__all__ = ["SOURCE", "PRESETS", "MEASURES", "BACKENDS", "DT", "COST", "experiments",
+__all__ = ["SOURCE", "PRESETS", "MEASURES", "BACKENDS", "DT", "DENSE_MAX_NL", "COST",
+           "experiments",
            "kernel_truth", "transition_truth", "nplr_point", "kernel_point", "size"]
 
 #: Where the experiments come from (``experiments_from`` in the report).
@@ -55,6 +57,10 @@ MEASURES = ("legs", "legt", "lagt", "fout")
 BACKENDS = ("numpy", "torch")
 #: Step of every kernel (the slowest LegS mode decays over 1/dt = 100 lags).
 DT = 0.01
+#: Largest N L of a ``kernel_dense`` row: its Krylov doubling holds an (N, L) array
+#: (2 GiB in float64 at 2^28; N = 2048, L = 2^20 would need 16 GiB and twice that
+#: while it grows), so beyond it the point checks ``kernel_dplr`` alone.
+DENSE_MAX_NL = 2 ** 28
 #: The sweeps: NPLR sizes, kernel sizes and kernel lengths.
 PRESETS = {
     "large": {"nplr_N": (64, 256, 1024, 2048), "kernel_N": (64, 256, 1024, 2048),
@@ -195,8 +201,8 @@ def kernel_point(measure, N, L, dt, dtypes, backend, truth):
     Returns
     -------
     rows : list of Row
-        ``kernel_dense`` and ``kernel_dplr`` per dtype, as
-        :func:`statespace.verification.suite.kernel_hippo` writes them.
+        ``kernel_dense`` (where ``N L <= DENSE_MAX_NL``) and ``kernel_dplr`` per
+        dtype, as :func:`statespace.verification.suite.kernel_hippo` writes them.
 
     Examples
     --------
@@ -226,7 +232,8 @@ def kernel_point(measure, N, L, dt, dtypes, backend, truth):
             rows.append(suite._error_row(suite.EXP_KERNEL, "kernel inputs",
                                          {"system": measure, "N": N}, dtype, exc))
             continue
-        for path in ("kernel_dense", "kernel_dplr"):
+        paths = ("kernel_dense", "kernel_dplr") if N * L <= DENSE_MAX_NL else ("kernel_dplr",)
+        for path in paths:
             params = suite._kernel_params(path, measure, N, L, dt, "bilinear", backend,
                                           "arb kernel (large sweep)")
             try:
@@ -325,5 +332,7 @@ def size(sweep="large", dtypes=("float32", "float64")):
     nplr = sum(nm * nb * N ** 3 for N in p["nplr_N"]) * COST["nplr"]
     refs = {r.key for e in exps for r in e.kwargs.values() if isinstance(r, Reference)}
     return {"points": len(exps), "references": len(refs),
-            "rows": nd * sum(2 if e.func is kernel_point else 1 for e in exps),
+            "rows": nd * sum(1 + (e.func is kernel_point
+                                  and e.kwargs["N"] * e.kwargs["L"] <= DENSE_MAX_NL)
+                             for e in exps),
             "cpu_hours": (truth + kern + nplr) / 3600}
