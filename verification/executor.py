@@ -424,8 +424,9 @@ def _distributed():
 
 
 def _blas_env(n):
-    return {v: str(n) for v in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS",
-                                "NUMBA_NUM_THREADS")}
+    """BLAS threads of the workers: the in-process run's setting (``--blas-threads``), so
+    both compute the same rows (LAPACK's results depend on its thread count)."""
+    return {v: str(n) for v in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")}
 
 
 @contextlib.contextmanager

@@ -89,22 +89,38 @@ def _postprocess(source):
     return suite.postprocess
 
 
+@contextlib.contextmanager
 def _blas_limit(n):
-    """Limit BLAS threads to ``n`` for this process and the workers it starts.
+    """Limit BLAS threads to ``n`` in this process, the libraries it loads later and the
+    workers it starts.
 
-    Before NumPy is imported the usual environment variables do it (and are
-    inherited by worker processes); afterwards threadpoolctl, when installed.
-    Returns a context manager that restores the previous setting where it can.
+    The usual environment variables hold for every BLAS library loaded from now on
+    (SciPy's and torch's are loaded lazily) and for worker processes; threadpoolctl,
+    when installed, limits the ones already loaded (NumPy's). The previous
+    environment is restored on exit. The LocalCluster workers get the same setting
+    (:func:`statespace.verification.executor.open_executor`), so that an in-process
+    run and a cluster run compute the same rows.
     """
-    if "numpy" not in sys.modules:
-        for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ.setdefault(var, str(n))
-        return contextlib.nullcontext()
+    old = {v: os.environ.get(v) for v in _BLAS_VARS}
+    os.environ.update({v: str(n) for v in _BLAS_VARS})
     try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=n, user_api="blas")
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            limits = contextlib.nullcontext()
+        else:
+            limits = threadpool_limits(limits=n, user_api="blas")
+        with limits:
+            yield
+    finally:
+        for v, value in old.items():
+            if value is None:
+                os.environ.pop(v, None)
+            else:
+                os.environ[v] = value
+
+
+_BLAS_VARS = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")
 
 
 def run(*, quick=True, out="report", dtypes=DTYPES, backend="numpy", workers=1,
