@@ -247,8 +247,10 @@ def test_missing_distributed_is_a_clear_error(tmp_path, monkeypatch, capsys):
 
 
 def test_sigint_then_resume_equals_an_uninterrupted_run(tmp_path):
-    names = ["legs_N32", "legs_N16", "kernel_legs_N16", "kernel_legt_N16", "hippo_legs_N16",
-             "disc_legs_N8", "stability_legs_N16"]
+    # enough points after the first two that the run cannot finish before the signal
+    names = ["legs_N32", "legs_N16", "kernel_legs_N16", "kernel_legt_N16", "kernel_fout_N16",
+             "kernel_lagt_N16", "kernel_diag_diag-lin_N16_zoh", "recurrence_dense_N16_L4096",
+             "boundary_states", "hippo_legs_N16", "disc_legs_N8", "stability_legs_N16"]
     base = _statespace_cmd() + ["verify", "--dtype", "float64", "--no-progress", "--only",
                                 *names]
     whole = tmp_path / "whole"
