@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     >>> build_parser().parse_args(["verify"]).backend
     'numpy'
     """
-    from .verification.runner import BACKENDS, DTYPES
+    from .verification.runner import BACKENDS, DTYPES, SWEEPS
 
     parser = argparse.ArgumentParser(
         prog="statespace",
@@ -76,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="small sizes, under a minute on 2 cores (default)")
     mode.add_argument("--full", dest="quick", action="store_false",
                       help="all sizes (N to 256, L to 65536; several minutes)")
+    mode.add_argument("--sweep", choices=SWEEPS, default=None,
+                      help="a named sweep: quick, full (as the flags), large (LegS/LegT/LagT/"
+                      "FouT NPLR and kernels to N=2048, L=2^20, numpy and torch: for a "
+                      "cluster) or large-reduced (a part of it for one machine)")
     v.add_argument("--out", default="report", metavar="DIR",
                    help="output folder (default: report)")
     v.add_argument("--dtype", choices=(*DTYPES, "both"), default="both",
@@ -83,7 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--backend", choices=BACKENDS, default="numpy",
                    help="array namespace to run statespace on (default: numpy)")
     v.add_argument("--workers", type=_positive_int, default=1, metavar="N",
-                   help="worker processes (default: 1, inline)")
+                   help="worker processes: 1 runs in-process (default), more start a dask "
+                   "LocalCluster (needs statespace[distributed])")
+    v.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run the points on a running dask cluster, e.g. tcp://HOST:8786")
+    v.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run of the same sweep from its results "
+                   "store (.OUT.store beside --out) instead of starting over")
     v.add_argument("--blas-threads", type=_positive_int, default=1, metavar="N",
                    help="BLAS threads per process (default: 1; the matrices are small "
                    "and a multithreaded BLAS only oversubscribes the cores, badly so on "
@@ -266,14 +276,17 @@ def _cmd_verify(args) -> int:
     from .verification import runner
 
     dtypes = runner.DTYPES if args.dtype == "both" else (args.dtype,)
+    if args.sweep is not None:
+        args.quick = args.sweep != "full"
     try:
         return runner.run(quick=args.quick, out=args.out, dtypes=dtypes, backend=args.backend,
                           workers=args.workers, blas_threads=args.blas_threads,
                           progress=not args.no_progress, only=args.only,
-                          lenient=args.lenient)
+                          lenient=args.lenient, sweep=args.sweep, scheduler=args.scheduler,
+                          resume=args.resume)
     except KeyboardInterrupt:
-        print("statespace verify: interrupted; the report folder was left as it was",
-              file=sys.stderr)
+        print("statespace verify: interrupted; the report folder was left as it was "
+              "(completed points are kept for --resume)", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 

@@ -23,6 +23,7 @@ import pytest
 from statespace import cli
 from statespace.verification import folder, make_data, rendering, report, runner, suite
 from statespace.verification.report import Row
+from statespace.verification.store import ResultStore, store_path
 
 # --------------------------------------------------------------------------- helpers
 
@@ -103,7 +104,10 @@ def _assert_complete(folder):
 
 
 def _leftovers(out):
-    return sorted(p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}."))
+    """Temporary siblings of ``out``; the results store (``.NAME.store``) is not one: it
+    is kept on purpose after an interrupted run, for ``--resume``."""
+    return sorted(p.name for p in out.parent.iterdir()
+                  if p.name.startswith(f".{out.name}.") and p.name != f".{out.name}.store")
 
 
 # --------------------------------------------------------------------------- reference data
@@ -230,6 +234,9 @@ def test_interrupted_run_leaves_the_previous_report(tmp_path, monkeypatch, capsy
     assert "interrupted" in capsys.readouterr().err
     assert _snapshot(out) == before and _assert_complete(out) == first
     assert not _leftovers(out)
+    # the completed point is kept in the results store for --resume
+    kept = ResultStore(store_path(out)).read()
+    assert [r["name"] for r in kept.values()] == ["exp_with_plots"]
 
 
 def test_rerun_replaces_the_report_as_a_whole(tmp_path, monkeypatch, swap):

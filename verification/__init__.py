@@ -23,7 +23,12 @@ Installed as :mod:`statespace.verification` (the repository keeps it in its top-
 * :mod:`statespace.verification.suite` - the experiments run by ``statespace verify``
   (``experiments(quick, dtypes, backend) -> list of callables``);
 * :mod:`statespace.verification.runner` - runs the suite and writes the report
-  (:func:`statespace.verification.runner.run`, called by ``statespace verify``).
+  (:func:`statespace.verification.runner.run`, called by ``statespace verify``);
+* :mod:`statespace.verification.executor` - where the points of a sweep run
+  (in-process, a dask ``LocalCluster``, a dask cluster) and the shared references;
+* :mod:`statespace.verification.store` - the JSON Lines results store behind
+  ``--resume``;
+* :mod:`statespace.verification.large` - the large sweep (``--sweep large``).
 
 This package depends on the core of :mod:`statespace`, never the reverse; only
 :mod:`statespace.cli` imports it.
@@ -34,7 +39,7 @@ from __future__ import annotations
 import importlib
 
 __all__ = ["reference", "report", "rows", "execution", "schema", "rendering", "folder",
-           "bounds", "make_data", "suite", "runner"]
+           "bounds", "make_data", "suite", "runner", "executor", "store", "large"]
 
 
 def __getattr__(name):
