@@ -17,7 +17,11 @@ Installed as :mod:`statespace.verification` (the repository keeps it in its top-
 * :mod:`statespace.verification.suite` - the experiments run by ``statespace verify``
   (``experiments(quick, dtypes, backend) -> list of callables``);
 * :mod:`statespace.verification.runner` - runs the suite and writes the report
-  (:func:`statespace.verification.runner.run`, called by ``statespace verify``).
+  (:func:`statespace.verification.runner.run`, called by ``statespace verify``);
+* :mod:`statespace.verification.model_check` - checks a trained model's numerics
+  (``statespace verify --model``); its entry point
+  :func:`~statespace.verification.model_check.check_model` is also reachable as
+  ``statespace.verification.check_model``.
 
 This package depends on the core of :mod:`statespace`, never the reverse; only
 :mod:`statespace.cli` imports it.
@@ -27,10 +31,14 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["reference", "report", "make_data", "suite", "runner"]
+__all__ = ["reference", "report", "make_data", "suite", "runner", "model_check", "check_model"]
 
 
 def __getattr__(name):
+    if name == "check_model":
+        from statespace.verification.model_check import check_model
+
+        return check_model
     if name in __all__:
         mod = importlib.import_module(f".{name}", __name__)
         globals()[name] = mod
