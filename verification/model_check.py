@@ -624,7 +624,8 @@ def _kernel(s, L, dtype, C_true):
         K = ss.kernel_diag(lam, B, _work(C_true, dtype), dt, L, s.method, halved=s.halved)
     K = np.asarray(K)
     if dtype == "bfloat16":
-        K = _round_bf16(K)
+        K = _round_bf16(K) if not np.iscomplexobj(K) else \
+            _round_bf16(K.real) + 1j * _round_bf16(K.imag)
     return K.astype(np.float64) if not np.iscomplexobj(K) else K.astype(np.complex128)
 
 
@@ -688,6 +689,8 @@ def _step_output(s, u, dtype, C_true):
     y, _ = ss.scan(sys, np.broadcast_to(uu, (s.H, u.shape[-1])), C=_work(C_true, dtype),
                    halved=s.halved)
     y = np.asarray(y)
+    if np.iscomplexobj(y):  # a complex (not halved) system
+        return y.astype(np.complex128)
     if dtype == "bfloat16":
         y = _round_bf16(y)
     return y.astype(np.float64)
@@ -940,7 +943,8 @@ def _check_layer(s, L, dtype, sample, dps, rng, samples, escalate):
             f"step recurrence in {dtype} vs float64 convolution over L steps, rel. max error",
             pv, f"budget {STEP_CONSTANT:g} (N + L) eps; " + why))
     for h in picks:
-        pv = {**common, "dt": float(s.dt[h]), "dps": dps}
+        pv = {**common, "dt": float(s.dt[h]), "max_re_lambda": float(np.max(lam[h].real)),
+              "min_pole_distance": float(dmins[h]), "dps": dps}
         rows.append(_row(
             "kernel_arb", s.name, h, dtype, _rel(Ks[:, h][:, None], arb[h][:, None])[0], tolK,
             f"kernel in {dtype} vs arb ground truth ({dps} digits), rel. max error", pv,
