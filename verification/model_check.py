@@ -862,6 +862,8 @@ def check_model(source, *, length=None, dtype="float32", sample=2, dps=30, seed=
     rows, samples, lengths = [], {}, []
     for s in layers:
         L = int(length) if length is not None else s.l_kernel
+        if s.tilde and s.l_kernel is None and L is not None:
+            s.l_kernel = L  # never run: its first forward call would fix this length
         if L is None:
             raise ValueError(f"layer {s.name!r} does not store its training length: pass "
                              "length (--length)")
