@@ -330,3 +330,16 @@ def test_cli_exit_codes(tmp_path, model, capsys):
     assert main(["verify", "--model", str(tmp_path / "ok.pt"), "--dtype", "both",
                  "--out", str(out)]) == 2
     assert main(["verify", "--length", "8", "--out", str(out)]) == 2
+
+
+def test_package_entry_point_and_unrun_module():
+    """``statespace.verification.check_model`` is the same function; a module never run
+    (no stored length) is checked at the given length, which its C~ then refers to."""
+    from statespace import verification
+
+    assert verification.check_model is mc.check_model
+    torch.manual_seed(5)
+    k = S4Kernel(2, 8, mode="s4")
+    res = verification.check_model(k, length=64, sample=1)
+    assert res.passed and res.length == 64
+    assert {r.params["L"] for r in res.rows} == {64}
