@@ -9,6 +9,12 @@ The commands parse their arguments and call the layer that does the work:
     row failed, 2 when the run could not be made (usage errors, an unusable or
     locked ``--out``, reference data that fails its manifest check), 130 when
     interrupted (the previous report is then left as it was).
+``statespace verify --model PATH [--length L] [--dtype float32|bfloat16|float64]``
+    :func:`statespace.verification.model_check.run`: checks a trained model's
+    kernels, stability margin, C~ -> C recovery and step-vs-convolution drift per
+    layer and channel; exit status 0 when every channel is within its bounds, 1
+    when one exceeds a bound (the report lists the failing channels first, with
+    the parameter values that make them fail), 2 when the file cannot be read.
 ``statespace bench``
     ``python -m benchmarks.compare`` (its options are listed by ``statespace bench
     --help``) run in the statespace source checkout (:func:`find_checkout`): speed
@@ -82,8 +88,19 @@ def build_parser() -> argparse.ArgumentParser:
                       "cluster) or large-reduced (a part of it for one machine)")
     v.add_argument("--out", default="report", metavar="DIR",
                    help="output folder (default: report)")
-    v.add_argument("--dtype", choices=(*DTYPES, "both"), default="both",
-                   help="working precision(s) to verify (default: both)")
+    v.add_argument("--dtype", choices=(*DTYPES, "both", "bfloat16"), default=None,
+                   help="working precision(s) to verify (default: both); with --model the "
+                   "serving precision, float32 (default), bfloat16 or float64")
+    v.add_argument("--model", default=None, metavar="PATH",
+                   help="check this model's kernels, stability, C~ -> C recovery and step "
+                   "mode per channel instead of the library (a statespace.torch state_dict "
+                   "or saved module, an .npz of systems, or a reference-implementation "
+                   "S4/S4D checkpoint)")
+    v.add_argument("--length", type=_positive_int, default=None, metavar="L",
+                   help="with --model: the length to check at (default: the stored "
+                   "training length)")
+    v.add_argument("--sample", type=_positive_int, default=2, metavar="K",
+                   help="with --model: channels per layer checked against arb (default 2)")
     v.add_argument("--backend", choices=BACKENDS, default="numpy",
                    help="array namespace to run statespace on (default: numpy)")
     v.add_argument("--workers", type=_positive_int, default=1, metavar="N",
@@ -275,7 +292,20 @@ EXIT_INTERRUPTED = 130
 def _cmd_verify(args) -> int:
     from .verification import runner
 
-    dtypes = runner.DTYPES if args.dtype == "both" else (args.dtype,)
+    if args.model is not None:
+        from .verification import model_check
+
+        if args.dtype == "both":
+            print("statespace verify: --model checks one serving precision: --dtype "
+                  "float32, bfloat16 or float64", file=sys.stderr)
+            return 2
+        return model_check.run(args.model, out=args.out, length=args.length,
+                               dtype=args.dtype or "float32", sample=args.sample)
+    if args.length is not None or args.dtype == "bfloat16":
+        print("statespace verify: --length and --dtype bfloat16 need --model",
+              file=sys.stderr)
+        return 2
+    dtypes = runner.DTYPES if args.dtype in (None, "both") else (args.dtype,)
     if args.sweep is not None:
         args.quick = args.sweep != "full"
     try:

@@ -49,6 +49,7 @@ PUBLIC_MODULES = (
     "statespace.verification.bounds",
     "statespace.verification.calibrate",
     "statespace.verification.mutants",
+    "statespace.verification.model_check",
     "statespace._env",
 )
 

@@ -29,6 +29,10 @@ Installed as :mod:`statespace.verification` (the repository keeps it in its top-
 * :mod:`statespace.verification.store` - the JSON Lines results store behind
   ``--resume``;
 * :mod:`statespace.verification.large` - the large sweep (``--sweep large``).
+* :mod:`statespace.verification.model_check` - checks a trained model's numerics
+  (``statespace verify --model``); its entry point
+  :func:`~statespace.verification.model_check.check_model` is also reachable as
+  ``statespace.verification.check_model``.
 
 This package depends on the core of :mod:`statespace`, never the reverse; only
 :mod:`statespace.cli` imports it.
@@ -39,10 +43,15 @@ from __future__ import annotations
 import importlib
 
 __all__ = ["reference", "report", "rows", "execution", "schema", "rendering", "folder",
-           "bounds", "make_data", "suite", "runner", "executor", "store", "large"]
+           "bounds", "make_data", "suite", "runner", "executor", "store", "large",
+           "model_check", "check_model"]
 
 
 def __getattr__(name):
+    if name == "check_model":
+        from statespace.verification.model_check import check_model
+
+        return check_model
     if name in __all__:
         mod = importlib.import_module(f".{name}", __name__)
         globals()[name] = mod

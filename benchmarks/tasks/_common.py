@@ -28,7 +28,42 @@ def parser(description):
                    help="torch intra-op threads (default 1: on a shared 2-core machine, 2 OpenMP"
                    " threads contend and run 10-50x slower on these small tensors)")
     p.add_argument("--no-progress", action="store_true", help="disable the progress bar")
+    p.add_argument("--save-model", default=None, metavar="PATH",
+                   help="save the trained model's state_dict here (torch.save)")
+    p.add_argument("--no-model-check", action="store_true",
+                   help="skip the numerics check of the trained model (check_model)")
     return p
+
+
+def model_check(args, model):
+    """Save the trained model (``--save-model``) and check its numerics.
+
+    Runs :func:`statespace.verification.check_model` on the trained model in float32
+    at its training length (unless ``--no-model-check``) and returns a JSON-ready
+    summary for the result file, or None.
+    """
+    if args.save_model:
+        os.makedirs(os.path.dirname(os.path.abspath(args.save_model)), exist_ok=True)
+        torch.save(model.state_dict(), args.save_model)
+    if args.no_model_check:
+        return None
+    from statespace.verification import check_model
+
+    res = check_model(model, dtype="float32")
+    worst = {}
+    for r in res.rows:
+        k = r.params.get("check", r.quantity)
+        worst[k] = max(worst.get(k, 0.0), r.error / r.tolerance if r.tolerance > 0 else 0.0)
+    print(res.summary(), file=sys.stderr)
+    return {
+        "dtype": res.dtype, "length": res.length, "layers": len(res.layers),
+        "channels": sum(s.H for s in res.layers), "rows": len(res.rows),
+        "passed_rows": sum(r.passed for r in res.rows), "passed": res.passed,
+        "failing_channels": [[layer, h, checks] for layer, h, checks in
+                             res.failing_channels()],
+        "worst_error_over_tolerance": {k: float(f"{v:.3g}") for k, v in sorted(worst.items())},
+        "arb_sample": res.sample, "seconds": round(res.elapsed, 1),
+    }
 
 
 def setup(args):

@@ -124,6 +124,7 @@ def main(argv=None):
         "mse_ppm2": mse, "mse_ppm2_by_horizon": mse_by_h,
         "s4_beats": {k: mse["s4"] < v for k, v in mse.items() if k != "s4"},
         "train_time_s": round(train_time, 1),
+        "model_check": _common.model_check(args, model),
     })
 
 

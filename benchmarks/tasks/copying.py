@@ -149,6 +149,7 @@ def main(argv=None):
                               "init": "legs", "lr": 1e-2, "ssm_lr": 1e-3,
                               "kernel_dtype": "float32"}
     result["meets_target"] = result["s4"]["test_accuracy"] >= 0.99
+    result["s4"]["model_check"] = _common.model_check(args, s4)
     if not args.skip_lstm:
         torch.manual_seed(args.seed)
         hidden = lstm_hidden(result["s4"]["params"])

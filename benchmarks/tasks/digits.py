@@ -103,6 +103,7 @@ def main(argv=None):
         "target": 0.97, "meets_target": acc >= 0.97,
         "train_time_s": round(train_time, 1), "steps": step, "stopped_early": stopped,
         "history": history,
+        "model_check": _common.model_check(args, model),
     })
 
 
