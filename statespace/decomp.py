@@ -573,6 +573,7 @@ def dplr(measure_or_init, N, *, dtype=None, xp=None, device=None, **params):
     every init and nothing is floored. Its ``alternating`` needs
     :math:`N \equiv 0 \pmod 4`; ours does not. ``diag-legs`` uses
     ``B_init`` only when it is given.
+
     Examples
     --------
     >>> import numpy as np
@@ -591,6 +592,15 @@ def dplr(measure_or_init, N, *, dtype=None, xp=None, device=None, **params):
     array([-0.5+0.j        , -0.5+3.14159265j])
     >>> s.P.shape, s.V is None
     ((0, 2), True)
+
+    The reference implementation's options, e.g. S4D-Inv2 with a random real part
+    and unit-modulus ``B``:
+
+    >>> s = ss.dplr("diag-inv2", 4, real_random=True, B_init="unit-cw", seed=0)
+    >>> np.round(s.Lambda, 4)
+    array([-0.637 +3.8197j, -0.2698+1.2732j])
+    >>> np.round(s.B, 4)
+    array([1.+0.j, 0.+1.j])
     """
     N = _check_dplr_args(measure_or_init, N)
     _check_xp(xp)
