@@ -355,7 +355,8 @@ def nplr(measure, N, *, dtype=None, xp=None, device=None, **params):
     Parameters
     ----------
     measure : str
-        One of :data:`statespace.hippo.NPLR_MEASURES`.
+        One of :data:`statespace.hippo.NPLR_MEASURES` or
+        :data:`statespace.hippo.REFERENCE_MEASURES`.
     N : int
         State size, ``N >= 1`` (even for the Fourier measures).
     dtype : dtype, optional
@@ -467,9 +468,10 @@ def dplr(measure_or_init, N, *, dtype=None, xp=None, device=None, **params):
     Parameters
     ----------
     measure_or_init : str
-        A HiPPO measure of :data:`statespace.hippo.NPLR_MEASURES`, or one of
+        A HiPPO measure of :data:`statespace.hippo.NPLR_MEASURES` or
+        :data:`statespace.hippo.REFERENCE_MEASURES`, or one of
         :data:`S4D_INITS` (``'diag-lin'``, ``'diag-inv'``, ``'diag-legs'``,
-        ``'diag-real'``).
+        ``'diag-real'``, ``'diag-inv2'``, ``'diag-quad'``, ``'diag-rand'``).
     N : int
         Full state size, even and ``>= 2``; the result has ``N // 2`` modes.
     dtype : dtype, optional
