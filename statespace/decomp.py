@@ -89,10 +89,26 @@ from typing import Any, NamedTuple
 
 from . import _array, hippo
 
-__all__ = ["NPLR", "DPLR", "S4D_INITS", "nplr", "dplr"]
+__all__ = ["NPLR", "DPLR", "S4D_INITS", "S4D_OPTIONS", "B_INITS", "nplr", "dplr"]
 
 #: Diagonal (S4D) initialisations known to :func:`dplr`.
-S4D_INITS = ("diag-lin", "diag-inv", "diag-legs", "diag-real")
+S4D_INITS = (
+    "diag-lin", "diag-inv", "diag-legs", "diag-real", "diag-inv2", "diag-quad", "diag-rand",
+)
+
+#: The options of the S4D initialisations (keywords of :func:`dplr`) and their defaults.
+S4D_OPTIONS = {
+    "real_scale": 1.0,
+    "imag_scale": 1.0,
+    "real_random": False,
+    "imag_random": False,
+    "B_init": None,
+    "B_scale": 1.0,
+    "seed": 0,
+}
+
+#: Input-vector initialisations of the S4D inits (``B_init`` of :func:`dplr`).
+B_INITS = ("constant", "random", "alternating", "unit-cw", "unit-ccw")
 
 
 class NPLR(NamedTuple):
@@ -339,7 +355,8 @@ def nplr(measure, N, *, dtype=None, xp=None, device=None, **params):
     Parameters
     ----------
     measure : str
-        One of :data:`statespace.hippo.NPLR_MEASURES`.
+        One of :data:`statespace.hippo.NPLR_MEASURES` or
+        :data:`statespace.hippo.REFERENCE_MEASURES`.
     N : int
         State size, ``N >= 1`` (even for the Fourier measures).
     dtype : dtype, optional
@@ -424,10 +441,11 @@ def _check_dplr_args(name, N):
         raise ValueError(f"N must be >= 2 for the halved form, got N={N}")
     if N % 2:
         raise ValueError(f"N must be even for the halved (conjugate-pair) form, got N={N}")
-    if name not in S4D_INITS and name not in hippo.MEASURES:
+    if (name not in S4D_INITS and name not in hippo.MEASURES
+            and name not in hippo.REFERENCE_MEASURES):
         raise ValueError(
             f"unknown measure_or_init {name!r}; expected a HiPPO measure "
-            f"{hippo.MEASURES} or an S4D init {S4D_INITS}"
+            f"{hippo.MEASURES + hippo.REFERENCE_MEASURES} or an S4D init {S4D_INITS}"
         )
     return N
 
@@ -450,9 +468,10 @@ def dplr(measure_or_init, N, *, dtype=None, xp=None, device=None, **params):
     Parameters
     ----------
     measure_or_init : str
-        A HiPPO measure of :data:`statespace.hippo.NPLR_MEASURES`, or one of
+        A HiPPO measure of :data:`statespace.hippo.NPLR_MEASURES` or
+        :data:`statespace.hippo.REFERENCE_MEASURES`, or one of
         :data:`S4D_INITS` (``'diag-lin'``, ``'diag-inv'``, ``'diag-legs'``,
-        ``'diag-real'``).
+        ``'diag-real'``, ``'diag-inv2'``, ``'diag-quad'``, ``'diag-rand'``).
     N : int
         Full state size, even and ``>= 2``; the result has ``N // 2`` modes.
     dtype : dtype, optional
@@ -463,8 +482,12 @@ def dplr(measure_or_init, N, *, dtype=None, xp=None, device=None, **params):
     device : device, optional
         Device of the result.
     **params
-        Measure parameters, as for :func:`statespace.hippo.transition` (none for
-        the S4D inits).
+        Measure parameters, as for :func:`statespace.hippo.transition`; for the S4D
+        inits the options of :data:`S4D_OPTIONS`: ``real_scale`` (float >= 0),
+        ``imag_scale`` (float >= 0), ``real_random`` (bool), ``imag_random``
+        (bool), ``B_init`` (one of :data:`B_INITS`, default the init's own ``B``),
+        ``B_scale`` (float) and ``seed`` (int >= 0) for the random draws (see
+        Notes).
 
     Returns
     -------
@@ -511,6 +534,47 @@ def dplr(measure_or_init, N, *, dtype=None, xp=None, device=None, **params):
       dropped.
     * ``diag-real``: :math:`\Lambda_n = -(n + 1)` (stored complex),
       :math:`B_n = 1`.
+    * ``diag-inv2``:
+      :math:`\Lambda_n = -\tfrac12 + i\frac{N}{\pi}\left(\frac{N}{n+1} - 1\right)`,
+      :math:`B_n = 1`.
+    * ``diag-quad``: :math:`\Lambda_n = -\tfrac12 + i\frac{(2n+1)^2}{\pi}`,
+      :math:`B_n = 1`.
+    * ``diag-rand``: :math:`\Lambda_n = -\tfrac12 + i\,e^{g_n}`,
+      :math:`g_n \sim \mathcal N(0, 1)`, :math:`B_n = 1`.
+
+    **Options** (the reference S4 implementation's, same names). In general
+    :math:`\Lambda_n = -s_{re}\, r_n + i\, s_{im}\, f(\iota_n)` with
+    ``real_scale`` :math:`s_{re}` and ``imag_scale`` :math:`s_{im}`, where
+    :math:`r_n = \tfrac12` (``diag-real``: :math:`n + 1`; ``diag-legs``:
+    :math:`-\mathrm{Re}\,\Lambda^{legs}_n`, i.e. :math:`\tfrac12` to rounding),
+    :math:`\iota_n = n` and :math:`f` the imaginary-part formula of the init above
+    written in :math:`n` (``lin``: :math:`\pi\iota`; ``inv``:
+    :math:`\frac N\pi(\frac N{2\iota+1} - 1)`; ``inv2``:
+    :math:`\frac N\pi(\frac N{\iota+1} - 1)`; ``quad``:
+    :math:`(1+2\iota)^2/\pi`; ``rand``: :math:`e^{g}`; ``real``: 0; ``legs``: the
+    LegS eigenvalues, ignoring :math:`\iota`). ``real_random`` draws
+    :math:`r_n \sim U[0, 1)` (``diag-real``: :math:`\tfrac N2 U[0, 1)`);
+    ``imag_random`` draws :math:`\iota_n \sim \tfrac N2 U[0, 1)`. ``B_init``:
+    ``constant`` :math:`B_n = 1`; ``random`` :math:`B_n = (a_n + i b_n)/\sqrt2`,
+    :math:`a_n, b_n \sim \mathcal N(0, 1)` (so :math:`E|B_n|^2 = 1`);
+    ``alternating`` :math:`B_n = (-1)^n`; ``unit-cw``
+    :math:`B_n = e^{2\pi i n/N}` and ``unit-ccw`` :math:`B_n = e^{-2\pi i n/N}`;
+    then :math:`B \leftarrow` ``B_scale`` :math:`\cdot B`. The draws come from
+    ``numpy.random.default_rng(seed)`` in the order :math:`r`, :math:`\iota`,
+    :math:`g`, then :math:`(a, b)` as one ``(2, N/2)`` normal draw, each only when
+    used.
+
+    Conventions relative to the reference implementation: its :math:`\Lambda`
+    are the complex conjugates of ours (it stores :math:`-r - i\,\mathrm{Im}`),
+    so each ``B`` here is the conjugate of its ``B`` and the halved system is the
+    conjugate of its system (the same real kernel :math:`2\,\mathrm{Re}` for
+    :math:`\bar C`). Hence ``unit-cw`` is :math:`e^{+2\pi i n/N}` here: in both,
+    "cw" means that :math:`B_n` turns in the same sense as :math:`\Lambda_n` as
+    :math:`n` grows. Its ``real_scale`` does not apply to ``diag-real`` and its
+    random ``diag-real`` part is ``floor(N U / 2)``; here the scale applies to
+    every init and nothing is floored. Its ``alternating`` needs
+    :math:`N \equiv 0 \pmod 4`; ours does not. ``diag-legs`` uses
+    ``B_init`` only when it is given.
 
     Examples
     --------
@@ -530,6 +594,15 @@ def dplr(measure_or_init, N, *, dtype=None, xp=None, device=None, **params):
     array([-0.5+0.j        , -0.5+3.14159265j])
     >>> s.P.shape, s.V is None
     ((0, 2), True)
+
+    The reference implementation's options, e.g. S4D-Inv2 with a random real part
+    and unit-modulus ``B``:
+
+    >>> s = ss.dplr("diag-inv2", 4, real_random=True, B_init="unit-cw", seed=0)
+    >>> np.round(s.Lambda, 4)
+    array([-0.637 +3.8197j, -0.2698+1.2732j])
+    >>> np.round(s.B, 4)
+    array([1.+0.j, 0.+1.j])
     """
     N = _check_dplr_args(measure_or_init, N)
     _check_xp(xp)
@@ -538,28 +611,95 @@ def dplr(measure_or_init, N, *, dtype=None, xp=None, device=None, **params):
     dtype = _array.float_dtype(xp, dtype)
     cdt = _array.complex_dtype(xp, dtype)
     if measure_or_init in S4D_INITS:
-        if params:
-            raise TypeError(
-                f"S4D init {measure_or_init!r} takes no parameters, got {sorted(params)}"
-            )
-        Lam, B = _s4d(measure_or_init, N, xp, device)
+        opts = _check_s4d_options(measure_or_init, params)
+        Lam, B = _s4d(measure_or_init, N, xp, device, opts)
         P = xp.zeros((0, N // 2), dtype=cdt, device=device)
         return DPLR(xp.astype(Lam, cdt), P, xp.astype(B, cdt), None)
     Lam, P, B, V = _halved(measure_or_init, N, xp, device, params)
     return DPLR(*(xp.astype(x, cdt) for x in (Lam, P, B, V)))
 
 
-def _s4d(init, N, xp, device):
+def _check_s4d_options(init, params):
+    unknown = set(params) - set(S4D_OPTIONS)
+    if unknown:
+        raise TypeError(
+            f"S4D init {init!r} takes no parameter(s) {sorted(unknown)}; it accepts "
+            f"{sorted(S4D_OPTIONS)}"
+        )
+    opts = dict(S4D_OPTIONS)
+    opts.update(params)
+    for name in ("real_scale", "imag_scale"):
+        opts[name] = _array.check_number(opts[name], name)
+        if opts[name] < 0:
+            raise ValueError(f"{name} must be >= 0, got {opts[name]}")
+    opts["B_scale"] = _array.check_number(opts["B_scale"], "B_scale")
+    for name in ("real_random", "imag_random"):
+        opts[name] = _array.check_flag(opts[name], name)
+    seed = _array.check_number(opts["seed"], "seed", integer=True)
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
+    opts["seed"] = seed
+    b = opts["B_init"]
+    if b is not None:
+        if not isinstance(b, str):
+            raise TypeError(f"B_init must be a string or None, got {type(b).__name__}")
+        if b not in B_INITS:
+            raise ValueError(f"unknown B_init {b!r}; expected one of {B_INITS}")
+    return opts
+
+
+def _s4d(init, N, xp, device, opts=None):
+    import numpy as np  # random draws are set-up work; the result goes to ``xp``
+
+    opts = dict(S4D_OPTIONS) if opts is None else opts
     h = N // 2
-    if init == "diag-legs":
-        Lam, _, B, _ = _halved("legs", N, xp, device, {})
-        return Lam, B
+    rng = np.random.default_rng(opts["seed"])
     n = xp.arange(h, dtype=xp.float64, device=device)
     ones = xp.ones_like(n)
-    if init == "diag-lin":
-        re, im = -0.5 * ones, math.pi * n
-    elif init == "diag-inv":
-        re, im = -0.5 * ones, (N / math.pi) * (N / (2 * n + 1) - 1)
-    else:  # diag-real
-        re, im = -(n + 1), xp.zeros_like(n)
-    return _cplx(xp, re, im), xp.astype(ones, xp.complex128)
+    B = None
+    if init == "diag-legs":
+        Lam, _, B, _ = _halved("legs", N, xp, device, {})
+        plain = all(opts[k] == v for k, v in S4D_OPTIONS.items() if k != "seed")
+        if plain:  # the decomposition itself, untouched
+            return Lam, B
+        r, im = -xp.real(Lam), xp.imag(Lam)
+    else:
+        r = (n + 1) if init == "diag-real" else 0.5 * ones
+    if opts["real_random"]:
+        u = xp.asarray(rng.random(h), dtype=xp.float64, device=device)
+        r = (N / 2) * u if init == "diag-real" else u
+    if init != "diag-legs":
+        iota = n
+        if opts["imag_random"]:
+            iota = (N // 2) * xp.asarray(rng.random(h), dtype=xp.float64, device=device)
+        if init == "diag-lin":
+            im = math.pi * iota
+        elif init == "diag-inv":
+            im = (N / math.pi) * (N / (2 * iota + 1) - 1)
+        elif init == "diag-inv2":
+            im = (N / math.pi) * (N / (iota + 1) - 1)
+        elif init == "diag-quad":
+            im = (1 + 2 * iota) ** 2 / math.pi
+        elif init == "diag-rand":
+            im = xp.exp(xp.asarray(rng.standard_normal(h), dtype=xp.float64, device=device))
+        else:  # diag-real
+            im = xp.zeros_like(n)
+    Lam = _cplx(xp, -opts["real_scale"] * r, opts["imag_scale"] * im)
+    kind = opts["B_init"]
+    if kind is None and B is None:
+        kind = "constant"
+    if kind == "constant":
+        B = xp.astype(ones, xp.complex128)
+    elif kind == "random":
+        g = rng.standard_normal((2, h)) / math.sqrt(2.0)
+        B = _cplx(xp, xp.asarray(g[0], device=device), xp.asarray(g[1], device=device))
+    elif kind == "alternating":
+        B = xp.astype(xp.where(n % 2 == 0, ones, -ones), xp.complex128)
+    elif kind in ("unit-cw", "unit-ccw"):
+        # the angle 2 pi n / N reduced to [0, 2 pi) exactly before cos/sin
+        t = (2 * math.pi / N) * (n % N)
+        sign = 1.0 if kind == "unit-cw" else -1.0
+        B = _cplx(xp, xp.cos(t), sign * xp.sin(t))
+    if opts["B_scale"] != 1.0:
+        B = B * opts["B_scale"]
+    return Lam, B

@@ -14,7 +14,9 @@ system passed is the structure of ``A``, and selects the algorithm:
 
 Methods: ``"bilinear"`` (Tustin), ``"zoh"`` (zero-order hold; dense and diagonal
 systems), ``"gbt"`` (generalized bilinear transform with parameter ``alpha``),
-``"forward_euler"`` and ``"backward_euler"``; the formulas are in the Notes of
+``"forward_euler"`` and ``"backward_euler"``; for dense systems also ``"foh"``
+(first-order hold) and ``"impulse"`` (impulse invariance), which carry a
+feedthrough term and return a :class:`DenseDiscreteIO`; the formulas are in the Notes of
 :func:`discretize`, and the dense forms agree with
 :func:`scipy.signal.cont2discrete`. The results are the inputs of
 :mod:`statespace.recurrence`.
@@ -36,12 +38,15 @@ from . import _array
 __all__ = [
     "discretize", "GBT_ALPHA",
     "DenseSystem", "DiagSystem", "DPLRSystem",
-    "DenseDiscrete", "DiagDiscrete", "DPLRDiscrete",
-    "gbt", "bilinear", "forward_euler", "backward_euler", "zoh",
+    "DenseDiscrete", "DenseDiscreteIO", "DiagDiscrete", "DPLRDiscrete",
+    "gbt", "bilinear", "forward_euler", "backward_euler", "zoh", "foh", "impulse",
     "gbt_diag", "bilinear_diag", "forward_euler_diag", "backward_euler_diag", "zoh_diag",
     "gbt_dplr", "bilinear_dplr", "forward_euler_dplr", "backward_euler_dplr",
     "dplr_transition", "dplr_to_dense",
 ]
+
+#: The dense-only methods with a feedthrough term (a :class:`DenseDiscreteIO` result).
+_HOLD_METHODS = ("foh", "impulse")
 
 #: The GBT parameter :math:`\alpha` of each named method of the GBT family
 #: (read-only mapping); ``"gbt"`` takes ``alpha`` from the caller.
@@ -147,6 +152,43 @@ class DenseDiscrete(NamedTuple):
 
     Ad: Any
     Bd: Any
+
+
+class DenseDiscreteIO(NamedTuple):
+    r"""Discrete dense system with a feedthrough term (``"foh"``, ``"impulse"``).
+
+    In the delayed-state convention of :func:`scipy.signal.cont2discrete`,
+
+    .. math::
+
+        x_{k+1} = A_d x_k + B_d u_k, \qquad y_k = C x_k + (D + C E_d)\, u_k,
+
+    so ``cont2discrete``'s ``(Ad, Bd, Cd, Dd)`` is ``(Ad, Bd, C, D + C @ Ed)``.
+    The sampled impulse response (the kernel to give to
+    :func:`statespace.conv.causal_conv`) is :math:`K_0 = C E_d`,
+    :math:`K_l = C A_d^{l-1} B_d` for :math:`l \ge 1`. Unlike :class:`DenseDiscrete`
+    this is *not* the input of :mod:`statespace.recurrence` (which uses
+    :math:`x_l = A_d x_{l-1} + B_d u_l`, :math:`y_l = C x_l`).
+
+    Attributes
+    ----------
+    Ad : array, shape batch + (N, N)
+        Discrete transition matrix, :math:`e^{\Delta A}`.
+    Bd : array, shape batch + (N,)
+        Discrete input vector.
+    Ed : array, shape batch + (N,)
+        Feedthrough vector: the output gains :math:`C E_d` per input sample.
+
+    Examples
+    --------
+    >>> from statespace import discretize as sd
+    >>> sd.impulse([[-1.0]], [2.0], 0.5).Ed
+    array([1.])
+    """
+
+    Ad: Any
+    Bd: Any
+    Ed: Any
 
 
 class DiagDiscrete(NamedTuple):
@@ -335,7 +377,8 @@ def _check_n(name, a, N, ref):
 # the entry
 # ----------------------------------------------------------------------------------
 _METHODS = {  # the methods offered for each system type
-    DenseSystem: ("bilinear", "zoh", "gbt", "forward_euler", "backward_euler"),
+    DenseSystem: ("bilinear", "zoh", "gbt", "forward_euler", "backward_euler", "foh",
+                  "impulse"),
     DiagSystem: ("bilinear", "zoh", "gbt", "forward_euler", "backward_euler"),
     # the exponential of a diagonal-plus-low-rank matrix is dense: no structured ZOH
     DPLRSystem: ("bilinear", "gbt", "forward_euler", "backward_euler"),
@@ -353,9 +396,11 @@ def discretize(system, dt, method="bilinear", *, alpha=None):
     dt : float or array
         Step size :math:`\Delta > 0`: a scalar, or an array broadcasting against
         the batch shape (e.g. one step per channel).
-    method : {"bilinear", "zoh", "gbt", "forward_euler", "backward_euler"}, default "bilinear"
-        The discretization; ``"zoh"`` is not offered for a :class:`DPLRSystem`
-        (see Notes).
+    method : str, default "bilinear"
+        One of ``"bilinear"``, ``"zoh"``, ``"gbt"``, ``"forward_euler"``,
+        ``"backward_euler"``, ``"foh"``, ``"impulse"``.
+        ``"zoh"`` is not offered for a :class:`DPLRSystem`,
+        ``"foh"`` and ``"impulse"`` only for a :class:`DenseSystem` (see Notes).
     alpha : float, optional
         The GBT parameter in :math:`[0, 1]`, required with ``method="gbt"`` and
         rejected with any other method (the named methods fix it, see
@@ -363,8 +408,9 @@ def discretize(system, dt, method="bilinear", *, alpha=None):
 
     Returns
     -------
-    DenseDiscrete, DiagDiscrete or DPLRDiscrete
-        For a :class:`DenseSystem`, :class:`DiagSystem` and :class:`DPLRSystem`
+    DenseDiscrete, DenseDiscreteIO, DiagDiscrete or DPLRDiscrete
+        For a :class:`DenseSystem` (a :class:`DenseDiscreteIO` with ``"foh"`` and
+        ``"impulse"``), :class:`DiagSystem` and :class:`DPLRSystem`
         respectively. Every field carries the broadcast batch shape of all inputs.
         float32 (complex64) inputs give float32 / complex64 results, anything
         else float64 / complex128; complex when any input is complex. Inputs are
@@ -433,6 +479,38 @@ def discretize(system, dt, method="bilinear", *, alpha=None):
     is delegated to the backend (:func:`scipy.linalg.expm`,
     :func:`torch.linalg.matrix_exp`, CuPy) with a Padé fallback elsewhere; this
     is ``cont2discrete``'s ``'zoh'``.
+
+    **First-order hold** (dense, ``"foh"``). The input is interpolated linearly
+    between samples (a triangle hold) and the samples of the continuous state and
+    output are exact for such inputs. With :math:`\varphi_1(z) = (e^z-1)/z` and
+    :math:`\varphi_2(z) = (e^z - 1 - z)/z^2`,
+    :math:`\Gamma_1 = \Delta\varphi_1(\Delta A)B = \int_0^\Delta e^{sA}ds\,B` and
+    :math:`\Gamma_2 = \Delta\varphi_2(\Delta A)B = \tfrac1\Delta\int_0^\Delta
+    e^{(\Delta-s)A}s\,ds\,B`, the exact update is
+    :math:`x(t_{k+1}) = e^{\Delta A}x(t_k) + (\Gamma_1 - \Gamma_2)u_k + \Gamma_2 u_{k+1}`;
+    in the state :math:`\xi_k = x(t_k) - \Gamma_2 u_k` (so a system at rest,
+    :math:`x(t_0) = 0`, starts from :math:`\xi_0 = -E_d u_0`) it is a
+    :class:`DenseDiscreteIO`:
+
+    .. math::
+
+        A_d = e^{\Delta A}, \qquad B_d = \Gamma_1 - \Gamma_2 + A_d\Gamma_2, \qquad
+        E_d = \Gamma_2,
+
+    all read off one exponential of the :math:`(N+2)\times(N+2)` matrix
+    :math:`\begin{bmatrix} \Delta A & \Delta B & 0\\ 0 & 0 & 1\\ 0 & 0 & 0
+    \end{bmatrix}`, whose last column holds :math:`\Gamma_2` and the middle one
+    :math:`\Gamma_1`. This is ``cont2discrete``'s ``'foh'`` (its ``Dd`` is
+    :math:`D + C E_d`).
+
+    **Impulse invariance** (dense, ``"impulse"``): the discrete impulse response
+    is :math:`\Delta` times the samples of the continuous one,
+    :math:`K_l = \Delta\, C e^{l\Delta A} B`. As a :class:`DenseDiscreteIO`:
+    :math:`A_d = e^{\Delta A}`, :math:`B_d = \Delta\, A_d B`,
+    :math:`E_d = \Delta B` (``cont2discrete``'s ``'impulse'``, whose
+    ``Dd = C B \Delta``; it requires :math:`D = 0`). In the convention of
+    :mod:`statespace.recurrence` the same kernel is the :class:`DenseDiscrete`
+    ``(Ad, dt * B)``. Neither method is offered for diagonal or DPLR systems.
 
     **Diagonal systems**, :math:`A = \mathrm{diag}(\Lambda)`, elementwise:
 
@@ -530,6 +608,10 @@ def discretize(system, dt, method="bilinear", *, alpha=None):
     kind = next((k for k in _METHODS if isinstance(system, k)), type(system))
     alpha = _resolve_method(kind, method, alpha)
     if isinstance(system, DenseSystem):
+        if method == "foh":
+            return _foh_dense(system.A, system.B, dt)
+        if method == "impulse":
+            return _impulse_dense(system.A, system.B, dt)
         if alpha is None:
             return _zoh_dense(system.A, system.B, dt)
         return _gbt_dense(system.A, system.B, dt, alpha)
@@ -552,6 +634,9 @@ def _resolve_method(kind, method, alpha):
         why = ""
         if method == "zoh" and kind is DPLRSystem:
             why = " (the exponential of a diagonal-plus-low-rank matrix is dense)"
+        elif method in _HOLD_METHODS:
+            why = (f" ({method!r} is offered for dense systems only: use a DenseSystem, "
+                   "e.g. of dplr_to_dense for a DPLR system)")
         raise ValueError(
             f"method must be one of {', '.join(supported)} for a {kind.__name__}{why}, "
             f"got {method!r}"
@@ -662,6 +747,54 @@ def _zoh_dense(A, B, dt):
         "too large)",
     )
     return DenseDiscrete(E[..., :N, :N], E[..., :N, N])
+
+
+def _expm_checked(xp, M, what):
+    _array.check_result(xp, M, what, "dt*A or dt*B exceeds the floating-point range")
+    try:
+        E = _array.expm(xp, M)
+    except _array._linalg_errors() as exc:  # the Pade solve of an overflowed matrix
+        raise ValueError(f"{what} overflowed: exp(dt*A) ({exc})") from None
+    _array.check_result(
+        xp, E, what,
+        "exp(dt*A) exceeds the floating-point range (dt times the growth rate of A is "
+        "too large)",
+    )
+    return E
+
+
+def _foh_dense(A, B, dt):
+    xp, A, B, dt, N, batch = _dense_inputs(A, B, dt)
+    dev = _array.device_of(A)
+    # M = [[dt A, dt B, 0], [0, 0, 1], [0, 0, 0]]: exp(M)[:N, N] = Gamma1 and
+    # exp(M)[:N, N+1] = Gamma2 (the series sum_k (dt A)^k dt B / (k+2)!)
+    top = xp.concat(
+        [
+            xp.broadcast_to(dt[..., None, None] * A, batch + (N, N)),
+            xp.broadcast_to((dt[..., None] * B)[..., None], batch + (N, 1)),
+            xp.zeros(batch + (N, 1), dtype=A.dtype, device=dev),
+        ],
+        axis=-1,
+    )
+    mid = xp.concat(
+        [xp.zeros(batch + (1, N + 1), dtype=A.dtype, device=dev),
+         xp.ones(batch + (1, 1), dtype=A.dtype, device=dev)],
+        axis=-1,
+    )
+    low = xp.zeros(batch + (1, N + 2), dtype=A.dtype, device=dev)
+    E = _expm_checked(xp, xp.concat([top, mid, low], axis=-2), "the FOH discretization")
+    Ad, g1, g2 = E[..., :N, :N], E[..., :N, N], E[..., :N, N + 1]
+    Bd = g1 - g2 + xp.sum(Ad * g2[..., None, :], axis=-1)
+    return DenseDiscreteIO(Ad, Bd, g2)
+
+
+def _impulse_dense(A, B, dt):
+    xp, A, B, dt, N, batch = _dense_inputs(A, B, dt)
+    Ad = _expm_checked(xp, xp.broadcast_to(dt[..., None, None] * A, batch + (N, N)),
+                       "the impulse-invariant discretization")
+    Ed = xp.broadcast_to(dt[..., None] * B, batch + (N,))
+    Bd = xp.sum(Ad * Ed[..., None, :], axis=-1)
+    return DenseDiscreteIO(Ad, Bd, xp.asarray(Ed, copy=True))
 
 
 def _diag(Lambda, B, dt, alpha):
@@ -921,7 +1054,7 @@ _ALIAS_PARAMETERS = {
 }
 
 
-def _alias(kind, method):
+def _alias(kind, method, result=None):
     """Complete the docstring of the per-method alias of :func:`discretize`.
 
     The alias's own docstring holds its summary line and its example; the
@@ -933,7 +1066,8 @@ def _alias(kind, method):
         if f.__doc__ is None:  # python -OO strips docstrings
             return f
         summary, _, example = inspect.cleandoc(f.__doc__).partition("\n\n")
-        params, result, system = _ALIAS_PARAMETERS[kind]
+        params, kind_result, system = _ALIAS_PARAMETERS[kind]
+        res = result or kind_result
         params += ("\ndt : float or array\n"
                    "    Step size, positive, broadcasting against the batch shape.")
         call = f'discretize({system}, dt, "{method}"'
@@ -944,7 +1078,7 @@ def _alias(kind, method):
             params += ("\nhalved : bool, default False\n"
                        "    Conjugate-pair (halved) storage, see :class:`DPLRSystem`.")
         f.__doc__ = (
-            f"{summary}\n\nParameters\n----------\n{params}\n\nReturns\n-------\n{result}\n"
+            f"{summary}\n\nParameters\n----------\n{params}\n\nReturns\n-------\n{res}\n"
             f"    ``{call})``.\n\nSee Also\n--------\n"
             "discretize : The formulas, shapes, dtypes and errors.\n\n"
             f"Examples\n--------\n{example}\n"
@@ -1007,6 +1141,31 @@ def zoh(A, B, dt):
     DenseDiscrete(Ad=array([[1.]]), Bd=array([1.]))
     """
     return discretize(DenseSystem(A, B), dt, "zoh")
+
+
+@_alias(DenseSystem, "foh", result="DenseDiscreteIO")
+def foh(A, B, dt):
+    """First-order-hold (triangle-hold) discretization of a dense system.
+
+    >>> import numpy as np
+    >>> from statespace import discretize as sd
+    >>> Ad, Bd, Ed = sd.foh([[0.0]], [1.0], 2.0)  # an integrator: exact trapezoid
+    >>> Ad, Bd, Ed
+    (array([[1.]]), array([2.]), array([1.]))
+    """
+    return discretize(DenseSystem(A, B), dt, "foh")
+
+
+@_alias(DenseSystem, "impulse", result="DenseDiscreteIO")
+def impulse(A, B, dt):
+    """Impulse-invariant discretization of a dense system.
+
+    >>> from statespace import discretize as sd
+    >>> Ad, Bd, Ed = sd.impulse([[0.0]], [3.0], 0.5)
+    >>> Ad, Bd, Ed
+    (array([[1.]]), array([1.5]), array([1.5]))
+    """
+    return discretize(DenseSystem(A, B), dt, "impulse")
 
 
 @_alias(DiagSystem, "gbt")

@@ -28,7 +28,7 @@ import numbers
 
 from . import _array
 
-__all__ = ["MEASURES", "NPLR_MEASURES", "transition", "rank_correction"]
+__all__ = ["MEASURES", "NPLR_MEASURES", "REFERENCE_MEASURES", "transition", "rank_correction"]
 
 #: Every measure :func:`transition` knows.
 MEASURES = (
@@ -60,7 +60,15 @@ NPLR_MEASURES = (
     "diagonal",
 )
 
-_FOURIER = ("fout", "fourier_decay", "foud")
+#: The Fourier systems under the names and time scales of the reference S4
+#: implementation (``state-spaces/s4``), accepted wherever a measure is: ``fourier``
+#: (the reference's ``fout``), ``fourier2`` and ``fourier_diag`` (= ``foud``). They
+#: are kept out of :data:`MEASURES`, which lists this library's own conventions; the
+#: mapping between the two is in the Notes of :func:`transition`. All three have an
+#: NPLR form.
+REFERENCE_MEASURES = ("fourier", "fourier2", "fourier_diag")
+
+_FOURIER = ("fout", "fourier_decay", "foud") + REFERENCE_MEASURES
 
 _PARAMS = {
     "lagt": {"beta": 1.0},
@@ -74,8 +82,11 @@ _PARAMS = {
 def _check(measure, N, params):
     if not isinstance(measure, str):
         raise TypeError(f"measure must be a string, got {type(measure).__name__}")
-    if measure not in MEASURES:
-        raise ValueError(f"unknown measure {measure!r}; expected one of {MEASURES}")
+    if measure not in MEASURES and measure not in REFERENCE_MEASURES:
+        raise ValueError(
+            f"unknown measure {measure!r}; expected one of {MEASURES} "
+            f"or a reference name {REFERENCE_MEASURES}"
+        )
     if isinstance(N, bool) or not isinstance(N, numbers.Integral):
         raise TypeError(f"N must be an integer, got {type(N).__name__}")
     N = int(N)
@@ -201,12 +212,12 @@ def _glagt(xp, N, device, alpha, beta):
     return A, B
 
 
-def _fourier_skew(xp, N, device):
-    # frequency 2*pi*m couples entries 2m (cosine) and 2m+1 (sine): A[2m+1, 2m] = 2 pi m,
-    # A[2m, 2m+1] = -2 pi m; the m = 0 pair is identically zero.
+def _fourier_skew(xp, N, device, omega=2 * math.pi):
+    # frequency omega*m couples entries 2m (cosine) and 2m+1 (sine): A[2m+1, 2m] = omega m,
+    # A[2m, 2m+1] = -omega m; the m = 0 pair is identically zero.
     n, k, _ = _grid(xp, N, device)
     m = xp.floor(n / 2)
-    two_pi_m = (2 * math.pi) * m
+    two_pi_m = omega * m
     low = (n == k + 1) & ((n % 2) == 1)
     up = (k == n + 1) & ((n % 2) == 0)
     z = xp.zeros_like(n * k)
@@ -229,6 +240,18 @@ def _fout(xp, N, device):
 def _fourier_decay(xp, N, device):
     B = _fourier_b(xp, N, device)
     return _fourier_skew(xp, N, device) - B[:, None] * B[None, :] / 2, B / 2
+
+
+def _fourier_ref(xp, N, device):
+    # the reference implementation's 'fourier'/'fout': frequencies pi*m, A = F_pi - B B^T
+    B = _fourier_b(xp, N, device)
+    return _fourier_skew(xp, N, device, math.pi) - B[:, None] * B[None, :], B
+
+
+def _fourier2(xp, N, device):
+    # the reference implementation's 'fourier2': twice its 'fourier', A = F - 2 B B^T, 2 B
+    B = _fourier_b(xp, N, device)
+    return _fourier_skew(xp, N, device) - 2 * (B[:, None] * B[None, :]), 2 * B
 
 
 def _foud(xp, N, device):
@@ -264,7 +287,7 @@ def transition(measure, N, *, dtype=None, xp=None, device=None, **params):
     Parameters
     ----------
     measure : str
-        One of :data:`MEASURES`.
+        One of :data:`MEASURES` or :data:`REFERENCE_MEASURES`.
     N : int
         State size, ``N >= 1`` (even for the Fourier measures).
     dtype : dtype, optional
@@ -339,6 +362,35 @@ def transition(measure, N, *, dtype=None, xp=None, device=None, **params):
     same :math:`B`. The :math:`m = 0` sine entry is decoupled, which gives the
     normal part a zero eigenvalue pair.
 
+    *Time scale of the Fourier systems.* A system :math:`(A, B)` run on the time
+    scale :math:`t/\theta` is :math:`(A/\theta, B/\theta)`, and discretizing
+    :math:`(A/\theta, B/\theta)` with step :math:`\Delta` equals discretizing
+    :math:`(A, B)` with step :math:`\Delta/\theta`. ``fout`` is the translated
+    Fourier projection (FouT) on a window of length :math:`\theta = 1`: its state
+    is :math:`x_n(t) = \int_0^1 u(t - 1 + s)\, p_n(s)\, ds` with
+    :math:`p_0 = 1`, :math:`p_{2m} = \sqrt2\cos(2\pi m s)`,
+    :math:`p_{2m+1} = -\sqrt2\sin(2\pi m s)`, exactly when :math:`u` lies in their
+    span (the term :math:`-BB^T` stands for :math:`-B\,u(t-1)`, reconstructed from
+    the state). The window of length :math:`\theta` (basis
+    :math:`p_n(s/\theta)`, measure :math:`ds/\theta`) is :math:`(A/\theta,
+    B/\theta)`. The reference S4 implementation uses other scales under similar
+    names (:data:`REFERENCE_MEASURES`):
+
+    * its ``fourier_decay`` is ``fout`` at :math:`\theta = 2`,
+      :math:`(A_{fout}/2, B_{fout}/2)` (frequencies :math:`\pi m`); this
+      library's ``fout`` is therefore its ``fourier_decay`` at twice the speed;
+    * ``fourier`` (its ``fout``): :math:`A = F_\pi - BB^T`, :math:`B` with
+      frequencies :math:`\omega_m = \pi m` (:math:`F_\pi = F/2`): the
+      :math:`\theta = 2` basis with the endpoint term doubled, which is no time
+      scaling of ``fout``;
+    * ``fourier2``: :math:`A = F - 2BB^T`, :math:`2B`, i.e. twice ``fourier``
+      (``fourier`` at twice the speed);
+    * ``fourier_diag``: the same system as ``foud``.
+
+    This library's ``fourier_decay`` (:math:`F - \tfrac12 BB^T`, :math:`B/2`:
+    the frequencies of ``fout`` with the rank-one term and :math:`B` halved) is
+    *not* the reference's ``fourier_decay`` and has no counterpart there.
+
     ``random`` (ablation): :math:`A_{nk} \sim \mathcal N(0, 1)/N`,
     :math:`B_n \sim \mathcal N(0, 1)`; ``diagonal``: :math:`A = -\mathrm{diag}(e^{g_n})`,
     :math:`g_n, B_n \sim \mathcal N(0, 1)`; both drawn with NumPy's
@@ -378,8 +430,12 @@ def transition(measure, N, *, dtype=None, xp=None, device=None, **params):
         A, B = _fout(xp, N, device)
     elif measure == "fourier_decay":
         A, B = _fourier_decay(xp, N, device)
-    elif measure == "foud":
+    elif measure in ("foud", "fourier_diag"):
         A, B = _foud(xp, N, device)
+    elif measure == "fourier":
+        A, B = _fourier_ref(xp, N, device)
+    elif measure == "fourier2":
+        A, B = _fourier2(xp, N, device)
     elif measure == "random":
         A, B = _random(xp, N, device, params["seed"])
     else:  # diagonal
@@ -387,15 +443,21 @@ def transition(measure, N, *, dtype=None, xp=None, device=None, **params):
     return xp.astype(A, dtype), xp.astype(B, dtype)
 
 
-def rank_correction(measure, N, *, dtype=None, xp=None, device=None, **params):
+def rank_correction(measure, N, *, rank=None, dtype=None, xp=None, device=None, **params):
     r"""Low-rank factor ``P`` (shape ``(rank, N)``) with ``A + P.T @ P`` normal.
 
     Parameters
     ----------
     measure : str
-        One of :data:`NPLR_MEASURES`.
+        One of :data:`NPLR_MEASURES` or :data:`REFERENCE_MEASURES`.
     N : int
         State size.
+    rank : int, optional
+        Number of rows of the result. The measure's own factor has rank 1 (rank 2
+        for ``legt``); a larger ``rank`` appends rows of zeros (the reference
+        implementation's ``rank_correction(rank=)``: the extra rows leave
+        :math:`P^T P` unchanged and are free parameters of a trained DPLR model).
+        Default: the measure's own rank. A smaller one is refused.
     dtype : dtype, optional
         float32 or float64 (default float64).
     xp : namespace, optional
@@ -415,15 +477,22 @@ def rank_correction(measure, N, *, dtype=None, xp=None, device=None, **params):
         :math:`P_{1,n} = \sqrt{(2n+1)/2}` for odd :math:`n` (zero elsewhere); the
         normal part is skew-symmetric.
         ``lagt``, ``tlagt``, ``glagt`` (``alpha = 0``): :math:`P_n = 1/\sqrt2`.
-        ``fout``: :math:`P = B^T`; ``fourier_decay``: :math:`P = B^T/\sqrt2`.
-        ``legsd``, ``foud``, ``diagonal``: ``A`` is already normal, ``P = 0``
-        (rank 1).
+        ``fout``, ``fourier``: :math:`P = B_0^T` with :math:`B_0` the ``fout``
+        input vector (:math:`1, 0, \sqrt2, 0, \sqrt2, \dots`);
+        ``fourier_decay``: :math:`P = B_0^T/\sqrt2`; ``fourier2``:
+        :math:`P = \sqrt2\, B_0^T`.
+        ``legsd``, ``foud``, ``fourier_diag``, ``diagonal``: ``A`` is already
+        normal, ``P = 0`` (rank 1).
+        Then zero rows up to ``rank``.
 
     Raises
     ------
     ValueError
         For measures without an NPLR form (``lmu``, ``random``, ``glagt`` with
-        ``alpha != 0``) and for the errors of :func:`transition`.
+        ``alpha != 0``), a ``rank`` below the measure's own (or below 1), and for
+        the errors of :func:`transition`.
+    TypeError
+        ``rank`` not an integer, and the type errors of :func:`transition`.
 
     Examples
     --------
@@ -434,9 +503,15 @@ def rank_correction(measure, N, *, dtype=None, xp=None, device=None, **params):
     >>> S = A + P.T @ P
     >>> bool(np.allclose(S @ S.T, S.T @ S))
     True
+    >>> ss.hippo.rank_correction("fout", 4, rank=3)
+    array([[1.        , 0.        , 1.41421356, 0.        ],
+           [0.        , 0.        , 0.        , 0.        ],
+           [0.        , 0.        , 0.        , 0.        ]])
     """
     N, params = _check(measure, N, params)
-    if measure not in NPLR_MEASURES:
+    if rank is not None:
+        rank = _array.check_number(rank, "rank", integer=True)
+    if measure not in NPLR_MEASURES and measure not in REFERENCE_MEASURES:
         hint = " (use 'legt', its orthonormal form)" if measure == "lmu" else ""
         raise ValueError(f"measure {measure!r} has no normal-plus-low-rank form{hint}")
     if measure == "glagt" and float(params["alpha"]) != 0.0:
@@ -456,10 +531,25 @@ def rank_correction(measure, N, *, dtype=None, xp=None, device=None, **params):
         P = xp.stack([xp.where(even, r, xp.zeros_like(r)), xp.where(even, xp.zeros_like(r), r)])
     elif measure in ("lagt", "tlagt", "glagt"):
         P = xp.full((1, N), math.sqrt(0.5), dtype=xp.float64, device=device)
-    elif measure == "fout":
+    elif measure in ("fout", "fourier"):
         P = _fourier_b(xp, N, device)[None, :]
     elif measure == "fourier_decay":
         P = _fourier_b(xp, N, device)[None, :] / math.sqrt(2.0)
-    else:  # legsd, foud, diagonal: already normal
+    elif measure == "fourier2":
+        # sqrt(2) * (1, 0, sqrt2, 0, ...) with each entry correctly rounded (2 is exact)
+        b = _fourier_b(xp, N, device)
+        P = xp.where(q == 0, xp.full_like(q, math.sqrt(2.0)), xp.where(b > 0, 2 + 0 * q, 0 * q))
+        P = P[None, :]
+    else:  # legsd, foud, fourier_diag, diagonal: already normal
         P = xp.zeros((1, N), dtype=xp.float64, device=device)
+    own = P.shape[0]
+    if rank is not None:
+        if rank < own:
+            raise ValueError(
+                f"rank must be >= {own} for measure {measure!r} (the rank of its "
+                f"correction), got {rank}"
+            )
+        if rank > own:
+            pad = xp.zeros((rank - own, N), dtype=xp.float64, device=device)
+            P = xp.concat([P, pad], axis=0)
     return xp.astype(P, dtype)

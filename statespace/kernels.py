@@ -330,6 +330,12 @@ def kernel_dense(A, B, C, dt, L, method="bilinear", *, alpha=None):
     True
     """
     L = _array.check_length(L)
+    if method in ("foh", "impulse"):
+        raise ValueError(
+            f"kernel_dense supports method bilinear, zoh, gbt, forward_euler or "
+            f"backward_euler, got {method!r} (its feedthrough term: see "
+            "statespace.discretize.DenseDiscreteIO)"
+        )
     a = _resolve_method(DenseSystem, method, alpha)  # the GBT alpha, None for ZOH
     xp = _array.namespace(A, B, C, dt if _array.is_array_api_obj(dt) else None,
                           names=_names("A", "B", "C"))

@@ -372,7 +372,8 @@ def test_s4d_legs_is_halved_legs(N):
 
 
 def test_s4d_inits_listed():
-    assert S4D_INITS == ("diag-lin", "diag-inv", "diag-legs", "diag-real")
+    assert S4D_INITS == ("diag-lin", "diag-inv", "diag-legs", "diag-real", "diag-inv2",
+                         "diag-quad", "diag-rand")
 
 
 # ---------------------------------------------------------------------------
@@ -490,7 +491,7 @@ def test_dplr_value_errors(args, kwargs, match):
         (dplr, ("legs", "4"), {}, "N"),
         (dplr, ("legs", 4), {"dtype": np.complex64}, "dtype"),
         (dplr, ("legs", 4), {"xp": 1}, "xp"),
-        (dplr, ("diag-lin", 4), {"seed": 1}, "parameters"),
+        (dplr, ("diag-lin", 4), {"beta": 1}, "takes no parameter"),
     ],
 )
 def test_type_errors(fn, args, kwargs, match):

@@ -733,7 +733,8 @@ def test_entry_errors():
     dplr = _entry_system(sd.DPLRSystem)
     # unknown method: the message names the argument and lists the supported methods
     with pytest.raises(ValueError, match=r"^method must be one of bilinear, zoh, gbt, "
-                       r"forward_euler, backward_euler for a DenseSystem, got 'rk4'$"):
+                       r"forward_euler, backward_euler, foh, impulse for a DenseSystem, "
+                       r"got 'rk4'$"):
         sd.discretize(dense, 0.1, "rk4")
     with pytest.raises(ValueError, match=r"^method must be one of bilinear, gbt, "
                        r"forward_euler, backward_euler for a DPLRSystem \(the exponential "
@@ -813,3 +814,148 @@ def test_phi1_mpmath():
             ref = np.array([complex(mpmath.expm1(v) / v) if v != 0 else 1.0 for v in zm])
         err = np.abs(got - ref) / np.abs(ref)
         assert np.all(np.isfinite(got)) and err.max() <= 4 * eps, err.max() / eps
+
+
+# ----------------------------------------------------------------------------------
+# first-order hold and impulse invariance (dense only)
+# ----------------------------------------------------------------------------------
+def _hold_scale(A, B, dt):
+    """max(1, ||dt M||_1) of the FOH matrix [[dt A, dt B, 0], [0, 0, 1], [0, 0, 0]]."""
+    return max(1.0, float(dt) * np.abs(A).sum(axis=0).max(), float(dt) * np.abs(B).sum() + 1)
+
+
+def _hold_err(got, ref):
+    """Error of (Ad, Bd, Ed) relative to the exponential they are read from (norm >= 1)."""
+    scale = max(1.0, *(np.abs(r).max() for r in ref))
+    return max(np.abs(g - r).max() for g, r in zip(got, ref, strict=True)) / scale
+
+
+def _scipy_hold(A, B, dt, method):
+    """cont2discrete's foh / impulse as (Ad, Bd, Ed), Ed read off Dd with C = I, D = 0."""
+    N = A.shape[-1]
+    Ad, Bd, Cd, Dd, _ = scipy.signal.cont2discrete(
+        (A, B[:, None], np.eye(N), np.zeros((N, 1))), float(dt), method=method)
+    np.testing.assert_array_equal(Cd, np.eye(N))  # C is passed through unchanged
+    return Ad, Bd[:, 0], Dd[:, 0]
+
+
+def _mp_hold(A, B, dt, method, dps=50):
+    """(Ad, Bd, Ed) from the defining series at ``dps`` digits (no augmented matrix).
+
+    ``Gamma_j = dt sum_k (dt A)^k B / (k + j)!`` (j = 1, 2): the integrals
+    ``int_0^dt e^{sA} ds B`` and ``(1/dt) int_0^dt e^{(dt-s)A} s ds B``.
+    """
+    N = A.shape[-1]
+    with mpmath.workdps(dps):
+        h = mpmath.mpf(float(dt))
+        M = mpmath.matrix(A.tolist()) * h
+        b = mpmath.matrix([mpmath.mpf(float(x)) for x in B])
+        Ad = mpmath.expm(M)
+        if method == "impulse":
+            Ed = b * h
+            Bd = Ad * Ed
+        else:
+            g = [mpmath.matrix(N, 1), mpmath.matrix(N, 1)]
+            term = b * h  # (dt A)^k dt B
+            for k in range(400):
+                g[0] += term / mpmath.factorial(k + 1)
+                g[1] += term / mpmath.factorial(k + 2)
+                term = M * term
+                if mpmath.norm(term) / mpmath.factorial(k + 2) < mpmath.mpf(10) ** (-dps):
+                    break
+            Ed = g[1]
+            Bd = g[0] - g[1] + Ad * g[1]
+        return tuple(np.array(x.tolist(), dtype=float).reshape(s)
+                     for x, s in ((Ad, (N, N)), (Bd, (N,)), (Ed, (N,))))
+
+
+@pytest.mark.parametrize("method", ["foh", "impulse"])
+@pytest.mark.parametrize("measure,N,dt", [("legs", 1, 0.3), ("legs", 6, 0.05),
+                                          ("legt", 5, 0.7), ("fout", 4, 0.2),
+                                          ("lmu", 4, 0.1), ("random", 7, 2.0)])
+def test_hold_matches_scipy_and_mpmath(xp, method, measure, N, dt):
+    """foh / impulse agree with cont2discrete and with 50-digit series.
+
+    ``(Ad, Bd, Ed)`` are blocks of one exponential of norm >= 1 (ZOH argument of the
+    module docstring), so the error is relative to it: ``128 eps max(1, ||dt M||_1)``
+    with ``M`` the FOH matrix (it bounds the impulse one too). On NumPy our
+    exponential is scipy's on the same matrix.
+    """
+    A, B = ss.hippo.transition(measure, N)
+    got = tuple(to_numpy(o) for o in sd.discretize(
+        sd.DenseSystem(xp.asarray(A), xp.asarray(B)), dt, method))
+    assert [g.shape for g in got] == [(N, N), (N,), (N,)]
+    tol = 128 * EPS * _hold_scale(A, B, dt)
+    err_sp = _hold_err(got, _scipy_hold(A, B, dt, method))
+    err_mp = _hold_err(got, _mp_hold(A, B, dt, method))
+    assert err_sp <= tol, err_sp / EPS
+    assert err_mp <= tol, err_mp / EPS
+
+
+def test_hold_is_exact_for_its_inputs():
+    """Sampled outputs of the continuous system for a piecewise-linear input (FOH) and
+    for a train of Dirac impulses of weight dt (impulse invariance), from the 40-digit
+    closed form of the continuous solution, against the DenseDiscreteIO recurrence."""
+    A, B = ss.hippo.transition("legt", 3)
+    C = np.array([1.0, -0.5, 0.25])
+    dt, L = 0.3, 6
+    u = np.array([0.7, -1.2, 0.4, 2.0, 0.0, -0.3])
+
+    def run(out, x0):
+        x, ys = x0, []
+        for k in range(L):
+            ys.append(C @ x + (C @ out.Ed) * u[k])
+            x = out.Ad @ x + out.Bd * u[k]
+        return np.array(ys)
+
+    with mpmath.workdps(40):
+        Am = mpmath.matrix(A.tolist())
+        bm = mpmath.matrix(B.tolist())
+        cm = mpmath.matrix([C.tolist()])
+        h = mpmath.mpf(dt)
+        # FOH: x(t_{k+1}) = e^{hA} x + int_0^h e^{(h-s)A} B (u_k + (u_{k+1}-u_k) s/h) ds
+        x, y_foh = mpmath.matrix(3, 1), []
+        for k in range(L):
+            y_foh.append(float((cm * x)[0]))
+            if k + 1 < L:
+                g1 = mpmath.matrix(3, 1)
+                g2 = mpmath.matrix(3, 1)
+                for i in range(3):
+                    g1[i] = mpmath.quad(lambda s, i=i: (mpmath.expm((h - s) * Am) * bm)[i], [0, h])
+                    g2[i] = mpmath.quad(
+                        lambda s, i=i: (mpmath.expm((h - s) * Am) * bm)[i] * s / h, [0, h])
+                x = mpmath.expm(h * Am) * x + g1 * u[k] + g2 * (u[k + 1] - u[k])
+        # impulses dt u_k delta(t - t_k), sampled just after: y_k = C sum_j e^{(k-j)hA} B dt u_j
+        y_imp = [float(sum((cm * mpmath.expm((k - j) * h * Am) * bm)[0] * h * u[j]
+                            for j in range(k + 1))) for k in range(L)]
+    # the recurrence adds O(L) roundings of size eps * max|y| on top of the discretization
+    tol = 64 * L * EPS * max(1.0, np.abs(y_foh).max(), np.abs(y_imp).max())
+    # FOH's state is xi_k = x(t_k) - Ed u_k, so x(t_0) = 0 starts from -Ed u_0
+    foh = sd.foh(A, B, dt)
+    np.testing.assert_allclose(run(foh, -foh.Ed * u[0]), y_foh, rtol=0, atol=tol)
+    np.testing.assert_allclose(run(sd.impulse(A, B, dt), np.zeros(3)), y_imp, rtol=0, atol=tol)
+
+
+def test_hold_methods_dense_only_and_validated():
+    diag, dplr = _entry_system(sd.DiagSystem), _entry_system(sd.DPLRSystem)
+    for method in ("foh", "impulse"):
+        for system in (diag, dplr):
+            with pytest.raises(ValueError, match=f"'{method}' is offered for dense systems "
+                               "only"):
+                sd.discretize(system, 0.1, method)
+        with pytest.raises(ValueError, match="^alpha is only used"):
+            sd.discretize(_entry_system(sd.DenseSystem), 0.1, method, alpha=0.5)
+        with pytest.raises(ValueError, match="kernel_dense supports"):
+            ss.kernel_dense(np.eye(2), np.ones(2), np.ones(2), 0.1, 4, method=method)
+        with pytest.raises(ValueError, match="dt"):
+            getattr(sd, method)(np.eye(2), np.ones(2), -0.1)
+    with pytest.raises(ValueError, match="exceeds the floating-point range"):
+        sd.foh(np.array([[1.0]]), np.array([1.0]), 1e3)
+    # batched dt broadcasts; inputs not mutated
+    A, B = ss.hippo.transition("legs", 3)
+    A0, B0 = A.copy(), B.copy()
+    out = sd.impulse(A, B, np.array([0.1, 0.2]))
+    assert out.Ad.shape == (2, 3, 3) and out.Ed.shape == (2, 3)
+    np.testing.assert_array_equal(out.Ed[1], 0.2 * B)
+    np.testing.assert_array_equal(A, A0)
+    np.testing.assert_array_equal(B, B0)

@@ -69,7 +69,7 @@ def test_cli_quick_passes_and_writes_the_report(quick_report):
     experiments = {r["experiment"] for r in doc["rows"]}
     assert experiments == {suite.EXP_HIPPO, suite.EXP_LEGS, suite.EXP_DISC, suite.EXP_KERNEL,
                            suite.EXP_RECUR, suite.EXP_STAB, suite.EXP_BOUND,
-                           suite.EXP_TRAINED, suite.EXP_SELF}
+                           suite.EXP_TRAINED, suite.EXP_SELF, suite.EXP_INITS}
     md = (out / "report.md").read_text()
     assert md.index("## Failures") < md.index("## Summary") < md.index(f"## {suite.EXP_LEGS}")
     assert "exponent p" in md and "S4 Appendix B" in md

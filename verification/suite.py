@@ -55,6 +55,17 @@ Experiments
     Spectral radius of the dense bilinear and ZOH discretizations of every
     measure, from ``eigvals`` of the discretized matrix, across
     :math:`\Delta t \in [10^{-4}, 10]`.
+``Initialisations of the reference S4 implementation``
+    :func:`reference_inits`: the S4D inits ``diag-inv2``, ``diag-quad``,
+    ``diag-rand`` and every option of :func:`statespace.dplr` (scales, random
+    parts, ``B_init``) against their formulas in mpmath; the entries of the
+    reference Fourier names ``fourier``, ``fourier2``, ``fourier_diag``;
+    ``rank_correction(rank=)`` zero padding; the FouT time scale (window length
+    1 for ``fout``, 2 for the reference's ``fourier_decay``) against the
+    projection integrals.
+``Discretization accuracy`` (hold methods)
+    :func:`hold_discretization`: ``foh`` and ``impulse`` of dense HiPPO systems
+    against closed forms of their integrals in mpmath.
 
 Tolerances
 ----------
@@ -140,6 +151,8 @@ __all__ = [
     "kernel_diag_init",
     "recurrence_vs_conv",
     "stability",
+    "reference_inits",
+    "hold_discretization",
     "growth_lower_bound",
     "fit_exponent",
     "EXP_HIPPO",
@@ -148,6 +161,9 @@ __all__ = [
     "EXP_KERNEL",
     "EXP_RECUR",
     "EXP_STAB",
+    "EXP_INITS",
+    "S4D_CASES",
+    "HOLD_METHODS",
     "LSCAN_DT",
     "LSCAN_SYSTEMS",
 ]
@@ -1409,6 +1425,12 @@ def experiments(quick=True, dtypes=("float32", "float64"), backend="numpy"):
                     (("diag-lin", 16), ("diag-inv", 16), ("diag-legs", 16), ("diag-inv", 64))):
         add(f"disc_{init}_N{N}", discretization_diag, init=init, N=N, dts=dts)
 
+    # the reference implementation's initialisations; dense hold discretizations
+    add("reference_inits", reference_inits, N=8 if quick else 64)
+    hdts = (0.1,) if quick else (1e-4, 1e-2, 1.0, 10.0)
+    for m, N in ((("legs", 8),) if quick else (("legs", 8), ("legs", 32), ("lagt", 16))):
+        add(f"hold_{m}_N{N}", hold_discretization, measure=m, N=N, dts=hdts)
+
     # stability and HiPPO entries
     sN = (16,) if quick else (16, 64, 256)
     for m in hippo.MEASURES:
@@ -1425,6 +1447,337 @@ def experiments(quick=True, dtypes=("float32", "float64"), backend="numpy"):
     hippo_first = [e for e in out if e.name.startswith("hippo_")]
     rest = [e for e in out if not e.name.startswith("hippo_")]
     return hippo_first[:1] + rest + hippo_first[1:]
+
+
+# --------------------------------------------------------------------------- initialisations
+
+EXP_INITS = "Initialisations of the reference S4 implementation"
+
+#: (init, options) cases of the S4D rows: the new inits, then every option on one init.
+S4D_CASES = (
+    ("diag-inv2", {}), ("diag-quad", {}), ("diag-rand", {"seed": 1}),
+    ("diag-lin", {"real_scale": 0.25, "imag_scale": 3.0}),
+    ("diag-inv", {"real_random": True, "imag_random": True, "seed": 2}),
+    ("diag-real", {"real_random": True, "seed": 3}),
+    ("diag-lin", {"B_init": "random", "B_scale": 0.5, "seed": 4}),
+    ("diag-lin", {"B_init": "alternating"}),
+    ("diag-lin", {"B_init": "unit-cw"}),
+    ("diag-lin", {"B_init": "unit-ccw"}),
+)
+
+
+def _s4d_truth(init, N, opts, dps=40):
+    """``(Lambda, B)`` of an S4D init from the formulas of :func:`statespace.dplr`'s
+    docstring in mpmath (the random draws follow the documented recipe)."""
+    import mpmath
+
+    o = {"real_scale": 1.0, "imag_scale": 1.0, "real_random": False, "imag_random": False,
+         "B_init": None, "B_scale": 1.0, "seed": 0}
+    o.update(opts)
+    h = N // 2
+    rng = np.random.default_rng(o["seed"])
+    with mpmath.workdps(dps):
+        r = [mpmath.mpf(n + 1) if init == "diag-real" else mpmath.mpf(1) / 2 for n in range(h)]
+        if o["real_random"]:
+            u = rng.random(h)
+            r = [(mpmath.mpf(N) / 2 if init == "diag-real" else 1) * mpmath.mpf(x) for x in u]
+        io = [mpmath.mpf(n) for n in range(h)]
+        if o["imag_random"]:
+            io = [(N // 2) * mpmath.mpf(x) for x in rng.random(h)]
+        g = rng.standard_normal(h) if init == "diag-rand" else None
+        pi = mpmath.pi
+        f = {"diag-lin": lambda i, n: pi * i,
+             "diag-inv": lambda i, n: N / pi * (N / (2 * i + 1) - 1),
+             "diag-inv2": lambda i, n: N / pi * (N / (i + 1) - 1),
+             "diag-quad": lambda i, n: (1 + 2 * i) ** 2 / pi,
+             "diag-rand": lambda i, n: mpmath.exp(mpmath.mpf(g[n])),
+             "diag-real": lambda i, n: mpmath.mpf(0)}[init]
+        lam = [complex(-o["real_scale"] * r[n], o["imag_scale"] * f(io[n], n))
+               for n in range(h)]
+        kind = o["B_init"] or "constant"
+        if kind == "constant":
+            b = [mpmath.mpc(1)] * h
+        elif kind == "random":
+            ab = rng.standard_normal((2, h))
+            b = [mpmath.mpc(ab[0, n], ab[1, n]) / mpmath.sqrt(2) for n in range(h)]
+        elif kind == "alternating":
+            b = [mpmath.mpc((-1) ** n) for n in range(h)]
+        else:
+            sg = 1 if kind == "unit-cw" else -1
+            b = [mpmath.expj(sg * 2 * pi * n / N) for n in range(h)]
+        B = [complex(o["B_scale"] * x) for x in b]
+    return np.array(lam), np.array(B)
+
+
+def _fourier_ref_truth(name, N, dps=40):
+    """``A, B, P`` of a reference Fourier name in mpmath, entry by entry."""
+    import mpmath
+
+    with mpmath.workdps(dps):
+        omega, corr, bs, pf = {"fourier": (mpmath.pi, 1, 1, 1),
+                               "fourier2": (2 * mpmath.pi, 2, 2, mpmath.sqrt(2)),
+                               "fourier_diag": (2 * mpmath.pi, 0, 1, 0)}[name]
+        b = [mpmath.mpf(1) if n == 0 else (mpmath.sqrt(2) if n % 2 == 0 else mpmath.mpf(0))
+             for n in range(N)]
+        A = mpmath.matrix(N, N)
+        for m in range(N // 2):
+            A[2 * m + 1, 2 * m] = omega * m
+            A[2 * m, 2 * m + 1] = -omega * m
+        for i in range(N):
+            for j in range(N):
+                A[i, j] -= corr * b[i] * b[j]
+            if name == "fourier_diag":
+                A[i, i] -= mpmath.mpf(1) / 2
+        B = mpmath.matrix([bs * x for x in b])
+        P = mpmath.matrix([[pf * x for x in b]])
+    return A, B, P
+
+
+def _window_projection(theta, N, w, t, phi, dps=30):
+    """FouT coefficients of ``cos(w s + phi)`` on the window ``[t - theta, t]``."""
+    import mpmath
+
+    def p(n, s):
+        m = n // 2
+        if n == 0:
+            return mpmath.mpf(1)
+        c = mpmath.cos if n % 2 == 0 else (lambda x: -mpmath.sin(x))
+        return mpmath.sqrt(2) * c(2 * mpmath.pi * m * s)
+
+    with mpmath.workdps(dps):
+        th = mpmath.mpf(theta)
+        return np.array([float(mpmath.quad(
+            lambda s, n=n: mpmath.cos(w * (t - th + s) + phi) * p(n, s / th),
+            [0, th / 2, th]) / th) for n in range(N)])
+
+
+def reference_inits(N, dtypes, backend):
+    r"""The reference implementation's initialisations and the FouT time scale.
+
+    Rows (each against an mpmath computation of the documented formula):
+
+    * S4D inits and options (:data:`S4D_CASES`): ``Lambda`` and ``B`` of
+      :func:`statespace.dplr`, max-norm relative error; tolerance
+      :math:`8\varepsilon` (a handful of roundings relative to the largest term;
+      float32 results are one rounding of the float64 values);
+    * ``fourier``, ``fourier2``, ``fourier_diag``: entries of ``A``, ``B``, ``P``
+      in ulps, tolerance 2 (float64), :math:`1/2 + 2^{-28}` (float32), as the HiPPO
+      entries;
+    * ``rank_correction(rank=)``: the padded rows are zero and :math:`P^T P` is
+      unchanged (tolerance 0);
+    * FouT time scale: the steady state of ``fout`` (window 1) and of the
+      reference's ``fourier_decay`` (``fout / 2``, window 2) driven by a harmonic
+      of the window equals the projection integral of the input over the window
+      (mpmath quadrature); tolerance :math:`16 N \kappa \varepsilon`,
+      :math:`\kappa = \mathrm{cond}(i\omega I - A)`.
+
+    Parameters
+    ----------
+    N : int
+        Even state size.
+    dtypes : sequence of str
+        Working dtypes.
+    backend : str
+        Backend of the core functions.
+
+    Returns
+    -------
+    rows : list of Row
+
+    Examples
+    --------
+    >>> from statespace.verification.suite import reference_inits
+    >>> rows = reference_inits(8, ["float64"], "numpy")
+    >>> all(r.passed for r in rows)
+    True
+    """
+    import statespace as ss
+
+    xp = _xp(backend)
+    rows = []
+    for init, opts in S4D_CASES:
+        lam_r, b_r = _s4d_truth(init, N, opts)
+        label = init + "".join(f", {k}={v}" for k, v in sorted(opts.items()))
+        for dtype in dtypes:
+            params = {"init": init, "options": dict(opts), "N": N, "backend": backend}
+            tol = 8 * _eps(dtype)
+            try:
+                d = ss.dplr(init, N, dtype=getattr(xp, dtype), xp=xp, **opts)
+                lam, b = _np(d.Lambda), _np(d.B)
+            except Exception as exc:  # noqa: BLE001 - a crash is a failed row
+                rows.append(_error_row(EXP_INITS, f"S4D {label}", params, dtype, exc))
+                continue
+            note = "reference: mpmath formula of the dplr docstring, dps=40; tol = 8 eps"
+            rows.append(compare_values(EXP_INITS, f"S4D Lambda ({label}), rel. max error",
+                                       params, dtype, lam, lam_r, tol, [note]))
+            rows.append(compare_values(EXP_INITS, f"S4D B ({label}), rel. max error",
+                                       params, dtype, b, b_r, tol, [note]))
+    for name in ss.hippo.REFERENCE_MEASURES:
+        pairs = [_pair_of(v) for v in _fourier_ref_truth(name, N)]
+        for dtype in dtypes:
+            tol = 2.0 if dtype == "float64" else 0.5 + 2.0 ** -28
+            params = {"measure": name, "N": N, "backend": backend}
+            try:
+                A, B = ss.hippo.transition(name, N, dtype=getattr(xp, dtype), xp=xp)
+                P = ss.hippo.rank_correction(name, N, dtype=getattr(xp, dtype), xp=xp)
+            except Exception as exc:  # noqa: BLE001
+                rows.append(_error_row(EXP_INITS, f"{name} entries", params, dtype, exc))
+                continue
+            for mname, a, (hi, lo) in zip("ABP", (A, B, P), pairs, strict=True):
+                a = _np(a).reshape(hi.shape)
+                err = float(np.max(_ulp_errors(a, (hi, lo), dtype)))
+                rows.append(Row(EXP_INITS, f"{mname} entries of reference name, max error "
+                                "[ulps]", params, dtype, err, tol,
+                                note="reference: mpmath closed form, dps=40"))
+    for measure in ("legs", "legt", "fout", "fourier2"):
+        for dtype in dtypes:
+            params = {"measure": measure, "N": N, "rank": 4, "backend": backend}
+            try:
+                P = _np(ss.hippo.rank_correction(measure, N, dtype=getattr(xp, dtype), xp=xp))
+                Q = _np(ss.hippo.rank_correction(measure, N, rank=4, dtype=getattr(xp, dtype),
+                                                 xp=xp))
+                own = P.shape[0]
+                err = float(np.max(np.abs(Q[own:]), initial=0.0)
+                            + np.max(np.abs(Q[:own] - P)) + np.max(np.abs(Q.T @ Q - P.T @ P)))
+                if Q.shape != (4, N):
+                    err = math.inf
+            except Exception as exc:  # noqa: BLE001
+                rows.append(_error_row(EXP_INITS, "rank_correction(rank=) padding", params,
+                                       dtype, exc))
+                continue
+            rows.append(Row(EXP_INITS, "rank_correction(rank=) zero padding, max deviation",
+                            params, dtype, err, 0.0, note="exact: zero rows appended"))
+    t, phi = 0.37, 0.4
+    for theta, system in ((1, "fout"), (2, "reference fourier_decay = fout / 2")):
+        for k in (1, 2):
+            w = 2 * math.pi * k / theta
+            want = _window_projection(theta, N, w, t, phi)
+            for dtype in dtypes:
+                params = {"system": system, "window": theta, "harmonic": k, "N": N,
+                          "backend": backend}
+                try:
+                    A, B = (_np(x) for x in ss.hippo.transition("fout", N,
+                                                                 dtype=getattr(xp, dtype),
+                                                                 xp=xp))
+                    A, B = A / theta, B / theta
+                    cdt = np.complex64 if dtype == "float32" else np.complex128
+                    M = (1j * w * np.eye(N) - A).astype(cdt)
+                    x = np.real(np.linalg.solve(M, B.astype(cdt)) * np.exp(1j * (w * t + phi)))
+                except Exception as exc:  # noqa: BLE001
+                    rows.append(_error_row(EXP_INITS, "FouT window projection", params, dtype,
+                                           exc))
+                    continue
+                kappa = float(np.linalg.cond(1j * w * np.eye(N) - A.astype(np.float64)))
+                tol = 16 * N * kappa * _eps(dtype)
+                rows.append(compare_values(
+                    EXP_INITS, "FouT time scale: steady state vs window projection, rel. max "
+                    "error", params, dtype, x, want, tol,
+                    ["reference: mpmath quadrature of the projection integrals, dps=30; "
+                     "tol = 16 N kappa eps"]))
+    return rows
+
+
+#: The dense hold discretizations checked by :func:`hold_discretization`.
+HOLD_METHODS = ("foh", "impulse")
+
+
+def _hold_truth(A, B, dt, method, dps):
+    """(Ad, Bd, Ed) at ``dps`` digits from ``Gamma1 = A^{-1}(e^{dt A} - I) B`` and
+    ``Gamma2 = A^{-1}(Gamma1 / dt - B)`` (``A`` invertible), no augmented matrix."""
+    import mpmath
+
+    with mpmath.workdps(dps):
+        Am = mpmath.matrix(A.tolist())
+        b = mpmath.matrix(B.tolist())
+        h = mpmath.mpf(float(dt))
+        Ad = mpmath.expm(Am * h)
+        if method == "impulse":
+            Ed = b * h
+            Bd = Ad * Ed
+        else:
+            g1 = mpmath.lu_solve(Am, (Ad - mpmath.eye(len(B))) * b)
+            Ed = mpmath.lu_solve(Am, g1 / h - b)
+            Bd = g1 - Ed + Ad * Ed
+        return [np.array(x.tolist(), dtype=float) for x in (Ad, Bd, Ed)]
+
+
+def hold_discretization(measure, N, dts, dtypes, backend):
+    r"""First-order hold and impulse invariance of a dense HiPPO system against mpmath.
+
+    The reference evaluates the defining integrals in closed form,
+    :math:`\Gamma_1 = A^{-1}(e^{\Delta A} - I)B` and
+    :math:`\Gamma_2 = A^{-1}(\Gamma_1/\Delta - B)`, at 50 and 70 digits (the two,
+    rounded to float64, must agree to 2 ulps). ``Ad`` is :math:`e^{\Delta A}`, with
+    the ZOH rows' tolerance :math:`N \kappa_{\exp}\varepsilon`; ``Bd`` and ``Ed``
+    are read off an exponential of norm :math:`\ge 1`, so their tolerance is
+    normwise relative to it: :math:`128\,\varepsilon \max(1, \lVert\Delta
+    M\rVert_1)` times :math:`\max(1, \max|X|) / \max|X|` for each block
+    :math:`X` (the ZOH ``Bd`` argument).
+
+    Parameters
+    ----------
+    measure : str
+        A measure with an invertible ``A`` (``legs``, ``lagt``).
+    N : int
+        State size.
+    dts : sequence of float
+        Steps.
+    dtypes : sequence of str
+        Working dtypes.
+    backend : str
+        Backend of :mod:`statespace.discretize`.
+
+    Returns
+    -------
+    rows : list of Row
+        ``Ad``, ``Bd``, ``Ed`` per method, step and dtype.
+
+    Examples
+    --------
+    >>> from statespace.verification.suite import hold_discretization
+    >>> rows = hold_discretization("legs", 4, [0.1], ["float64"], "numpy")
+    >>> len(rows), all(r.passed for r in rows)
+    (6, True)
+    """
+    import statespace as ss
+    from statespace import discretize as sd
+
+    xp = _xp(backend)
+    A64, B64 = ss.hippo.transition(measure, N)
+    rows = []
+    for dt in dts:
+        norm = max(1.0, dt * np.abs(A64).sum(axis=0).max(), dt * np.abs(B64).sum() + 1.0)
+        kappa = _expm_kappa(A64, dt)
+        for method in HOLD_METHODS:
+            lo = _hold_truth(A64, B64, dt, method, 50)
+            hi = _hold_truth(A64, B64, dt, method, 70)
+            # both rounded to float64: they must agree to the last bit or two
+            conv = all(relative_error(a, b) <= 2 * _eps("float64")
+                       for a, b in zip(lo, hi, strict=True))
+            for dtype in dtypes:
+                params = {"form": "dense", "measure": measure, "N": N, "dt": dt,
+                          "method": method, "backend": backend}
+                base = 128 * _eps(dtype) * norm
+                try:
+                    A, B = ss.hippo.transition(measure, N, dtype=getattr(xp, dtype), xp=xp)
+                    out = [_np(o) for o in sd.discretize(sd.DenseSystem(A, B), dt, method)]
+                except Exception as exc:  # noqa: BLE001
+                    rows.append(_error_row(EXP_DISC, f"{method} Ad, Bd, Ed", params, dtype, exc))
+                    continue
+                for name, a, r in zip(("Ad", "Bd", "Ed"), out, hi, strict=True):
+                    m = float(np.abs(r).max())
+                    tol = base * max(1.0, m) / m
+                    if name == "Ad":
+                        tol = bounds.DENSE_DISC(N=N, kappa=kappa, eps=_eps(dtype))
+                    rows.append(compare_values(
+                        EXP_DISC, f"{method} {name} (dense), rel. max error", params, dtype,
+                        a, r, tol,
+                        ["reference: mpmath closed form (expm, solves), dps=70 (vs 50: "
+                         + ("agree to float64)" if conv else "DISAGREE)"),
+                         "tol = N kappa_exp eps (Ad), 128 eps max(1, |dt M|_1) max(1, |X|) / |X| "
+                         "(Bd, Ed)"],
+                        converged=conv))
+    return rows
 
 
 # =========================================================================== summary
