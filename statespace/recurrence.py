@@ -24,6 +24,7 @@ from __future__ import annotations
 import numbers
 
 from . import _array
+from . import _scan as _routes
 from .discretize import (
     DenseDiscrete,
     DiagDiscrete,
@@ -33,7 +34,7 @@ from .discretize import (
     _transition,
 )
 
-__all__ = ["step", "scan"]
+__all__ = ["step", "scan", "METHODS"]
 
 _KINDS = (DenseDiscrete, DiagDiscrete, DPLRDiscrete)
 
@@ -91,6 +92,81 @@ def _check_input(xp, sys, u, halved):
             f"u must have a real dtype when halved=True (a conjugate-pair system is "
             f"driven by real inputs), got {u.dtype}"
         )
+
+
+#: Routes of :func:`scan` (``"auto"`` picks one of the others).
+METHODS = ("auto", "sequential", "associative", "chunked", "convolution")
+
+#: ``"auto"`` runs the step loop up to this length (the fast routes' set-up costs more).
+AUTO_SEQUENTIAL_MAX = 16
+
+
+def _check_method(method, chunk):
+    if not isinstance(method, str) or method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if chunk is not None:
+        chunk = _array.check_number(chunk, "chunk", positive=True, integer=True)
+    return method, chunk
+
+
+def _on_cpu(xp, sys):
+    """NumPy arrays and torch tensors on the CPU (BLAS matrix products and FFTs)."""
+    if _array.is_numpy(xp):
+        return True
+    return _array.is_torch(xp) and str(_array.device_of(sys.Bd)) == "cpu"
+
+
+def _choose(xp, sys, L, C, method):
+    """The route of one call (see the Notes of :func:`scan`)."""
+    diag = isinstance(sys, DiagDiscrete)
+    if method == "convolution" and not (diag and C is not None):
+        raise ValueError(
+            "method='convolution' needs a DiagDiscrete system and C (it computes outputs "
+            "by convolution with the kernel); use 'chunked' or 'associative'"
+        )
+    if method != "auto":
+        return method
+    if L <= AUTO_SEQUENTIAL_MAX:
+        return "sequential"
+    if not _on_cpu(xp, sys):
+        return "associative"
+    return "chunked"
+
+
+def _default_chunk(route, L, n, diag):
+    """Chunk length ``T`` (a power of two) of a route when ``chunk`` is not given."""
+    if route == "convolution":  # powers lambda^t, t < T, and lambda^{mT}, m < L/T
+        return _routes.pow2_at_least(max(16, int(L ** 0.5)))
+    if route == "chunked":
+        # the carry costs n^2 (dense) per chunk, the Krylov blocks n T: T ~ 4 n balances
+        want = 64 if diag else 4 * n
+        return min(_routes.pow2_at_least(want), _routes.pow2_at_least(L))
+    return min(256 if diag else 64, _routes.pow2_at_least(L))  # memory n T (n^2 log T)
+
+
+def _fast(xp, sys, x, u, C, D, halved, route, chunk, x0_given):
+    """Every route but the loop, on validated arrays."""
+    L = u.shape[-1]
+    a, diag, b, c, x, out_halved, unpack = _routes.linear_form(xp, sys, C, x, halved)
+    sdt = xp.result_type(a.dtype, b.dtype, u.dtype, x.dtype)
+    x = xp.astype(x, sdt) if x.dtype != sdt else x
+    n = b.shape[-1]
+    batch = _broadcast_shapes([("sys", tuple(b.shape[:-1])), ("u", tuple(u.shape[:-1])),
+                               ("x0", tuple(x.shape[:-1]))])
+    x = xp.broadcast_to(x, tuple(batch) + (n,))
+    T = chunk if chunk is not None else _default_chunk(route, L, n, diag)
+    if route == "convolution":
+        y, xf = _routes.convolution(xp, a, b, c, x, u, T, out_halved, D, x0_given)
+    elif route == "chunked":
+        T = _routes.pow2_at_least(T)
+        y, xf = _routes.chunked(xp, a, diag, b, c, x, u, T, out_halved, D)
+    else:
+        y, xf = _routes.associative(xp, a, diag, b, c, x, u, T, out_halved, D)
+    if unpack is not None:
+        xf = unpack(xf)
+        if c is None:
+            y = unpack(y)
+    return y, xf
 
 
 _GROWTH = "the state exceeds the floating-point range (an unstable system, |Ad| > 1)"
@@ -167,7 +243,25 @@ def step(sys, x, u):
     return y
 
 
-def scan(sys, u, x0=None, *, C=None, D=None, halved=False):
+def _sequential(xp, sys, x, u, C, D, halved):
+    """The step-by-step loop (the reference route)."""
+    ys = []
+    for idx in range(u.shape[-1]):
+        ul = u[..., idx]
+        x = _step(xp, sys, x, ul)
+        if C is None:
+            ys.append(x)
+            continue
+        y = xp.sum(C * x, axis=-1)
+        if halved:  # the conjugate half doubles the real part, whatever the dtype
+            y = 2 * _array.real(xp, y)
+        if D is not None:
+            y = y + D * ul
+        ys.append(y)
+    return xp.stack(ys, axis=-2 if C is None else -1), x
+
+
+def scan(sys, u, x0=None, *, C=None, D=None, halved=False, method="auto", chunk=None):
     r"""Run the recurrence over a sequence: outputs and final state.
 
     Parameters
@@ -238,6 +332,7 @@ def scan(sys, u, x0=None, *, C=None, D=None, halved=False):
     array([0.125])
     """
     halved = _array.check_flag(halved, "halved")
+    method, chunk = _check_method(method, chunk)
     D_arr = None if isinstance(D, numbers.Number) else D
     sys, batch, N, _ = _check_sys(sys, u=u, x0=x0, C=C, D=D_arr)
     if isinstance(sys, DPLRDiscrete) and sys.halved != halved:
@@ -279,20 +374,11 @@ def scan(sys, u, x0=None, *, C=None, D=None, halved=False):
             _array.check_finite(xp, D, "D")
             _broadcast_shapes([("sys, u, x0 and C", out_batch), ("D", D.shape)])
 
-    ys = []
-    for idx in range(u.shape[-1]):
-        ul = u[..., idx]
-        x = _step(xp, sys, x, ul)
-        if C is None:
-            ys.append(x)
-            continue
-        y = xp.sum(C * x, axis=-1)
-        if halved:  # the conjugate half doubles the real part, whatever the dtype
-            y = 2 * _array.real(xp, y)
-        if D is not None:
-            y = y + D * ul
-        ys.append(y)
-    y = xp.stack(ys, axis=-2 if C is None else -1)
+    route = _choose(xp, sys, u.shape[-1], C, method)
+    if route == "sequential":
+        y, x = _sequential(xp, sys, x, u, C, D, halved)
+    else:
+        y, x = _fast(xp, sys, x, u, C, D, halved, route, chunk, x0 is not None)
     _array.check_result(xp, y, "scan", _GROWTH, inputs=_sys_arrays(sys))
     if C is not None:
         _array.check_result(xp, x, "scan", _GROWTH, inputs=_sys_arrays(sys))
