@@ -201,7 +201,7 @@ def associative(xp, a, diag, b, c, x, u, T, out_halved, D):
     L = u.shape[-1]
     outs = []
     for l0 in range(0, L, T):
-        uc = u[..., l0:l0 + T]
+        uc = u[..., l0:min(l0 + T, L)]
         z = xp.concat([x[..., :, None], b[..., :, None] * uc[..., None, :]], axis=-1)
         st = associative_states(xp, a, diag, z)[..., 1:]  # (..., n, Tc)
         x = st[..., -1]
