@@ -283,6 +283,13 @@ def scan(sys, u, x0=None, *, C=None, D=None, halved=False, method="auto", chunk=
     halved : bool, default False
         Conjugate-pair storage: the output is :math:`2\,\mathrm{Re}(C x_l) + D u_l`
         (real), ``u`` must be real. Must match ``sys.halved`` for DPLR systems.
+    method : {"auto", "sequential", "associative", "chunked", "convolution"}
+        How the recurrence is evaluated (see Notes); all give the same result to
+        rounding. ``"convolution"`` needs a :class:`~statespace.discretize.DiagDiscrete`
+        system and ``C``.
+    chunk : int, optional
+        Chunk length ``T`` of the ``associative``, ``chunked`` (rounded up to a power
+        of two) and ``convolution`` routes; a default from the route and sizes.
 
     Returns
     -------
@@ -296,11 +303,14 @@ def scan(sys, u, x0=None, *, C=None, D=None, halved=False, method="auto", chunk=
     Raises
     ------
     TypeError
+        ``chunk`` is not an integer;
         ``sys`` is not a discrete system, ``halved`` is not a bool, an input is not
         a numeric array (boolean and masked arrays included), ``u`` is complex with
         ``halved=True``.
     ValueError
-        Empty ``u``, NaN/inf in ``u``/``x0``/``C``/``D`` or in the system, wrong
+        Unknown ``method``, ``"convolution"`` for a system that is not diagonal or
+        without ``C``, ``chunk < 1``;
+        empty ``u``, NaN/inf in ``u``/``x0``/``C``/``D`` or in the system, wrong
         state size, batch shapes that do not broadcast, ``D`` without ``C``,
         ``halved`` different from ``sys.halved``, outputs that overflow (an
         unstable system).
@@ -313,10 +323,65 @@ def scan(sys, u, x0=None, *, C=None, D=None, halved=False, method="auto", chunk=
         l = 0, \dots, L-1, \quad x_{-1} = x_0,
 
     so for :math:`x_0 = 0`, :math:`y_l = \sum_{j \le l} C A_d^{j} B_d\,u_{l-j} + D u_l`.
-    The loop over ``l`` runs in Python, vectorised over the batch; one step costs
-    O(N^2) (dense), O(N) (diagonal) or O(N r) (DPLR). Splitting ``u`` into
-    chunks and passing each ``x_final`` as the next ``x0`` gives the same result
-    as one call.
+    Splitting ``u`` into chunks and passing each ``x_final`` as the next ``x0``
+    gives the same result as one call.
+
+    **Routes.** Let ``n`` be the state size of the linear form: ``N`` for diagonal
+    and dense systems and non-halved DPLR systems (expanded once into the dense
+    :math:`A_d`, O(N^2 r)); ``2N`` real for halved DPLR systems, whose transition is
+    real-linear on :math:`[\mathrm{Re}\,x, \mathrm{Im}\,x]`.
+
+    * ``"sequential"``: the loop over ``l`` in Python, vectorised over the batch;
+      one step costs O(N^2) (dense), O(N) (diagonal) or O(N r) (DPLR).
+    * ``"associative"``: log-depth (Hillis-Steele) scan inside chunks of ``T``
+      steps, the carried state prepended as element ``-1``: ``z_t += A^s z_{t-s}``
+      for ``s = 1, 2, 4, ...``, :math:`A^s` by squaring. Work O(n T log T)
+      (diagonal) or O(n^2 T log T) (dense) per chunk, memory O(batch n T), depth
+      ``log2 T``; pure array operations without host checks (JAX, GPUs).
+    * ``"chunked"``: chunks of ``T`` steps. The Krylov block
+      :math:`[B_d, A_d B_d, \dots, A_d^{T-1} B_d]`, the rows :math:`C A_d^{t+1}`
+      and :math:`A_d^T` come from ``log2 T`` doublings; the chunk-end states of the
+      zero-state response are one matrix product with the reversed inputs, the
+      state is carried across chunk boundaries by :math:`A_d^T` (one product per
+      chunk), and the outputs are the chunk-local convolution (a Toeplitz product)
+      plus :math:`C A_d^{t+1}` times the carried state. Work O(batch L (n + T))
+      plus O(batch n^2 L / T) for the carry (dense), in matrix products.
+    * ``"convolution"`` (diagonal systems, outputs): FFT convolution with the
+      kernel :math:`K_l = \sum_n C_n B_n \lambda_n^l` plus the initial-state
+      response :math:`\sum_n C_n \lambda_n^{l+1} x_{0,n}`; final state
+      :math:`\lambda^L x_0 + B \sum_k \lambda^{L-1-k} u_k`. Every power
+      :math:`\lambda^{mT+t}` is a product of two ``exp`` of exact multiples of
+      :math:`\log\lambda` (in float64), so no power is accumulated.
+    * ``"auto"``: ``"sequential"`` for ``L <=`` :data:`AUTO_SEQUENTIAL_MAX`;
+      otherwise ``"chunked"`` for NumPy arrays and CPU torch tensors (BLAS matrix
+      products), ``"associative"`` for every other backend (JAX, CuPy, CUDA
+      torch, array-api-strict). Default chunks: ``T = 64`` (diagonal) or the
+      power of two ``>= 4 n`` (dense: balances the n^2 carry per chunk against the
+      n T Krylov work) for ``"chunked"``; ``256`` (diagonal) or ``64`` (dense)
+      for ``"associative"``; ``~sqrt(L)`` for ``"convolution"``.
+
+    **Accuracy.** In float64 every route agrees with ``"sequential"`` to
+    :math:`8 (n + L)\,\varepsilon` relative to the largest output (or state)
+    entry, below ``1e-12`` for ``n + L <= 500`` (tested with hypothesis, and against
+    ``scipy.signal.dlsim``); in general both lie within
+    :math:`O((n + T + \min(L, \tau))\,\varepsilon)` of the exact values. In
+    float32 (:math:`\varepsilon = 2^{-23}`), with :math:`\rho < 1` the spectral
+    radius of :math:`A_d`, :math:`\tau = 1/(1-\rho)` its memory,
+    :math:`X = \max_l \|x_l\|_\infty` and :math:`\|C\|_1` (doubled when
+    halved), every route including the loop satisfies
+
+    .. math::
+
+        \|x_{L-1} - x^{\mathrm{exact}}_{L-1}\|_\infty \le
+        16\,\varepsilon\,(n + T + \min(L, \tau))\,X, \qquad
+        |y_l - y^{\mathrm{exact}}_l| \le
+        16\,\varepsilon\,(n + T + \min(L, \tau))\,\|C\|_1 X
+
+    (``T`` the chunk; the exact values of the float32-rounded system and inputs).
+    The terms: a power :math:`A^t` by squaring or ``exp`` is within
+    :math:`t\varepsilon` relative, a sum of length ``n + T`` adds
+    :math:`(n + T)\varepsilon`, and each of the :math:`\min(L, \tau)` steps (or
+    carries) that the state remembers adds one rounding.
 
     Examples
     --------
@@ -330,6 +395,14 @@ def scan(sys, u, x0=None, *, C=None, D=None, halved=False, method="auto", chunk=
     >>> y2, _ = ss.scan(sys, np.array([0.0]), x0=x, C=np.array([1.0]))
     >>> y2
     array([0.125])
+
+    The routes agree (here on 100 steps, chunks of 16):
+
+    >>> u = np.sin(np.arange(100.0))
+    >>> y_seq, x_seq = ss.scan(sys, u, C=np.array([1.0]), method="sequential")
+    >>> y_chk, x_chk = ss.scan(sys, u, C=np.array([1.0]), method="chunked", chunk=16)
+    >>> bool(np.allclose(y_chk, y_seq, rtol=1e-13, atol=0) and np.allclose(x_chk, x_seq))
+    True
     """
     halved = _array.check_flag(halved, "halved")
     method, chunk = _check_method(method, chunk)
