@@ -307,6 +307,8 @@ def chunked(xp, a, diag, b, c, x, u, T, out_halved, D):
         st = xp.reshape(st, sh[:-2] + (sh[-2] * sh[-1],))[..., :L]
         st = xp.matrix_transpose(st)  # (..., L, n)
         return st, st[..., -1, :]
+    if not _iscx(xp, U) and (out_halved or not (_iscx(xp, kry) or _iscx(xp, obs))):
+        return _chunked_real(xp, a, diag, kry, obs, pows, c, x, U, u, T, out_halved, D)
     K = xp.sum(c[..., :, None] * kry, axis=-2)  # (..., T): c A^t b
     if out_halved:
         K = 2 * _array.real(xp, K)
@@ -322,6 +324,61 @@ def chunked(xp, a, diag, b, c, x, u, T, out_halved, D):
     y = xp.reshape(y, sh[:-2] + (sh[-2] * sh[-1],))[..., :L]
     y = _add_skip(xp, y, u, D)
     # final state: A^r x_{M-1} + sum_{t<r} A^{r-1-t} b u_{M-1,t}, r samples in the last chunk
+    r = L - (M - 1) * T
+    tail = xp.flip(U[..., M - 1, :r], axis=-1)[..., :, None]
+    xf = _apply_power(xp, pows, diag, r, starts[-1]) + _mm(xp, kry[..., :, :r], tail)[..., 0]
+    return y, xf
+
+
+def _real_parts(xp, a, axis):
+    """``a`` (real) or ``[Re a, Im a]`` concatenated along ``axis`` (complex)."""
+    if not _iscx(xp, a):
+        return a
+    return xp.concat([xp.real(a), xp.imag(a)], axis=axis)
+
+
+def _chunked_real(xp, a, diag, kry, obs, pows, c, x, U, u, T, out_halved, D):
+    """:func:`chunked` for real inputs and real outputs, with two real matrix products.
+
+    Chunk-end states ``s = U R`` with ``R[t] = A^{T-1-t} b`` (real and imaginary parts
+    side by side); outputs ``[U, Re X, Im X] @ [Toeplitz(K); 2 Re obs^T; -2 Im obs^T]``
+    (``X`` the state before each chunk), so that no array of the size of ``u`` is made
+    except the product's result.
+    """
+    L = u.shape[-1]
+    M = U.shape[-2]
+    n = kry.shape[-2]
+    R = xp.matrix_transpose(xp.flip(kry, axis=-1))  # (..., T, n)
+    s2 = _matmul(xp, U, _real_parts(xp, R, -1))  # (..., M, n) or (..., M, 2n)
+    s = _array._complex(xp, s2[..., :n], s2[..., n:]) if _iscx(xp, R) else s2
+    batch = tuple(xp.broadcast_arrays(s[..., 0, :], x)[0].shape)
+    xm = xp.broadcast_to(x, batch)
+    if _iscx(xp, s) and not _iscx(xp, xm):
+        xm = xp.astype(xm, s.dtype)
+    starts = []
+    for m in range(M):
+        starts.append(xm)
+        if m < M - 1:
+            xm = _apply(xp, pows[-1], diag, xm[..., None])[..., 0] + s[..., m, :]
+    XP = xp.stack(starts, axis=-2)  # (..., M, n)
+    K = xp.sum(c[..., :, None] * kry, axis=-2)
+    f = 2 if out_halved else 1
+    K = f * _array.real(xp, K)
+    ot = xp.matrix_transpose(obs)  # (..., n, T)
+    if _iscx(xp, XP) or _iscx(xp, ot):
+        parts = [f * _array.real(xp, ot), -f * _imag(xp, ot)]
+        XP = xp.concat([_array.real(xp, XP), _imag(xp, XP)], axis=-1)
+    else:
+        parts = [f * ot]
+    Z = _toeplitz(xp, K)
+    right = xp.concat([xp.broadcast_to(Z, tuple(ot.shape[:-2]) + tuple(Z.shape[-2:])),
+                       *parts], axis=-2)
+    left_batch = tuple(XP.shape[:-2])
+    Ub = xp.broadcast_to(U, left_batch + tuple(U.shape[-2:]))
+    y = _matmul(xp, xp.concat([Ub, xp.astype(XP, U.dtype)], axis=-1), right)  # (..., M, T)
+    sh = tuple(y.shape)
+    y = xp.reshape(y, sh[:-2] + (sh[-2] * sh[-1],))[..., :L]
+    y = _add_skip(xp, y, u, D)
     r = L - (M - 1) * T
     tail = xp.flip(U[..., M - 1, :r], axis=-1)[..., :, None]
     xf = _apply_power(xp, pows, diag, r, starts[-1]) + _mm(xp, kry[..., :, :r], tail)[..., 0]

@@ -138,8 +138,9 @@ def _default_chunk(route, L, n, diag):
     if route == "convolution":  # powers lambda^t, t < T, and lambda^{mT}, m < L/T
         return _routes.pow2_at_least(max(16, int(L ** 0.5)))
     if route == "chunked":
-        # the carry costs n^2 (dense) per chunk, the Krylov blocks n T: T ~ 4 n balances
-        want = 64 if diag else 4 * n
+        # the carry costs n^2 (dense) per chunk, the Toeplitz products T per step:
+        # T ~ 2 n balances them
+        want = 128 if diag else min(256, max(128, 2 * n))
         return min(_routes.pow2_at_least(want), _routes.pow2_at_least(L))
     return min(256 if diag else 64, _routes.pow2_at_least(L))  # memory n T (n^2 log T)
 
@@ -355,10 +356,11 @@ def scan(sys, u, x0=None, *, C=None, D=None, halved=False, method="auto", chunk=
     * ``"auto"``: ``"sequential"`` for ``L <=`` :data:`AUTO_SEQUENTIAL_MAX`;
       otherwise ``"chunked"`` for NumPy arrays and CPU torch tensors (BLAS matrix
       products), ``"associative"`` for every other backend (JAX, CuPy, CUDA
-      torch, array-api-strict). Default chunks: ``T = 64`` (diagonal) or the
-      power of two ``>= 4 n`` (dense: balances the n^2 carry per chunk against the
-      n T Krylov work) for ``"chunked"``; ``256`` (diagonal) or ``64`` (dense)
-      for ``"associative"``; ``~sqrt(L)`` for ``"convolution"``.
+      torch, array-api-strict). Default chunks: ``T = 128`` (diagonal) or the
+      power of two ``>= 2 n`` in ``[128, 256]`` (dense: balances the n^2 carry per
+      chunk against the T per step of the chunk-local convolution) for
+      ``"chunked"``; ``256`` (diagonal) or ``64`` (dense) for ``"associative"``;
+      ``~sqrt(L)`` for ``"convolution"``.
 
     **Accuracy.** In float64 every route agrees with ``"sequential"`` to
     :math:`8 (n + L)\,\varepsilon` relative to the largest output (or state)

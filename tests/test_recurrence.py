@@ -142,7 +142,10 @@ def test_scan_matches_loop(xp, N, L, seed, kind, ubatch):
     for idx in np.ndindex(*ubatch, H):
         h = idx[-1]
         _check_scan(states[idx], y[idx], Ad[h], Bd[h], u[idx], C[h], D[h], x0=x0[idx])
-    np.testing.assert_array_equal(xf, states[..., -1, :])
+    # the two calls may take different routes (method="auto"): equal to rounding, within
+    # the routes' 8 (N + L) eps (see test_scan_routes)
+    np.testing.assert_allclose(xf, states[..., -1, :], rtol=0,
+                               atol=8 * (N + L) * EPS * np.abs(states).max())
 
 
 # ----------------------------------------------------------------------------------
