@@ -17,6 +17,11 @@ machine, inputs and dtype (float32 unless stated):
    memory); such cells are marked ``*``.
 4. **Generation**: the recurrent DPLR step against recomputing the convolution per
    token, integrated over a whole sequence.
+5. **Scan** (``H = 256``, ``N = 64`` halved, ``L = 65536``, float32, diagonal and DPLR):
+   ``statespace.scan(method="auto")`` and the other routes against the sequential
+   step loop, timed on a prefix and scaled linearly to ``L`` (its cost per step does
+   not depend on the position), or on the whole sequence with ``--scan-full``; with
+   JAX installed, the associative route under ``jax.jit`` against ``jax.lax.scan``.
 
 Writes ``report.md``, ``report.json`` and PNG plots (matplotlib, Agg) to ``--out``.
 """
@@ -42,7 +47,7 @@ PAPER_TABLE2 = {"N": [128, 256, 512], "speedup": [1.9, 6.7, 29.6],
                 "memory": [42.0, 133.0, 392.0]}
 
 #: Report sections, in the order they run.
-SECTIONS = ("machine", "cauchy", "kernels", "generation")
+SECTIONS = ("machine", "cauchy", "kernels", "generation", "scan")
 
 #: Performance targets (benchmarks, not tests): reported as met / missed.
 TARGETS = {
@@ -52,6 +57,7 @@ TARGETS = {
     "exponent_L": 1.15,
     "cauchy_roofline_fraction": 0.25,
     "generation_speedup_L4096": 50.0,
+    "scan_auto_speedup_L65536": 50.0,
 }
 
 
@@ -384,6 +390,107 @@ def bench_generation(L, quick, repeat):
 
 
 # --------------------------------------------------------------------------------------
+# 5. scan
+# --------------------------------------------------------------------------------------
+def _jax_scan(kind, L, repeat):
+    """The associative route under ``jax.jit`` against ``jax.lax.scan`` (or ``None``)."""
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None
+    from benchmarks.benchmarks.scan import scan_inputs
+    from statespace import _scan, recurrence
+    from statespace import discretize as sd
+
+    sys_, C, u = scan_inputs(kind, L)
+    sys_ = sys_ if kind == "diag" else None
+    if sys_ is None:
+        return None  # the DPLR expansion runs on the host; diagonal systems only
+    lam, b, c, uu = (jnp.asarray(a) for a in (sys_.Lambda_d, sys_.Bd, C, u))
+    T = 1024
+
+    @jax.jit
+    def assoc(lam, b, c, uu):
+        x = jnp.zeros(b.shape, dtype=b.dtype)
+        return _scan.associative(jnp, lam, True, b, c, x, uu, T, True, None)
+
+    @jax.jit
+    def lax_scan(lam, b, c, uu):
+        def f(x, ut):
+            x = lam * x + b * ut[:, None]
+            return x, 2 * jnp.real(jnp.sum(c * x, axis=-1))
+
+        x, ys = jax.lax.scan(f, jnp.zeros(b.shape, dtype=b.dtype), uu.T)
+        return ys.T, x
+
+    out = {}
+    for name, fn in (("associative_jit", assoc), ("lax_scan_jit", lax_scan)):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn(lam, b, c, uu))
+        compile_s = time.perf_counter() - t0
+        tm = _time(lambda fn=fn: jax.block_until_ready(fn(lam, b, c, uu)), repeat, min_time=0)
+        out[name] = {"seconds": tm[0], "first_call_seconds": compile_s}
+    ya, _ = assoc(lam, b, c, uu)
+    yl, _ = lax_scan(lam, b, c, uu)
+    y_np, _ = recurrence.scan(sd.DiagDiscrete(sys_.Lambda_d, sys_.Bd), u, C=C, halved=True)
+    out["rel_diff_assoc_vs_lax"] = relative_error(np.asarray(ya), np.asarray(yl))
+    out["rel_diff_assoc_vs_numpy"] = relative_error(np.asarray(ya), y_np)
+    out["speedup"] = out["lax_scan_jit"]["seconds"] / out["associative_jit"]["seconds"]
+    out["L"], out["kind"], out["chunk"] = L, kind, T
+    out["jax"] = jax.__version__
+    return out
+
+
+def bench_scan(L, quick, repeat, full):
+    import statespace as ss
+    from benchmarks.benchmarks.scan import H, N, scan_inputs
+
+    rows = []
+    for kind in ("diag", "dplr"):
+        sys_, C, u = scan_inputs(kind, L)
+        steps = L if full else min(L, 512 if quick else 2048)
+
+        def seq(sys_=sys_, C=C, u=u, steps=steps):
+            return ss.scan(sys_, u[:, :steps], C=C, halved=True, method="sequential")
+
+        ts = _time(seq, 1, min_time=0)
+        y_seq, _ = seq()
+        row = {"kind": kind, "L": L, "H": H, "N": N, "sequential_steps_timed": steps,
+               "sequential_seconds": ts[0] * L / steps,
+               "sequential_cpu_seconds": ts.cpu * L / steps,
+               "sequential_per_step": ts[0] / steps, "routes": {}}
+        for method in ("auto", "chunked", "associative") + (("convolution",)
+                                                            if kind == "diag" else ()):
+            # the associative route (log-depth, for JAX and GPUs) does O(log T) times the
+            # work on a CPU: timed on a prefix of 4096 steps, scaled linearly in L
+            Lr = min(L, 4096) if method == "associative" else L
+
+            def run(method=method, sys_=sys_, C=C, u=u, Lr=Lr):
+                return ss.scan(sys_, u[:, :Lr], C=C, halved=True, method=method)
+
+            tm = _time(run, 1 if Lr < L else repeat, min_time=0)
+            y, _ = run()
+            k = min(steps, Lr)
+            row["routes"][method] = {
+                "seconds": tm[0] * L / Lr, "cpu_seconds": tm.cpu * L / Lr,
+                "steps_timed": Lr,
+                "speedup": row["sequential_seconds"] / (tm[0] * L / Lr),
+                "speedup_cpu": row["sequential_cpu_seconds"] / (tm.cpu * L / Lr),
+                "rel_diff_vs_sequential_prefix": relative_error(y[:, :k], y_seq[:, :k]),
+            }
+            _log(f"scan {kind} L={L} {method}: {tm[0]:.3f} s, "
+                 f"{row['routes'][method]['speedup']:.0f}x")
+        rows.append(row)
+    res = {"rows": rows, "jax": None}
+    try:
+        res["jax"] = _jax_scan("diag", min(L, 16384), repeat)
+    except Exception as exc:  # noqa: BLE001 - an optional extra; keep the figures
+        res["jax"] = {"error": f"{type(exc).__name__}: {exc}"}
+    return res
+
+
+# --------------------------------------------------------------------------------------
 # report
 # --------------------------------------------------------------------------------------
 def _fmt_t(s):
@@ -426,6 +533,11 @@ def _targets(res):
     if g and g["L"] == 4096:
         out.append(("generation: recurrence vs recompute, L=4096 (x)", g["speedup"], ">=",
                     TARGETS["generation_speedup_L4096"], g["speedup_cpu"]))
+    for r in res.get("scan", {}).get("rows", []):
+        if r["L"] == 65536 and "auto" in r["routes"]:
+            a = r["routes"]["auto"]
+            out.append((f"scan auto vs sequential loop, {r['kind']}, L=65536 (x)", a["speedup"],
+                        ">=", TARGETS["scan_auto_speedup_L65536"], a["speedup_cpu"]))
     rows = []
     for name, val, op, tgt, cpu in out:
         ok = val >= tgt if op == ">=" else val <= tgt
@@ -571,6 +683,39 @@ def _markdown(res):
                  f"{g['recompute_last_token'] * 1e3:.1f} ms (last) |")
         L.append(f"\nSpeed-up of the recurrence: **{g['speedup']:.0f}x** (from CPU time: "
                  f"{g['speedup_cpu']:.0f}x).\n")
+    sc = res.get("scan")
+    if sc:
+        L.append("## Scans over a whole sequence\n")
+        L.append("H = 256, N = 64 (32 conjugate-pair modes, halved), float32, outputs and "
+                 "final state. The sequential loop is timed on the first "
+                 "`sequential_steps_timed` steps and scaled linearly to L (its cost per step "
+                 "is constant); the routes run on the whole sequence. Differences: relative "
+                 "max over the timed prefix.\n")
+        L.append("| system | L | route | time | speed-up vs loop | from CPU time | rel. diff |")
+        L.append("|---|---|---|---|---|---|---|")
+        for r in sc["rows"]:
+            L.append(f"| {r['kind']} | {r['L']} | sequential ({r['sequential_steps_timed']} "
+                     f"steps timed) | {_fmt_t(r['sequential_seconds'])} | 1x | 1x | - |")
+            for m, v in r["routes"].items():
+                pre = "" if v.get("steps_timed", r["L"]) == r["L"] else \
+                    f" ({v['steps_timed']} steps timed)"
+                L.append(f"| {r['kind']} | {r['L']} | {m}{pre} | {_fmt_t(v['seconds'])} | "
+                         f"{v['speedup']:.0f}x | {v['speedup_cpu']:.0f}x | "
+                         f"{v['rel_diff_vs_sequential_prefix']:.1e} |")
+        L.append("")
+        j = sc.get("jax")
+        if j and "error" not in j:
+            L.append(f"JAX {j['jax']} (diagonal, L = {j['L']}, chunk {j['chunk']}): the "
+                     f"associative route under `jax.jit` "
+                     f"{_fmt_t(j['associative_jit']['seconds'])} against `jax.lax.scan` "
+                     f"{_fmt_t(j['lax_scan_jit']['seconds'])} ({j['speedup']:.1f}x); first "
+                     f"calls (compile) {_fmt_t(j['associative_jit']['first_call_seconds'])} "
+                     f"and {_fmt_t(j['lax_scan_jit']['first_call_seconds'])}; outputs agree "
+                     f"to {j['rel_diff_assoc_vs_lax']:.1e}.\n")
+        elif j:
+            L.append(f"JAX: {j['error']}\n")
+        else:
+            L.append("JAX: not installed (the JAX comparison is skipped).\n")
     if res.get("errors"):
         L.append("## Sections that failed\n")
         for k, v in res["errors"].items():
@@ -669,14 +814,17 @@ def build_parser():
                    help="small grid (N in {64, 128}, L in {1024, 4096}), ~1-2 min")
     p.add_argument("--repeat", type=int, default=None,
                    help="timed repetitions per cell (best is reported; default 3, quick 2)")
-    p.add_argument("--sections", default="machine,cauchy,kernels,generation",
-                   help="comma-separated subset of machine,cauchy,kernels,generation")
+    p.add_argument("--sections", default="machine,cauchy,kernels,generation,scan",
+                   help="comma-separated subset of machine,cauchy,kernels,generation,scan")
     p.add_argument("--N", type=int, nargs="+", default=None, help="state sizes of the grid")
     p.add_argument("--L", type=int, nargs="+", default=None, help="lengths of the grid")
     p.add_argument("--H", type=int, default=256, help="channels (default 256)")
     p.add_argument("--mem-budget", type=float, default=1.0,
                    help="GiB a baseline may use before it runs on fewer channels (default 1)")
     p.add_argument("--generation-L", type=int, default=4096, help="tokens (default 4096)")
+    p.add_argument("--scan-L", type=int, default=65536, help="scan length (default 65536)")
+    p.add_argument("--scan-full", action="store_true",
+                   help="time the sequential scan over the whole sequence (~10 s per system)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     return p
 
@@ -714,6 +862,7 @@ def main(argv=None):
         "kernels": lambda: bench_kernels(grid_N, grid_L, args.H, quick, repeat,
                                          args.mem_budget * 2**30, with_generic=True),
         "generation": lambda: bench_generation(args.generation_L, quick, repeat),
+        "scan": lambda: bench_scan(args.scan_L, quick, repeat, args.scan_full),
     }
     if "cauchy" in sections:
         sections.add("machine")

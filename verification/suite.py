@@ -150,6 +150,7 @@ __all__ = [
     "kernel_hippo",
     "kernel_diag_init",
     "recurrence_vs_conv",
+    "scan_routes",
     "stability",
     "reference_inits",
     "hold_discretization",
@@ -1205,6 +1206,124 @@ def recurrence_vs_conv(kind, N, L, dt, dtypes, backend):
     return rows
 
 
+def scan_routes(kind, N, L, dt, dtypes, backend, chunk=64):
+    r"""The fast routes of :func:`statespace.scan` against the step loop in float64.
+
+    Each route (``associative``, ``chunked``, ``convolution`` for diagonal systems,
+    ``auto``) runs in the working dtype; the truth is the ``sequential`` route in
+    float64 on the same system (its arrays rounded to the working dtype first).
+    Tolerances (the Notes of :func:`statespace.scan`): float64
+    ``8 (n + L) eps`` relative; float32 ``16 eps (n + T + min(L, tau)) amp`` with
+    ``tau = 1 / (1 - rho(Ad))`` and ``amp = ||C||_1 X / max|y|`` (outputs) or
+    ``X / max|x_final|`` (final state), ``X`` the largest state entry.
+
+    Parameters
+    ----------
+    kind : {"dense", "diag", "dplr"}
+        ``"dense"``: LegS, bilinear; ``"diag"``: S4D-Lin halved, ZOH; ``"dplr"``:
+        LegS halved DPLR, bilinear.
+    N : int
+        State size.
+    L : int
+        Sequence length.
+    dt : float
+        Step.
+    dtypes : sequence of str
+        Working dtypes.
+    backend : str
+        Backend.
+    chunk : int, optional
+        Chunk length of the routes.
+
+    Returns
+    -------
+    rows : list of Row
+
+    Examples
+    --------
+    >>> from statespace.verification.suite import scan_routes
+    >>> rows = scan_routes("diag", 8, 256, 0.01, ["float64"], "numpy")
+    >>> all(r.passed for r in rows)
+    True
+    """
+    import statespace as ss
+    from statespace import discretize as sd
+
+    xp = _xp(backend)
+    rng = np.random.default_rng(4000 + N + L)
+    u64 = rng.standard_normal(L).astype(np.float32).astype(np.float64)
+    routes = ("associative", "chunked") + (("convolution",) if kind == "diag" else ()) + ("auto",)
+    rows = []
+    for dtype in dtypes:
+        eps = _eps(dtype)
+        fdt, cdt = getattr(xp, dtype), getattr(xp, _cdt(dtype))
+        u = xp.asarray(u64.astype(dtype), dtype=fdt)
+        system = {"dense": "legs", "diag": "diag-lin", "dplr": "legs"}[kind]
+        params = {"kind": kind, "system": system, "N": N, "L": L, "dt": dt, "T": chunk,
+                  "backend": backend}
+        try:
+            halved = kind != "dense"
+            if kind == "dense":
+                A, B = ss.hippo.transition("legs", N, dtype=fdt, xp=xp)
+                C = xp.asarray(_cvec(N).astype(dtype), dtype=fdt)
+                sys_ = sd.bilinear(A, B, dt)
+            elif kind == "diag":
+                h = ss.dplr("diag-lin", N, dtype=fdt, xp=xp)
+                C = xp.asarray(_chalf(N).astype(_cdt(dtype)), dtype=cdt)
+                sys_ = sd.zoh_diag(h.Lambda, h.B, dt)
+            else:
+                h = ss.dplr("legs", N, dtype=fdt, xp=xp)
+                Cx = xp.asarray(_cvec(N).astype(dtype), dtype=fdt)
+                C = xp.sum(xp.astype(Cx, cdt)[:, None] * h.V, axis=0)
+                sys_ = sd.bilinear_dplr(h.Lambda, h.P, h.B, dt, halved=True)
+            wide = {f: (np.asarray(_np(v), dtype=np.complex128 if np.iscomplexobj(_np(v))
+                                   else np.float64) if f != "halved" else v)
+                    for f, v in sys_._asdict().items()}
+            sys64 = type(sys_)(**wide)
+            C64 = _np(C).astype(np.complex128 if np.iscomplexobj(_np(C)) else np.float64)
+            states, _ = ss.scan(sys64, u64, halved=halved, method="sequential")
+            y_ref, x_ref = ss.scan(sys64, u64, C=C64, halved=halved, method="sequential")
+            if kind == "dense":
+                Ad = sys64.Ad
+            elif kind == "diag":
+                Ad = np.diag(sys64.Lambda_d)
+            else:
+                Ad = sys64.to_dense().Ad
+            rho = float(np.max(np.abs(np.linalg.eigvals(Ad))))
+            n = 2 * N if kind == "dplr" else N
+            X = float(np.max(np.abs(states)))
+            amp_y = (2 if halved else 1) * float(np.sum(np.abs(C64))) * X / float(
+                np.max(np.abs(y_ref)))
+            amp_x = X / float(np.max(np.abs(x_ref)))
+        except Exception as exc:  # noqa: BLE001
+            rows.append(_error_row(EXP_RECUR, f"scan routes ({kind})", params, dtype, exc))
+            continue
+        memory = min(L, 1.0 / max(1.0 - rho, 1e-300))
+        if dtype == "float64":
+            tol_y = tol_x = 8 * (n + L) * eps
+            note = "tol = 8 (n + L) eps; truth: the float64 step loop"
+        else:
+            base = 16 * eps * (n + chunk + memory)
+            tol_y, tol_x = base * amp_y, base * amp_x
+            note = (f"tol = 16 eps (n + T + min(L, tau)) amp, tau = {1 / (1 - rho):.3g}; "
+                    "truth: the float64 step loop")
+        for route in routes:
+            p = dict(params, route=route)
+            try:
+                y, xf = ss.scan(sys_, u, C=C, halved=halved, method=route, chunk=chunk)
+                y, xf = _np(y), _np(xf)
+            except Exception as exc:  # noqa: BLE001
+                rows.append(_error_row(EXP_RECUR, f"scan route {route} ({kind})", p, dtype, exc))
+                continue
+            rows.append(_row(EXP_RECUR, f"scan route {route} ({kind}) outputs vs float64 loop, "
+                             "rel. max error", dict(p, amplification=amp_y), dtype, y, y_ref,
+                             tol_y, note=note))
+            rows.append(_row(EXP_RECUR, f"scan route {route} ({kind}) final state vs float64 "
+                             "loop, rel. max error", dict(p, amplification=amp_x), dtype, xf,
+                             x_ref, tol_x, note=note))
+    return rows
+
+
 # --------------------------------------------------------------------------- stability
 
 
@@ -1411,6 +1530,10 @@ def experiments(quick=True, dtypes=("float32", "float64"), backend="numpy"):
     for kind, N in (("dense", 16), ("diag", 16), ("dplr", 16)) if quick else \
             (("dense", 64), ("diag", 64), ("dplr", 64), ("dense", 16), ("dplr", 256)):
         add(f"recurrence_{kind}_N{N}_L{rL}", recurrence_vs_conv, kind=kind, N=N, L=rL, dt=0.01)
+    sL = 1024 if quick else 16384
+    for kind, N in (("diag", 16), ("dplr", 16), ("dense", 16)) if quick else \
+            (("diag", 64), ("dplr", 64), ("dense", 64)):
+        add(f"scan_routes_{kind}_N{N}_L{sL}", scan_routes, kind=kind, N=N, L=sL, dt=0.01)
 
     add("boundary_states", boundary_states, N=8 if quick else 16, L=64 if quick else 256, dt=0.01)
     add("kernel_trained", kernel_trained, N=64, L=4096, dts=(1e-3, 1e-2, 1e-1))
