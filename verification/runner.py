@@ -20,7 +20,7 @@ Examples
 --------
 >>> from statespace.verification import runner
 >>> runner.BACKENDS
-('numpy', 'torch', 'array_api_strict')
+('numpy', 'torch', 'array_api_strict', 'jax')
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ EXIT_NOT_RUN = 2
 
 #: Backends ``statespace verify`` runs the suite on (names of
 #: :data:`statespace._array.BACKENDS`).
-BACKENDS = ("numpy", "torch", "array_api_strict")
+BACKENDS = ("numpy", "torch", "array_api_strict", "jax")
 
 #: Working precisions the suite verifies.
 DTYPES = ("float32", "float64")
@@ -132,10 +132,10 @@ def run(*, quick=True, out="report", dtypes=DTYPES, backend="numpy", workers=1,
     --------
     >>> import tempfile
     >>> from statespace.verification.runner import run
-    >>> run(backend="jax", out=tempfile.mkdtemp())
+    >>> run(backend="mxnet", out=tempfile.mkdtemp())
     Traceback (most recent call last):
     ...
-    ValueError: backend must be one of numpy, torch, array_api_strict; got 'jax'
+    ValueError: backend must be one of numpy, torch, array_api_strict, jax; got 'mxnet'
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
@@ -158,6 +158,19 @@ def run(*, quick=True, out="report", dtypes=DTYPES, backend="numpy", workers=1,
         return _not_run(str(exc))
     except OSError as exc:
         return _not_run(f"{type(exc).__name__}: {exc}")
+
+
+def _enable_jax_x64():
+    """JAX with 64-bit types for this process and its workers.
+
+    The float64 rows need them (JAX truncates float64 to float32 by default). The
+    environment variable reaches worker processes, which import JAX afresh; the
+    configuration update covers a JAX already imported here.
+    """
+    os.environ["JAX_ENABLE_X64"] = "1"
+    jax = sys.modules.get("jax")
+    if jax is not None:
+        jax.config.update("jax_enable_x64", True)
 
 
 def _not_run(message):
@@ -184,6 +197,8 @@ def _reference_data_note():
 def _run(quick, out, dtypes, backend, workers, blas_threads, progress, only, lenient=False):
     from statespace.verification.report import demote_expected, run_suite, write_report
 
+    if backend == "jax":
+        _enable_jax_x64()
     try:
         backend_namespace(backend)
     except ImportError as exc:
