@@ -470,7 +470,8 @@ def bench_backends(quick, repeat, H=None, N=64, L=None):
                              "max_rel_diff": relative_error(np.asarray(K), ref)})
             _log(f"backends {kernel} {dtype}: numpy {t_np * 1e3:.1f} ms, jax jit "
                  f"{rows[-1]['seconds'] * 1e3:.1f} ms (compile {compile_s:.1f} s)")
-    return {"config": {"H": H, "N": N, "L": L, "system": "LegS (N // 2 conjugate pairs)"}, "rows": rows}
+    return {"config": {"H": H, "N": N, "L": L, "system": "LegS (N // 2 conjugate pairs)"},
+            "rows": rows}
 
 
 # --------------------------------------------------------------------------------------
