@@ -423,3 +423,30 @@ def test_constructors_inside_jit(x64):
     # JAX's eigh against LAPACK's through NumPy: rounding order only (N = 4)
     assert relative_error(np.asarray(lam), 2 * ss.dplr("legs", 4).Lambda) <= 64 * EPS[np.float64]
     assert relative_error(np.asarray(A), 2 * ss.hippo.transition("legs", 4)[0]) == 0
+
+
+def test_verify_backend_jax(tmp_path, monkeypatch):
+    """``statespace verify --backend jax`` runs the suite's rows on JAX arrays with
+    64-bit types (float64 rows would otherwise be float32 in disguise)."""
+    import json
+
+    from statespace import cli
+    from statespace.verification import runner, suite
+
+    def one_experiment(quick, dtypes, backend):
+        exps = [e for e in suite.experiments(quick=quick, dtypes=dtypes, backend=backend)
+                if e.name == "kernel_legs_N16"]
+        return exps, runner.SOURCE
+
+    monkeypatch.setattr(runner, "_load_experiments", one_experiment)
+    monkeypatch.setenv("JAX_ENABLE_X64", "0")  # restored after the test
+    before = jax.config.jax_enable_x64
+    try:
+        status = cli.main(["verify", "--out", str(tmp_path), "--no-progress", "--backend",
+                           "jax", "--dtype", "float64"])
+        assert jax.config.jax_enable_x64
+    finally:
+        jax.config.update("jax_enable_x64", before)
+    assert status == 0
+    doc = json.loads((tmp_path / "report.json").read_text())
+    assert doc["rows"] and {r["params"]["backend"] for r in doc["rows"]} == {"jax"}
