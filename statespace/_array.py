@@ -703,12 +703,14 @@ def backend_namespace(name):
     Parameters
     ----------
     name : str
-        ``"numpy"``, ``"torch"``, ``"array_api_strict"`` or ``"cupy"``.
+        ``"numpy"``, ``"torch"``, ``"array_api_strict"``, ``"cupy"`` or ``"jax"``.
 
     Returns
     -------
     xp : module
-        The namespace (array-api-compat's wrapper for NumPy, torch and CuPy).
+        The namespace (array-api-compat's wrapper for NumPy, torch and CuPy;
+        ``jax.numpy`` itself for JAX, whose 64-bit types the caller enables with
+        ``jax_enable_x64``).
 
     Raises
     ------
