@@ -587,8 +587,9 @@ def fft(xp, kind, x, n=None):
 def expm(xp, a):
     """Matrix exponential of ``a`` (..., N, N).
 
-    NumPy: :func:`scipy.linalg.expm`; CuPy: ``cupyx.scipy.linalg.expm``; JAX:
-    ``jax.scipy.linalg.expm`` (traceable under ``jax.jit``); every other
+    NumPy: :func:`scipy.linalg.expm` (single precision exponentiated in double);
+    CuPy: ``cupyx.scipy.linalg.expm``; JAX: ``jax.scipy.linalg.expm`` (traceable
+    under ``jax.jit``; single precision in double when 64-bit types are on); every other
     namespace (torch included): scaling and squaring with a degree-13 Padé
     approximant written against the array API (Higham 2005), which keeps autograd
     intact. torch's own ``matrix_exp`` is not used: on single small float64 matrices
@@ -611,9 +612,16 @@ def expm(xp, a):
 
         return cp_expm(a)
     if is_jax_namespace(xp):
-        # traceable (a fixed number of squarings under jax.jit), differentiable
+        # traceable (a fixed number of squarings under jax.jit), differentiable; single
+        # precision is exponentiated in double and rounded once, as for NumPy, when
+        # JAX has 64-bit types (jax_enable_x64)
+        import jax
         from jax.scipy.linalg import expm as jax_expm
 
+        wide = (xp.float64 if a.dtype == xp.float32 else
+                xp.complex128 if a.dtype == xp.complex64 else None)
+        if wide is not None and jax.dtypes.canonicalize_dtype(wide) == wide:
+            return xp.astype(jax_expm(xp.astype(a, wide)), a.dtype)
         return jax_expm(a)
     return _expm_pade13(xp, a)
 
