@@ -22,6 +22,9 @@ machine, inputs and dtype (float32 unless stated):
    step loop, timed on a prefix and scaled linearly to ``L`` (its cost per step does
    not depend on the position), or on the whole sequence with ``--scan-full``; with
    JAX installed, the associative route under ``jax.jit`` against ``jax.lax.scan``.
+6. **Backends**: ``kernel_dplr`` and ``kernel_diag`` on NumPy, torch and JAX (eager
+   and under ``jax.jit``: compile time of the first call, then run time) in float32 and
+   float64, as ratios to NumPy's time, with each result's difference from NumPy's.
 
 Writes ``report.md``, ``report.json`` and PNG plots (matplotlib, Agg) to ``--out``.
 """
@@ -47,7 +50,7 @@ PAPER_TABLE2 = {"N": [128, 256, 512], "speedup": [1.9, 6.7, 29.6],
                 "memory": [42.0, 133.0, 392.0]}
 
 #: Report sections, in the order they run.
-SECTIONS = ("machine", "cauchy", "kernels", "generation", "scan")
+SECTIONS = ("machine", "cauchy", "kernels", "generation", "scan", "backends")
 
 #: Performance targets (benchmarks, not tests): reported as met / missed.
 TARGETS = {
@@ -491,6 +494,94 @@ def bench_scan(L, quick, repeat, full):
 
 
 # --------------------------------------------------------------------------------------
+# 6. the kernels on every installed backend, JAX under jit included
+# --------------------------------------------------------------------------------------
+def _jax_x64(enabled):
+    """``jax_enable_x64`` for a block (thread-local), on old and new JAX alike."""
+    import jax
+
+    ctx = getattr(jax, "enable_x64", None)
+    if callable(ctx):
+        return ctx(enabled)
+    from jax import experimental  # pragma: no cover - older JAX
+
+    return experimental.enable_x64() if enabled else experimental.disable_x64()
+
+
+def bench_backends(quick, repeat, H=None, N=64, L=None):
+    """``kernel_dplr`` / ``kernel_diag`` per backend: time, ratio to NumPy, difference.
+
+    JAX runs eagerly and under ``jax.jit``; the jit row's ``compile_seconds`` is the
+    first call (trace, compile and run), its ``seconds`` the best later call. float64
+    runs JAX with ``jax_enable_x64`` (scoped to the measurement).
+    """
+    import functools
+
+    import statespace as ss
+
+    H = H or (64 if quick else 256)
+    L = L or (1024 if quick else 4096)
+    d = ss.dplr("legs", N)  # N // 2 conjugate pairs
+    rng = np.random.default_rng(0)
+    C = rng.standard_normal((H, N // 2)) + 1j * rng.standard_normal((H, N // 2))
+    dt = np.geomspace(1e-3, 1e-1, H)
+    rows = []
+    for dtype in ("float32", "float64"):
+        cdt = np.complex64 if dtype == "float32" else np.complex128
+        base = {"kernel_dplr": [a.astype(cdt) for a in (d.Lambda, d.P, d.B, C)],
+                "kernel_diag": [a.astype(cdt) for a in (d.Lambda, d.B, C)]}
+        for kernel, arrs in base.items():
+            arrs = [*arrs, dt.astype(dtype)]
+            fn = functools.partial(getattr(ss, kernel), L=L, halved=True)
+            tm = _time(lambda fn=fn, arrs=arrs: fn(*arrs), repeat)
+            ref = fn(*arrs)
+            t_np = tm[0]
+            rows.append({"backend": "numpy", "kernel": kernel, "dtype": dtype,
+                         "seconds": t_np, "ratio_vs_numpy": 1.0, "max_rel_diff": 0.0})
+            try:
+                import torch
+
+                targs = [torch.from_numpy(np.ascontiguousarray(a)) for a in arrs]
+                tm = _time(lambda targs=targs, fn=fn: fn(*targs), repeat)
+                rows.append({"backend": "torch", "kernel": kernel, "dtype": dtype,
+                             "seconds": tm[0], "ratio_vs_numpy": tm[0] / t_np,
+                             "max_rel_diff": relative_error(fn(*targs).numpy(), ref)})
+            except ImportError:  # pragma: no cover
+                pass
+            try:
+                import jax
+                import jax.numpy as jnp
+            except ImportError:  # pragma: no cover
+                rows.append({"backend": "jax", "kernel": kernel, "dtype": dtype,
+                             "skipped": "jax is not installed"})
+                continue
+            with _jax_x64(dtype == "float64"):
+                jargs = [jnp.asarray(a) for a in arrs]
+
+                def eager(fn=fn, jargs=jargs):
+                    return fn(*jargs).block_until_ready()
+
+                tm = _time(eager, max(1, repeat - 1), min_time=0)
+                rows.append({"backend": "jax (eager)", "kernel": kernel, "dtype": dtype,
+                             "seconds": tm[0], "ratio_vs_numpy": tm[0] / t_np,
+                             "max_rel_diff": relative_error(np.asarray(eager()), ref)})
+                jitted = jax.jit(fn)
+                t0 = time.perf_counter()
+                K = jitted(*jargs).block_until_ready()
+                compile_s = time.perf_counter() - t0
+                tm = _time(lambda jitted=jitted, jargs=jargs:
+                           jitted(*jargs).block_until_ready(), repeat)
+                rows.append({"backend": "jax (jit)", "kernel": kernel, "dtype": dtype,
+                             "seconds": tm[0], "compile_seconds": compile_s,
+                             "ratio_vs_numpy": tm[0] / t_np,
+                             "max_rel_diff": relative_error(np.asarray(K), ref)})
+            _log(f"backends {kernel} {dtype}: numpy {t_np * 1e3:.1f} ms, jax jit "
+                 f"{rows[-1]['seconds'] * 1e3:.1f} ms (compile {compile_s:.1f} s)")
+    return {"config": {"H": H, "N": N, "L": L, "system": "LegS (N // 2 conjugate pairs)"},
+            "rows": rows}
+
+
+# --------------------------------------------------------------------------------------
 # report
 # --------------------------------------------------------------------------------------
 def _fmt_t(s):
@@ -716,6 +807,28 @@ def _markdown(res):
             L.append(f"JAX: {j['error']}\n")
         else:
             L.append("JAX: not installed (the JAX comparison is skipped).\n")
+    bk = res.get("backends")
+    if bk:
+        cfg = bk["config"]
+        L.append("## Backends\n")
+        L.append(f"`kernel_dplr` and `kernel_diag` of a {cfg['system']} system, H = {cfg['H']}, "
+                 f"N = {cfg['N']}, L = {cfg['L']}, on each installed backend. Time is the best "
+                 "of the timed calls; under `jax.jit` the first call (trace and compile) is "
+                 "listed apart. float32 runs JAX in its default mode (64-bit types off: "
+                 "the double-precision set-up steps are truncated to single precision), "
+                 "float64 with `jax_enable_x64`. The last column is the max-norm difference "
+                 "from NumPy's result, relative to it.\n")
+        L.append("| kernel | dtype | backend | time | vs NumPy | jit compile | diff vs NumPy |")
+        L.append("|---|---|---|---|---|---|---|")
+        for r in bk["rows"]:
+            if "skipped" in r:
+                L.append(f"| {r['kernel']} | {r['dtype']} | {r['backend']} | skipped: "
+                         f"{r['skipped']} | | | |")
+                continue
+            comp = _fmt_t(r["compile_seconds"]) if "compile_seconds" in r else ""
+            L.append(f"| {r['kernel']} | {r['dtype']} | {r['backend']} | {_fmt_t(r['seconds'])}"
+                     f" | {r['ratio_vs_numpy']:.2f}x | {comp} | {r['max_rel_diff']:.1e} |")
+        L.append("")
     if res.get("errors"):
         L.append("## Sections that failed\n")
         for k, v in res["errors"].items():
@@ -814,8 +927,8 @@ def build_parser():
                    help="small grid (N in {64, 128}, L in {1024, 4096}), ~1-2 min")
     p.add_argument("--repeat", type=int, default=None,
                    help="timed repetitions per cell (best is reported; default 3, quick 2)")
-    p.add_argument("--sections", default="machine,cauchy,kernels,generation,scan",
-                   help="comma-separated subset of machine,cauchy,kernels,generation,scan")
+    p.add_argument("--sections", default=",".join(SECTIONS),
+                   help=f"comma-separated subset of {','.join(SECTIONS)}")
     p.add_argument("--N", type=int, nargs="+", default=None, help="state sizes of the grid")
     p.add_argument("--L", type=int, nargs="+", default=None, help="lengths of the grid")
     p.add_argument("--H", type=int, default=256, help="channels (default 256)")
@@ -863,6 +976,7 @@ def main(argv=None):
                                          args.mem_budget * 2**30, with_generic=True),
         "generation": lambda: bench_generation(args.generation_L, quick, repeat),
         "scan": lambda: bench_scan(args.scan_L, quick, repeat, args.scan_full),
+        "backends": lambda: bench_backends(quick, repeat),
     }
     if "cauchy" in sections:
         sections.add("machine")

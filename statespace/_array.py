@@ -15,6 +15,7 @@ Rules
 
 from __future__ import annotations
 
+import functools
 import importlib
 import math
 import numbers
@@ -26,6 +27,7 @@ from array_api_compat import (
     array_namespace,
     is_array_api_obj,
     is_cupy_namespace,
+    is_jax_namespace,
     is_numpy_namespace,
     is_torch_namespace,
 )
@@ -42,6 +44,8 @@ __all__ = [
     "eps",
     "asarray",
     "compiling",
+    "flagged",
+    "tracing",
     "check_flag",
     "check_number",
     "check_array",
@@ -261,14 +265,66 @@ def compiling():
     return is_compiling is not None and is_compiling()  # torch >= 2.3 has it
 
 
-def _traced(x):
-    """Whether the value of ``x`` is unavailable on the host: ``torch.compile`` traces
-    the caller, or ``x`` is a JAX tracer (``bool(...)`` of it would raise)."""
+def _concretization_errors():
+    """The exception classes that reading a value that does not exist yet raises: JAX's
+    ``ConcretizationTypeError`` (``TracerBoolConversionError`` is one) when JAX is loaded."""
+    errors = getattr(sys.modules.get("jax.errors"), "ConcretizationTypeError", None)
+    return (errors,) if isinstance(errors, type) else ()
+
+
+def set_up(fn):
+    """Decorator of a constructor without array arguments (``nplr``, ``dplr``) whose
+    construction makes host-side decisions on computed values (eigenvalue clusters).
+
+    Under a JAX trace (a constructor called inside ``jax.jit``) the construction runs
+    eagerly, in ``jax.ensure_compile_time_eval()``, and its result enters the traced
+    function as a constant; elsewhere ``fn`` is called as it is.
+    """
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        jax = sys.modules.get("jax")
+        if jax is None or not hasattr(jax, "ensure_compile_time_eval"):
+            return fn(*args, **kwargs)
+        with jax.ensure_compile_time_eval():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _host_bool(cond):
+    """``bool(cond)``, or ``None`` when the host cannot read the value (see :func:`flagged`)."""
+    if compiling():
+        return None
+    try:
+        return bool(cond)
+    except _concretization_errors():
+        return None
+
+
+def flagged(cond):
+    """``bool(cond)`` for a 0-d boolean array that flags a bad value, or ``False`` when
+    the host cannot read its value, so that the check is skipped.
+
+    The value is unavailable while ``torch.compile`` traces the caller
+    (:func:`compiling`: reading it would break the graph) and when ``cond`` is a JAX
+    tracer without a concrete value (under ``jax.jit``, ``jax.vmap``, ``jax.lax``
+    control flow; eager ``jax.grad`` has the values and keeps the check). ``cond`` is
+    built by the caller first; under tracing that costs a few graph operations that
+    the compiler drops as unused.
+    """
+    return _host_bool(cond) is True
+
+
+def tracing(x):
+    """Whether the values of the array ``x`` are unavailable on the host: ``torch.compile``
+    traces the caller, or ``x`` is a JAX tracer without a concrete value (see
+    :func:`flagged`). For host-side decisions other than a value check."""
     if compiling():
         return True
-    jax_core = sys.modules.get("jax.core")
-    tracer = getattr(jax_core, "Tracer", None)
-    return tracer is not None and isinstance(x, tracer)
+    tracer = getattr(sys.modules.get("jax.core"), "Tracer", None)
+    if tracer is None or not isinstance(x, tracer):
+        return False
+    return _host_bool(sys.modules["jax.numpy"].any(x == 0)) is None
 
 
 # ----------------------------------------------------------------------------------
@@ -374,9 +430,9 @@ def check_finite(xp, x, name):
         if not math.isfinite(abs(x)):
             raise ValueError(f"{name} must be finite, got {x!r}")
         return
-    if _traced(x):
+    if compiling():
         return
-    if not bool(xp.all(xp.isfinite(x))):
+    if flagged(xp.logical_not(xp.all(xp.isfinite(x)))):
         raise ValueError(f"{name} contains NaN or infinite values")
 
 
@@ -409,7 +465,7 @@ def check_dt(xp, dt, *, dtype, device, name="dt"):
     if xp.isdtype(dt.dtype, "complex floating"):
         raise TypeError(f"{name} must be real, got dtype {dt.dtype}")
     check_finite(xp, dt, name)
-    if not _traced(dt) and not bool(xp.all(dt > 0)):
+    if flagged(xp.logical_not(xp.all(dt > 0))):
         raise ValueError(f"{name} must be strictly positive")
     return xp.astype(dt, dtype)
 
@@ -465,7 +521,7 @@ def check_result(xp, y, what, cause, inputs=()):
     contains NaN or infinite values"``); if all are finite the result overflowed and
     the message states ``cause``. Skipped while tracing (see :func:`check_finite`).
     """
-    if _traced(y) or bool(xp.all(xp.isfinite(y))):
+    if compiling() or not flagged(xp.logical_not(xp.all(xp.isfinite(y)))):
         return
     for name, a in inputs:
         check_finite(xp, a, name)
@@ -538,7 +594,7 @@ def solve(xp, a, b, what=None):
         x = xp.linalg.solve(a, b)
     except _linalg_errors() as exc:
         raise ValueError(f"{what} is singular ({exc})") from None
-    if not _traced(x) and not bool(xp.all(xp.isfinite(x))):
+    if flagged(xp.logical_not(xp.all(xp.isfinite(x)))):
         if not (bool(xp.all(xp.isfinite(a))) and bool(xp.all(xp.isfinite(b)))):
             raise ValueError(f"{what} or the right-hand side of its solve has non-finite "
                              "entries: the inputs overflow (too large a dt or system)")
@@ -565,7 +621,9 @@ def fft(xp, kind, x, n=None):
 def expm(xp, a):
     """Matrix exponential of ``a`` (..., N, N).
 
-    NumPy: :func:`scipy.linalg.expm`; CuPy: ``cupyx.scipy.linalg.expm``; every other
+    NumPy: :func:`scipy.linalg.expm` (single precision exponentiated in double);
+    CuPy: ``cupyx.scipy.linalg.expm``; JAX: ``jax.scipy.linalg.expm`` (traceable
+    under ``jax.jit``; single precision in double when 64-bit types are on); every other
     namespace (torch included): scaling and squaring with a degree-13 Padé
     approximant written against the array API (Higham 2005), which keeps autograd
     intact. torch's own ``matrix_exp`` is not used: on single small float64 matrices
@@ -587,6 +645,18 @@ def expm(xp, a):
         from cupyx.scipy.linalg import expm as cp_expm
 
         return cp_expm(a)
+    if is_jax_namespace(xp):
+        # traceable (a fixed number of squarings under jax.jit), differentiable; single
+        # precision is exponentiated in double and rounded once, as for NumPy, when
+        # JAX has 64-bit types (jax_enable_x64)
+        import jax
+        from jax.scipy.linalg import expm as jax_expm
+
+        wide = (xp.float64 if a.dtype == xp.float32 else
+                xp.complex128 if a.dtype == xp.complex64 else None)
+        if wide is not None and jax.dtypes.canonicalize_dtype(wide) == wide:
+            return xp.astype(jax_expm(xp.astype(a, wide)), a.dtype)
+        return jax_expm(a)
     return _expm_pade13(xp, a)
 
 
@@ -654,6 +724,7 @@ def to_numpy(x):
 is_numpy = is_numpy_namespace
 is_torch = is_torch_namespace
 is_cupy = is_cupy_namespace
+is_jax = is_jax_namespace
 compat = array_api_compat
 
 
@@ -664,6 +735,7 @@ BACKENDS = types.MappingProxyType({
     "torch": "array_api_compat.torch",
     "array_api_strict": "array_api_strict",
     "cupy": "array_api_compat.cupy",
+    "jax": "jax.numpy",
 })
 
 
@@ -673,12 +745,14 @@ def backend_namespace(name):
     Parameters
     ----------
     name : str
-        ``"numpy"``, ``"torch"``, ``"array_api_strict"`` or ``"cupy"``.
+        ``"numpy"``, ``"torch"``, ``"array_api_strict"``, ``"cupy"`` or ``"jax"``.
 
     Returns
     -------
     xp : module
-        The namespace (array-api-compat's wrapper for NumPy, torch and CuPy).
+        The namespace (array-api-compat's wrapper for NumPy, torch and CuPy;
+        ``jax.numpy`` itself for JAX, whose 64-bit types the caller enables with
+        ``jax_enable_x64``).
 
     Raises
     ------

@@ -272,13 +272,13 @@ def check_result(xp, y, what):
     """
     if _array.compiling():
         return
-    if not bool(xp.all(xp.isfinite(y))):
+    if _array.flagged(xp.logical_not(xp.all(xp.isfinite(y)))):
         raise nonfinite_error(what)
 
 
 def no_coincidence(xp, d):
     """Raise ``ValueError`` if a node-pole difference ``d`` is exactly zero."""
-    if not _array.compiling() and bool(xp.any(d == 0)):
+    if not _array.compiling() and _array.flagged(xp.any(d == 0)):
         raise ValueError(
             "a node z coincides with a pole w (z[..., l] == w[..., n]): the Cauchy sum is "
             "infinite there"

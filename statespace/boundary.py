@@ -190,7 +190,7 @@ def _diag_pole(xp, Lambda, dtv, method, cdt, w=None):
     """
     z = xp.astype(dtv, cdt)[..., None] * xp.astype(Lambda, cdt)
     alpha = _resolve_method(DiagSystem, method, None)
-    if alpha is not None and not _array.compiling() and bool(xp.any(1 - alpha * z == 0)):
+    if alpha is not None and _array.flagged(xp.any(1 - alpha * z == 0)):
         raise ValueError("the bilinear transform is singular: 1 - dt*Lambda/2 has a zero entry")
     lam_d, _ = _diag_terms(xp, z, z, alpha)
     logd, wd = _diag_terms(xp, z, z if w is None else w, alpha, log=True)
@@ -226,7 +226,7 @@ def _check_lengths(xp, lengths, L, dev):
     if not xp.isdtype(n.dtype, "integral"):
         raise TypeError(f"lengths must have an integer dtype, got {n.dtype}")
     n = xp.astype(n, xp.int64)
-    if not _array.compiling() and bool(xp.any(xp.logical_or(n < 0, n > L))):
+    if _array.flagged(xp.any(xp.logical_or(n < 0, n > L))):
         raise ValueError(f"lengths must lie in [0, L] = [0, {L}]")
     return n
 
@@ -406,22 +406,22 @@ def c_from_tilde_dplr(Lambda, P, Ct, dt, L, *, halved=False, max_cond=None, retu
         raise TypeError(f"max_cond must be a real number, got {type(max_cond).__name__}")
     if not max_cond > 0:
         raise ValueError(f"max_cond must be > 0, got {max_cond!r}")
-    check = math.isfinite(max_cond) and not _array.compiling()
+    # the condition check needs the host: skipped while tracing (no SVD is formed for it)
+    check = math.isfinite(max_cond) and not _array.tracing(Y)
     cond = None
     if check or return_cond:
         s = xp.linalg.svdvals(Y)  # the singular values of I - Ad^L
         smax, smin = xp.max(s, axis=-1), xp.min(s, axis=-1)
         cond = xp.where(smin > 0, smax / xp.where(smin > 0, smin, xp.ones_like(smin)),
                         xp.full_like(smax, math.inf))
-        if check:
+        if check and _array.flagged(xp.logical_not(xp.max(cond) <= max_cond)):
             worst = _array.host_float(xp.max(cond))
-            if not worst <= max_cond:
-                raise ValueError(
-                    f"I - Ad^L is singular or too ill-conditioned to invert: condition "
-                    f"number {worst:.3g} > max_cond={max_cond:.3g} (Ad^L has an eigenvalue "
-                    "at or near 1: a zero or an undamped oscillatory mode whose period "
-                    "divides L)"
-                )
+            raise ValueError(
+                f"I - Ad^L is singular or too ill-conditioned to invert: condition "
+                f"number {worst:.3g} > max_cond={max_cond:.3g} (Ad^L has an eigenvalue "
+                "at or near 1: a zero or an undamped oscillatory mode whose period "
+                "divides L)"
+            )
     Ctf = _full(xp, xp.astype(Ct, xp.complex128), halved)
     batch = _array.broadcast_shapes([tuple(Ct.shape[:-1]), tuple(sys_batch)], ["Ct", "system"])
     Mt = xp.broadcast_to(-xp.matrix_transpose(Y), batch + (n, n))
@@ -540,7 +540,7 @@ def c_from_tilde_diag(Lambda, Ct, dt, L, method="zoh"):
     cdt = _array.complex_dtype(xp, real_dt)
     _, logd, _ = _diag_pole(xp, Lambda, dtv, method, cdt)
     g = _one_minus_power(xp, logd, L)
-    if not _array.compiling() and bool(xp.any(g == 0)):
+    if _array.flagged(xp.any(g == 0)):
         raise ValueError(
             "I - Ad^L is singular: Lambda_d^L = 1 for some mode (a zero eigenvalue, or an "
             "undamped oscillation whose period divides L)"
@@ -807,9 +807,14 @@ def _woodbury_resolvent(xp, lam, pp, vec, dd, z, halved, left, what):
     return scale * (vec[:, :, None] - sigma[:, None, :] * corr)
 
 
-def _apply_power(xp, X, n, y):
-    """``(I + X)^n y`` per batch entry (``n`` an integer array), by binary powering of X."""
-    nmax = int(_array.host_float(xp.max(n))) if n.ndim else int(_array.host_float(n))
+def _apply_power(xp, X, n, y, L):
+    """``(I + X)^n y`` per batch entry (``n`` an integer array, ``0 <= n <= L``), by
+    binary powering of X. While tracing (``n`` not on the host) the bits of ``L`` bound
+    the loop."""
+    if _array.tracing(n):
+        nmax = L
+    else:
+        nmax = int(_array.host_float(xp.max(n))) if n.ndim else int(_array.host_float(n))
     for k in range(max(nmax, 1).bit_length()):
         bit = ((n >> k) & 1) == 1
         y = xp.where(bit[..., None], y + _matvec(xp, X, y), y)
@@ -940,7 +945,7 @@ def final_state_dplr(Lambda, P, B, x, u, dt, *, halved=False, lengths=None):
         t = xf + rho_L * vf
         out = vf + t + _matvec(xp, Y, t)
     else:
-        out = _apply_power(xp, X, n, xf) + vf + rho_L * (vf + _matvec(xp, Y, vf))
+        out = _apply_power(xp, X, n, xf, L) + vf + rho_L * (vf + _matvec(xp, Y, vf))
     out = out[..., :N]
     real_out = not halved and not any(_array.is_complex(xp, a) for a in (Lambda, P, B, x, u))
     return _finish(xp, out, real_out, real_dt, "final_state_dplr")

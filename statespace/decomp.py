@@ -349,6 +349,7 @@ def _decompose(measure, N, xp, device, params):
 # public API
 
 
+@_array.set_up
 def nplr(measure, N, *, dtype=None, xp=None, device=None, **params):
     r"""Full normal-plus-low-rank form of a HiPPO matrix.
 
@@ -462,6 +463,7 @@ def _halved(measure, N, xp, device, params):
     return e.Lh, P, B, e.Vh
 
 
+@_array.set_up
 def dplr(measure_or_init, N, *, dtype=None, xp=None, device=None, **params):
     r"""Conjugate-pair halved DPLR form of a HiPPO matrix, or an S4D initialisation.
 

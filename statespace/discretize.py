@@ -875,7 +875,7 @@ def _dense_inputs(A, B, dt):
 
 
 def _nonzero(xp, den, what):
-    if not _array.compiling() and bool(xp.any(den == 0)):
+    if _array.flagged(xp.any(den == 0)):
         raise ValueError(
             f"the discretization is singular: {what} has a zero entry "
             "(I - alpha*dt*A is singular)"

@@ -217,7 +217,7 @@ def _check_bilinear(xp, Lambda, dt, what):
         return
     den = 1 - (xp.astype(dt, Lambda.dtype) if _array.is_complex(xp, Lambda) else dt)[
         ..., None] / 2 * Lambda
-    if bool(xp.any(den == 0)):
+    if _array.flagged(xp.any(den == 0)):
         raise ValueError(
             f"{what}: the bilinear transform is singular, 1 - dt*Lambda/2 has a zero entry "
             "(a pole at infinity)"
@@ -513,11 +513,11 @@ def kernel_dplr(Lambda, P, B, C, dt, L, *, halved=False, tilde=False):
     dt, batch = _dt_batch(xp, dt, batch, xp.float64, dev, "Lambda, P, B and C")
     _check_bilinear(xp, Lambda, dt, "kernel_dplr")
     # Re(Lambda) = 0 up to rounding (the skew normal parts of LegT, LagT, FouT) is stable;
-    # a host sync, skipped under torch.compile like the other value checks
+    # a host sync, skipped while tracing like the other value checks
     if not _array.compiling():
         lam_abs = xp.abs(Lambda)
         lam_tol = 64 * _array.eps(xp, real_dt) * xp.where(lam_abs > 1, lam_abs, 1.0)
-        if bool(xp.any(_array.real(xp, Lambda) > xp.max(lam_tol))):
+        if _array.flagged(xp.any(_array.real(xp, Lambda) > xp.max(lam_tol))):
             warnings.warn(
                 "some Re(Lambda) > 0: the system may be unstable and the truncation "
                 "correction of kernel_dplr is ill-posed; use kernel_dense for unstable "
@@ -842,7 +842,7 @@ def kernel_diag(Lambda, B, C, dt, L, method="zoh", *, halved=False):
     # log of the discrete poles, formed from dt * Lambda (exact for ZOH; 2 artanh(z/2)
     # for bilinear), and C * Bd: DSS is the ZOH kernel with C normalised below
     alpha = _resolve_method(DiagSystem, "zoh" if method == "dss" else method, None)
-    if alpha is not None and not _array.compiling() and bool(xp.any(1 - alpha * z == 0)):
+    if alpha is not None and _array.flagged(xp.any(1 - alpha * z == 0)):
         raise ValueError(
             "kernel_diag: the bilinear transform is singular, 1 - dt*Lambda/2 has a zero "
             "entry (a pole at infinity)"
@@ -870,7 +870,7 @@ def kernel_diag(Lambda, B, C, dt, L, method="zoh", *, halved=False):
         # decaying modes: v / (e^{L z} - 1) * e^{z l}
         denom = _array.expm1(xp, L * z_dec)
         singular = xp.logical_and(denom == 0, xp.logical_not(grow))
-        if not _array.compiling() and bool(xp.any(singular)):
+        if _array.flagged(xp.any(singular)):
             raise ValueError("method='dss' needs exp(L dt Lambda) != 1 (Lambda = 0?)")
         denom = xp.where(grow, xp.ones_like(z), denom)
         v_dec = xp.where(grow, zero, v / denom)

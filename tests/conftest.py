@@ -67,11 +67,36 @@ def _backends():
         out.append(pytest.param("torch", id="torch"))
     except ImportError:  # pragma: no cover
         out.append(pytest.param("torch", id="torch", marks=pytest.mark.skip("torch not installed")))
+    if _importable("jax"):
+        out.append(pytest.param("jax", id="jax"))
     gpu_reason = _gpu_reason()
     cupy_marks = [pytest.mark.gpu] + ([pytest.mark.skip(gpu_reason)] if gpu_reason else [])
     out.append(pytest.param("cupy", id="cupy", marks=cupy_marks))
     out.append(pytest.param("torch_cuda", id="torch_cuda", marks=cupy_marks))
     return out
+
+
+def _importable(name):
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
+def jax_x64(enabled=True):
+    """Context manager: JAX 64-bit types on (or off) in this thread, restored on exit.
+
+    ``jax_enable_x64`` is global to JAX; the context (``jax.enable_x64``, or
+    ``jax.experimental.enable_x64`` on older releases) scopes it to one test, so a
+    test that needs one setting does not leak it into the next.
+    """
+    import jax
+
+    ctx = getattr(jax, "enable_x64", None)
+    if ctx is not None and callable(ctx):
+        return ctx(enabled)
+    from jax import experimental  # pragma: no cover - older JAX
+
+    return experimental.enable_x64() if enabled else experimental.disable_x64()
 
 
 def _gpu_reason():
@@ -87,7 +112,12 @@ def _gpu_reason():
 
 @pytest.fixture(params=_backends())
 def xp(request):
-    """Array namespace under test (array-api-compat wrapped where needed)."""
+    """Array namespace under test (array-api-compat wrapped where needed).
+
+    JAX (a parameter only where it is installed) runs with 64-bit types enabled for
+    the test: the tests build float64 inputs, which JAX would otherwise truncate to
+    float32. tests/test_jax.py covers JAX's default single-precision mode.
+    """
     name = request.param
     xp = backend_namespace("torch" if name == "torch_cuda" else name)
     if name == "array_api_strict":
@@ -96,7 +126,11 @@ def xp(request):
         import torch
 
         torch.set_default_dtype(torch.float32)
-    return xp
+    if name == "jax":
+        with jax_x64(True):
+            yield xp
+        return
+    yield xp
 
 
 @pytest.fixture
@@ -113,3 +147,17 @@ def torch_one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+def pytest_collection_modifyitems(config, items):
+    """The ``xp`` fixture's JAX parameter runs under the slow marker.
+
+    Eager JAX compiles every operation for each new shape: the backend-generic tests
+    take minutes on JAX (22 min for the 91 of them on a loaded 2-core machine) against
+    seconds on the other backends. ``tests/test_jax.py`` keeps JAX in the default
+    suite through compiled (``jax.jit``) functions; ``-m slow`` runs the rest.
+    """
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("xp") == "jax":
+            item.add_marker(pytest.mark.slow)

@@ -27,7 +27,7 @@ Examples
 --------
 >>> from statespace.verification import runner
 >>> runner.BACKENDS
-('numpy', 'torch', 'array_api_strict')
+('numpy', 'torch', 'array_api_strict', 'jax')
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ EXIT_NOT_RUN = 2
 
 #: Backends ``statespace verify`` runs the suite on (names of
 #: :data:`statespace._array.BACKENDS`).
-BACKENDS = ("numpy", "torch", "array_api_strict")
+BACKENDS = ("numpy", "torch", "array_api_strict", "jax")
 
 #: Working precisions the suite verifies.
 DTYPES = ("float32", "float64")
@@ -182,10 +182,10 @@ def run(*, quick=True, out="report", dtypes=DTYPES, backend="numpy", workers=1,
     --------
     >>> import tempfile
     >>> from statespace.verification.runner import run
-    >>> run(backend="jax", out=tempfile.mkdtemp())
+    >>> run(backend="mxnet", out=tempfile.mkdtemp())
     Traceback (most recent call last):
     ...
-    ValueError: backend must be one of numpy, torch, array_api_strict; got 'jax'
+    ValueError: backend must be one of numpy, torch, array_api_strict, jax; got 'mxnet'
     """
     if sweep is None:
         sweep = "quick" if quick else "full"
@@ -215,6 +215,19 @@ def run(*, quick=True, out="report", dtypes=DTYPES, backend="numpy", workers=1,
         return _not_run(str(exc))
     except OSError as exc:
         return _not_run(f"{type(exc).__name__}: {exc}")
+
+
+def _enable_jax_x64():
+    """JAX with 64-bit types for this process and its workers.
+
+    The float64 rows need them (JAX truncates float64 to float32 by default). The
+    environment variable reaches worker processes, which import JAX afresh; the
+    configuration update covers a JAX already imported here.
+    """
+    os.environ["JAX_ENABLE_X64"] = "1"
+    jax = sys.modules.get("jax")
+    if jax is not None:
+        jax.config.update("jax_enable_x64", True)
 
 
 def _not_run(message):
@@ -249,6 +262,8 @@ def _run(sweep, out, dtypes, backend, workers, blas_threads, progress, only, len
     from statespace.verification.report import demote_expected, write_report
     from statespace.verification.store import ResultStore, store_path
 
+    if backend == "jax":
+        _enable_jax_x64()
     try:
         backend_namespace(backend)
     except ImportError as exc:
