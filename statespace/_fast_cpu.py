@@ -67,6 +67,30 @@ rounding error of the high part), and the difference is formed as
 dominant float32 error of the S4 kernel (see ``docs/float32.md``) for two extra
 additions per difference.
 
+Cauchy backward kernel (vector-Jacobian product)
+------------------------------------------------
+Training needs, for an incoming gradient :math:`g_{ml}` of
+:math:`y_{ml} = \sum_n v_{mn} r_{ln} (+ \bar v_{mn} r'_{ln})` with
+:math:`r = 1/(z_l - w_n)` and :math:`r' = 1/(z_l - \bar w_n)`, the sums over the
+nodes (torch's conjugate-Wirtinger convention, see :mod:`statespace._torch_reductions`)
+
+.. math::
+
+    \bar\partial v_{mn} = \sum_l g_{ml}\,\bar r_{ln} \;(+\; \bar g_{ml}\, r'_{ln}), \qquad
+    \beta_{mn} = \sum_l g_{ml}\,\bar r_{ln}^2 \;(+\; \bar g_{ml}\, r'^2_{ln}),
+
+from which :math:`\bar\partial w_n = \sum_m \bar v_{mn} \beta_{mn}`.
+:func:`cauchy_vjp` computes both in one pass: one task per (batch row, chunk of
+poles), looping over the nodes; for each node the reciprocals (and their squares) of
+the differences to the chunk's poles are formed once, folded as in the forward
+kernel, and shared by all ``M`` gradient rows, each of which then costs eight real
+multiply-adds per (node, pole) pair (four for :math:`\bar\partial v`, four for
+:math:`\beta`). The loops over the poles are the vectorised ones, so the sums over
+the nodes need no reassociation. With ``z_lo``/``w_lo`` the differences are the
+compensated ones of the forward kernel. Flops per pair: 18 (the folded conjugate
+reciprocals, as above) + 12 (squares and their fold) + 16 per gradient row
+(:data:`FLOPS` ``"cauchy_vjp_conj"``).
+
 Vandermonde kernel
 ------------------
 Per task and mode, ``exp(x l)`` for the chunk ``l = l0 .. l0 + lc - 1`` is built in
@@ -94,7 +118,8 @@ import numpy as np
 
 from . import _reduction_contract as _contract
 
-__all__ = ["available", "try_cauchy", "try_vandermonde", "cauchy", "vandermonde", "FLOPS"]
+__all__ = ["available", "try_cauchy", "try_cauchy_vjp", "try_vandermonde", "cauchy",
+           "cauchy_vjp", "vandermonde", "FLOPS"]
 
 #: Executed flops per (node, pole) pair: ``base + per_numerator * M``.
 FLOPS = {
@@ -103,6 +128,8 @@ FLOPS = {
     "cauchy_comp": (12, 8),
     "cauchy_conj_comp": (24, 8),
     "vandermonde": (12, 8),  # float64 table product (6) + cast, plus the MACs
+    "cauchy_vjp": (14, 16),
+    "cauchy_vjp_conj": (30, 16),
 }
 
 # Work (batch * M * N * L) below which the generic path is used: the call overhead of
@@ -325,6 +352,124 @@ def cauchy_kernel(vr, vi, iv, zr, zi, zlr, zli, iz, wr, wi, wlr, wli, iw,
         nonfinite[t] = _store(accr, acci, out, b, l0, n_l)
 
 
+# --------------------------------------------------------------------------------------
+# Cauchy backward (vector-Jacobian product): sums over the nodes, vectorised over poles
+# --------------------------------------------------------------------------------------
+@njit(inline="always", **_INNER)
+def _vjp_fold(dr, d1, d2, one):
+    # first and second powers of r1 = 1/(dr + i d1), r2 = 1/(dr + i d2), each folded
+    # into (a1 + a2, b1 + b2, a1 - a2, b1 - b2)
+    s = dr * dr
+    i1 = one / (s + d1 * d1)
+    i2 = one / (s + d2 * d2)
+    a1 = dr * i1
+    b1 = -d1 * i1
+    a2 = dr * i2
+    b2 = -d2 * i2
+    A1 = (a1 - b1) * (a1 + b1)
+    B1 = (a1 + a1) * b1
+    A2 = (a2 - b2) * (a2 + b2)
+    B2 = (a2 + a2) * b2
+    return a1 + a2, b1 + b2, a1 - a2, b1 - b2, A1 + A2, B1 + B2, A1 - A2, B1 - B2
+
+
+@njit(inline="always", **_INNER)
+def _vjp_one(dr, d1, one):
+    # r = 1/(dr + i d1) and r^2 in the folded layout of _vjp_fold (no conjugate pole:
+    # the "differences" equal the sums)
+    i1 = one / (dr * dr + d1 * d1)
+    a1 = dr * i1
+    b1 = -d1 * i1
+    A1 = (a1 - b1) * (a1 + b1)
+    B1 = (a1 + a1) * b1
+    return a1, b1, a1, b1, A1, B1, A1, B1
+
+
+@njit(**_INNER)
+def _vjp_recips(x, y, xl, yl, wr, wi, wlr, wli, conj, comp, n_n, one, t):
+    # the folded reciprocals of node (x + xl) + i (y + yl) against the chunk's poles,
+    # written to t[0..7, :n_n]; one loop per case, so that the loop body has no branch
+    if conj and comp:
+        for j in range(n_n):
+            dr = (x - wr[j]) + (xl - wlr[j])
+            d1 = (y - wi[j]) + (yl - wli[j])
+            d2 = (y + wi[j]) + (yl + wli[j])
+            (t[0, j], t[1, j], t[2, j], t[3, j], t[4, j], t[5, j], t[6, j],
+             t[7, j]) = _vjp_fold(dr, d1, d2, one)
+    elif conj:
+        for j in range(n_n):
+            (t[0, j], t[1, j], t[2, j], t[3, j], t[4, j], t[5, j], t[6, j],
+             t[7, j]) = _vjp_fold(x - wr[j], y - wi[j], y + wi[j], one)
+    elif comp:
+        for j in range(n_n):
+            dr = (x - wr[j]) + (xl - wlr[j])
+            d1 = (y - wi[j]) + (yl - wli[j])
+            (t[0, j], t[1, j], t[2, j], t[3, j], t[4, j], t[5, j], t[6, j],
+             t[7, j]) = _vjp_one(dr, d1, one)
+    else:
+        for j in range(n_n):
+            (t[0, j], t[1, j], t[2, j], t[3, j], t[4, j], t[5, j], t[6, j],
+             t[7, j]) = _vjp_one(x - wr[j], y - wi[j], one)
+
+
+@njit(**_INNER)
+def _vjp_mac(p, q, t, vr_, vi_, br_, bi_, n_n):
+    # with g = p + i q: dv += p sa + q sb + i (q da - p db), the same for beta with the
+    # squared reciprocals; accumulator first, so each line is two fused multiply-adds
+    for j in range(n_n):
+        vr_[j] = (vr_[j] + p * t[0, j]) + q * t[1, j]
+        vi_[j] = (vi_[j] + q * t[2, j]) - p * t[3, j]
+        br_[j] = (br_[j] + p * t[4, j]) + q * t[5, j]
+        bi_[j] = (bi_[j] + q * t[6, j]) - p * t[7, j]
+
+
+@njit(**_INNER)
+def _store_vjp(acc, out, b, n0, n_n):
+    # acc (4, M, nc): dv re/im, beta re/im -> out[b, 0 or 1, :, n0:n0 + n_n, re/im];
+    # returns the number of non-finite entries
+    bad = 0
+    for k in range(acc.shape[1]):
+        for j in range(n_n):
+            for s in range(2):
+                x = acc[2 * s, k, j]
+                y = acc[2 * s + 1, k, j]
+                out[b, s, k, n0 + j, 0] = x
+                out[b, s, k, n0 + j, 1] = y
+                bad += 0 if (x - x) + (y - y) == 0 else 1
+    return bad
+
+
+@njit(**_OUTER)
+def cauchy_vjp_kernel(gr, gi, zr, zi, zlr, zli, iz, wr, wi, wlr, wli, iw,
+                      conj, comp, nc, unit, out, nonfinite):
+    nb = gr.shape[0]
+    M = gr.shape[1]
+    L = gr.shape[2]
+    N = wr.shape[1]
+    nchunk = (N + nc - 1) // nc
+    one = unit[0]
+    for task in prange(nb * nchunk):
+        b = task // nchunk
+        n0 = (task - b * nchunk) * nc
+        n_n = min(N, n0 + nc) - n0
+        jz = iz[b]
+        jw = iw[b]
+        acc = np.zeros((4, M, nc), dtype=gr.dtype)
+        t = np.empty((8, nc), dtype=gr.dtype)
+        # chunk views indexed from 0 (see cauchy_kernel)
+        wr_b = wr[jw, n0:n0 + n_n]
+        wi_b = wi[jw, n0:n0 + n_n]
+        wlr_b = wlr[jw, n0:n0 + n_n]
+        wli_b = wli[jw, n0:n0 + n_n]
+        for l in range(L):
+            _vjp_recips(zr[jz, l], zi[jz, l], zlr[jz, l], zli[jz, l], wr_b, wi_b, wlr_b,
+                        wli_b, conj, comp, n_n, one, t)
+            for k in range(M):
+                _vjp_mac(gr[b, k, l], gi[b, k, l], t, acc[0, k], acc[1, k], acc[2, k],
+                         acc[3, k], n_n)
+        nonfinite[task] = _store_vjp(acc, out, b, n0, n_n)
+
+
 @njit(**_OUTER_EXACT)
 def vandermonde_kernel(vr, vi, iv, xr, xi, ix, L, lc, out, nonfinite):
     nb = iv.shape[0]
@@ -490,6 +635,64 @@ def cauchy(vs, z, w, *, conj, z_lo=None, w_lo=None, bad=None):
     return out
 
 
+def _pole_chunk(N, nb):
+    """Poles per task of :func:`cauchy_vjp`: all of a row's poles (at most 512), halved
+    while there are fewer than four tasks per thread, never below 16."""
+    import numba
+
+    nc = min(N, 512)
+    while nc > 16 and nb * -(-N // nc) < 4 * numba.get_num_threads():
+        nc = -(-nc // 2)
+    return nc
+
+
+def cauchy_vjp(g, z, w, *, conj, z_lo=None, w_lo=None, bad=None):
+    r"""Sums over the nodes of the Cauchy reduction's backward pass (NumPy arrays).
+
+    ``g``: batch + (M, L), the incoming gradient of ``y = cauchy(vs, z, w)`` (``batch``
+    the broadcast batch of the call); ``z``: kept' + (L,); ``w``: kept' + (N,); one
+    complex dtype; ``z_lo``/``w_lo`` the low parts of compensated nodes/poles. Returns
+    ``(dv, beta)``, each batch + (M, N):
+
+    .. math:: dv_{mn} = \sum_l g_{ml} \bar r_{ln} (+ \bar g_{ml} r'_{ln}), \quad
+              \beta_{mn} = \sum_l g_{ml} \bar r_{ln}^2 (+ \bar g_{ml} r'^2_{ln}),
+
+    ``r = 1/(z - w)``, ``r' = 1/(z - conj(w))`` (the second terms with ``conj``). A
+    non-finite entry raises ValueError, or, when ``bad`` is a list, is recorded there
+    (``bad.append(True)``) and the result must not be used.
+    """
+    rdt = _REAL[np.dtype(g.dtype)]
+    batch = tuple(g.shape[:-2])
+    M, L, N = g.shape[-2], g.shape[-1], w.shape[-1]
+    nb = int(np.prod(batch))
+    out = np.empty((nb, 2, M, N), dtype=g.dtype)
+    if nb == 0 or M == 0 or N == 0:
+        return tuple(np.zeros(batch + (M, N), dtype=g.dtype) for _ in range(2))
+    out_f = out.view(rdt).reshape(nb, 2, M, N, 2)
+    gr, gi = _split(g, rdt, (-1, M, L))
+    zr, zi = _split(z, rdt, (-1, L))
+    wr, wi = _split(w, rdt, (-1, N))
+    comp = z_lo is not None or w_lo is not None
+    if comp:
+        zlr, zli = _split(np.zeros_like(z) if z_lo is None else z_lo, rdt, zr.shape)
+        wlr, wli = _split(np.zeros_like(w) if w_lo is None else w_lo, rdt, wr.shape)
+    else:
+        zlr, zli, wlr, wli = zr, zi, wr, wi  # never read
+    iz = _index_map(z.shape[:-1], batch)
+    iw = _index_map(w.shape[:-1], batch)
+    nc = _pole_chunk(N, nb)
+    nonfinite = np.zeros(nb * -(-N // nc), dtype=np.int64)
+    with _torch_threads_kept():
+        cauchy_vjp_kernel(gr, gi, zr, zi, zlr, zli, iz, wr, wi, wlr, wli, iw, bool(conj),
+                          comp, nc, np.ones(1, rdt), out_f, nonfinite)
+    if nonfinite.any():
+        if bad is None:
+            raise _contract.nonfinite_error("the backward pass of cauchy")
+        bad.append(True)
+    out = out.reshape(batch + (2, M, N))
+    return out[..., 0, :, :], out[..., 1, :, :]
+
+
 def vandermonde(vs, x, L, *, bad=None):
     """Fused Vandermonde reduction on NumPy arrays (contract of the generic path).
 
@@ -587,6 +790,32 @@ def try_cauchy(vs, z, w, *, conj, z_lo=None, w_lo=None):
     bad = []
     y = cauchy(v_, z_, w_, conj=conj, z_lo=zl, w_lo=wl, bad=bad)
     return _wrap(y, is_torch), bad
+
+
+def try_cauchy_vjp(g, z, w, *, conj, z_lo=None, w_lo=None):
+    """Run the compiled backward kernel (:func:`cauchy_vjp`) when it applies.
+
+    Arguments as :func:`cauchy_vjp`, in NumPy or (CPU) torch. Returns ``(dv, beta)`` in
+    the namespace of the inputs, or None when the kernel does not apply or one of its
+    sums came out non-finite (the caller then uses its generic backward pass).
+    """
+    work = g.shape[-2] * w.shape[-1] * g.shape[-1] * int(np.prod(g.shape[:-2]))
+    extra = [a for a in (z_lo, w_lo) if a is not None]
+    got = _eligible((g, z, w, *extra), work)
+    if got is None:
+        return None
+    arrs, is_torch = got
+    g_, z_, w_ = arrs[:3]
+    if not _in_range(_REAL[np.dtype(g_.dtype)], z_, w_):
+        return None
+    lo = iter(arrs[3:])
+    zl = next(lo) if z_lo is not None else None
+    wl = next(lo) if w_lo is not None else None
+    bad = []
+    dv, beta = cauchy_vjp(g_, z_, w_, conj=conj, z_lo=zl, w_lo=wl, bad=bad)
+    if bad:
+        return None
+    return _wrap(dv, is_torch), _wrap(beta, is_torch)
 
 
 def try_vandermonde(vs, x, L):
