@@ -64,6 +64,23 @@ def _naive_cauchy(v, z, w, conj):
     return y, s
 
 
+def _naive_vjp(g, z, w, conj):
+    """The backward sums over the nodes by their definition, materialised in complex128:
+    ``dv = sum_l g conj(r) (+ conj(g) r')``, ``beta = sum_l g conj(r)^2 (+ conj(g)
+    r'^2)`` with ``r = 1/(z - w)``, ``r' = 1/(z - conj w)``; with their scales (sums of
+    the terms' magnitudes). ``g``: batch + (M, L), ``z``: (..., L), ``w``: (..., N)."""
+    g, z, w = (np.asarray(a, dtype=np.complex128) for a in (g, z, w))
+    r = 1 / (z[..., None, :, None] - w[..., None, None, :])  # (..., 1, L, N)
+    gl = g[..., :, :, None]
+    dv, beta = (gl * r.conj()).sum(-2), (gl * r.conj() ** 2).sum(-2)
+    sv, sb = (np.abs(gl * r)).sum(-2), (np.abs(gl * r * r)).sum(-2)
+    if conj:
+        r2 = 1 / (z[..., None, :, None] - w.conj()[..., None, None, :])
+        dv, beta = dv + (gl.conj() * r2).sum(-2), beta + (gl.conj() * r2 ** 2).sum(-2)
+        sv, sb = sv + np.abs(gl * r2).sum(-2), sb + np.abs(gl * r2 * r2).sum(-2)
+    return dv, beta, sv, sb
+
+
 def _naive_vandermonde(v, x, L):
     v, x = (np.asarray(a, dtype=np.complex128) for a in (v, x))
     t = v[..., None, :] * np.exp(x[..., None, :] * np.arange(L)[:, None])
@@ -212,6 +229,24 @@ def test_dispatch_numpy(monkeypatch, rng):
     with reductions.fast_paths("generic"):
         ss.cauchy(v, _nodes(512), w)
     assert len(calls) == 1
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+@pytest.mark.parametrize("conj", [False, True])
+def test_fused_cauchy_vjp_matches_oracle(dtype, conj, rng):
+    """The backward kernel's sums over the nodes: batched gradient rows, nodes shared by
+    the rows, poles per row; N = 40 poles split into several chunks per row."""
+    g = _rand_c(rng, (3, 4, 150), dtype)
+    z = _nodes(150, dtype)
+    w = _poles(rng, (3, 40), dtype)
+    dv, beta = _fast_cpu.cauchy_vjp(g, z[None], w, conj=conj)
+    rdv, rbeta, sv, sb = _naive_vjp(g, z[None], w, conj)
+    assert dv.shape == beta.shape == (3, 4, 40) and dv.dtype == dtype
+    # L terms (2 L with the conjugate poles), a few roundings each
+    n_terms = 2 * 150 if conj else 150
+    _check(dv, rdv, sv, n_terms, dtype)
+    _check(beta, rbeta, sb, n_terms, dtype)
 
 
 @needs_numba
@@ -718,9 +753,10 @@ def _emulate_cupy(monkeypatch, tmp_path):
     fake = types.SimpleNamespace(**{k: getattr(np, k) for k in (
         "complex64", "complex128", "float32", "float64", "int64", "int32", "empty",
         "arange", "ascontiguousarray", "broadcast_to", "broadcast_shapes", "zeros_like",
-        "isfinite", "all", "nonzero")})
+        "isfinite", "all", "nonzero", "zeros")})
     fake.RawKernel = lambda src, name: _EmulatedRawKernel(src, name, tmp_path)
     monkeypatch.setitem(sys.modules, "cupy", fake)
+    monkeypatch.setattr(_fast_cupy, "_HAVE_CUPY", True)
     monkeypatch.setattr(_fast_cupy, "_compiled", {})
     monkeypatch.setattr(_fast_cupy, "MAX_M", 2)  # M = 4 then takes two launches (k0)
 
@@ -731,6 +767,8 @@ def test_cuda_sources_in_cpu_emulation(monkeypatch, tmp_path, rng):
     _emulate_cupy(monkeypatch, tmp_path)
     # a grid-stride loop over batch rows: fewer y-blocks than rows
     monkeypatch.setattr(_fast_cupy, "_GRID_Y", 2)
+    # NumPy arrays stand for CuPy arrays in the try_* entry points
+    monkeypatch.setattr(_fast_cupy, "_eligible", lambda arrays: (list(arrays), None))
     for dtype, conj in ((np.complex64, True), (np.complex128, False)):
         # N = 70 poles > TILE = 64: two shared-memory tiles
         v, w = _rand_c(rng, (3, 4, 70), dtype), _poles(rng, (3, 1, 70), dtype)
@@ -742,6 +780,18 @@ def test_cuda_sources_in_cpu_emulation(monkeypatch, tmp_path, rng):
         yv = _fast_cupy.vandermonde(v, x, 150)
         ref, scale = _naive_vandermonde(v, x[:, None, :], 150)
         _check(yv, ref, scale, 70, dtype)
+        # the backward kernel: dv and beta against their definition (N = 150 poles:
+        # two blocks of threads; L = 70 nodes: two shared-memory tiles)
+        g, wv = _rand_c(rng, (3, 4, 70), dtype), _poles(rng, (3, 150), dtype)
+        zv = _nodes(70, dtype)
+        dv, beta = _fast_cupy.cauchy_vjp(g, zv[None], wv, conj=conj)
+        rdv, rbeta, sv, sb = _naive_vjp(g, zv[None], wv, conj)
+        _check(dv, rdv, sv, 140 if conj else 70, dtype)
+        _check(beta, rbeta, sb, 140 if conj else 70, dtype)
+        # and through try_cauchy_vjp, as the autograd Function calls it
+        got = _fast_cupy.try_cauchy_vjp(g, zv[None], wv, conj=conj)
+        np.testing.assert_array_equal(got[0], dv)
+        np.testing.assert_array_equal(got[1], beta)
     # compensated differences
     zc = _nodes(64)
     wc = zc[:5] * (1 - 1e-7)
@@ -751,6 +801,12 @@ def test_cuda_sources_in_cpu_emulation(monkeypatch, tmp_path, rng):
     y = _fast_cupy.cauchy(vc[None], zh[None], wh[None], conj=True, z_lo=zl[None], w_lo=wl[None])
     ref, scale = _naive_cauchy(vc, zc, wc, True)
     _check(y[0], ref, scale, 10, np.complex64)
+    gc = _rand_c(rng, (1, 2, 64), np.complex64)
+    dv, beta = _fast_cupy.cauchy_vjp(gc, zh[None], wh[None], conj=True, z_lo=zl[None],
+                                     w_lo=wl[None])
+    rdv, rbeta, sv, sb = _naive_vjp(gc, zc[None], wc[None], True)
+    _check(dv, rdv, sv, 10, np.complex64)
+    _check(beta, rbeta, sb, 10, np.complex64)
 
 
 @needs_gxx
