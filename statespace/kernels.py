@@ -539,8 +539,11 @@ def _near_nodes_exact(xp, G, v, lam_d, dd_c, L, halved, r):
     # index of the nearest root of unity exp(2 pi i j / L); past the evaluated half
     # (real kernels), the last node is recomputed instead, which is harmless
     ang = xp.atan2(xp.imag(poles), xp.real(poles))
-    j = xp.remainder(xp.round(ang * (L / (2 * math.pi))), float(L))
-    j = xp.minimum(j, float(count - 1))
+    # (operators only: array_api_compat's remainder/minimum with a Python scalar break
+    # a torch.compile graph)
+    j = xp.round(ang * (L / (2 * math.pi)))
+    j = j - L * xp.floor(j / L)
+    j = j - xp.astype(j > count - 1, j.dtype) * (j - (count - 1))
     theta = (2 * math.pi / L) * j  # the angles of _nodes, bit for bit
     zn = xp.astype(_array._complex(xp, xp.cos(theta), xp.sin(theta)), xp.complex128)
     cauchy = _red.cauchy_conj if halved else _red.cauchy
