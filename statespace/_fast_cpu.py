@@ -40,8 +40,9 @@ folded reciprocals never leave registers. :data:`FLOPS`
 records these counts for the benchmarks (a fused multiply-add counts as its multiply
 and its add).
 
-Rounding: the Cauchy kernels are compiled with ``fastmath={"contract"}`` and nothing
-else (the Vandermonde kernel with no fast-math flag at all, see ``_OUTER_EXACT``).
+Rounding: the forward Cauchy kernels are compiled with ``fastmath={"contract"}`` and
+nothing else (the backward sums also with ``"reassoc"``, see above; the Vandermonde
+kernel with no fast-math flag at all, see ``_OUTER_EXACT``).
 A product followed by a sum may be fused into one FMA, rounded once instead of twice
 (the accumulations are written accumulator-first, ``(acc + p a) - q b``, so that each
 becomes two FMAs); nothing is reassociated, and NaN, infinity and signed zeros keep
@@ -81,13 +82,17 @@ nodes (torch's conjugate-Wirtinger convention, see :mod:`statespace._torch_reduc
 
 from which :math:`\bar\partial w_n = \sum_m \bar v_{mn} \beta_{mn}`.
 :func:`cauchy_vjp` computes both in one pass: one task per (batch row, chunk of
-poles), looping over the nodes; for each node the reciprocals (and their squares) of
-the differences to the chunk's poles are formed once, folded as in the forward
+nodes) as in the forward kernel; for each pole the reciprocals (and their squares) of
+the differences to the chunk's nodes are formed once, folded as in the forward
 kernel, and shared by all ``M`` gradient rows, each of which then costs eight real
 multiply-adds per (node, pole) pair (four for :math:`\bar\partial v`, four for
-:math:`\beta`). The loops over the poles are the vectorised ones, so the sums over
-the nodes need no reassociation. With ``z_lo``/``w_lo`` the differences are the
-compensated ones of the forward kernel. Flops per pair: 18 (the folded conjugate
+:math:`\beta`). The sums over the chunk are compiled with reassociation allowed
+(``fastmath={"contract", "reassoc"}``, nothing else) so that they vectorise: each is
+summed in several vector lanes added at the end, an order with the same error bound
+(:math:`O(L \epsilon)` times the sum of the terms' magnitudes) as the sequential
+one. The chunks' partial sums are added by the host (``O(M N L / lc)`` numbers).
+With ``z_lo``/``w_lo`` the differences are the compensated ones of the forward
+kernel. Flops per pair: 18 (the folded conjugate
 reciprocals, as above) + 12 (squares and their fold) + 16 per gradient row
 (:data:`FLOPS` ``"cauchy_vjp_conj"``).
 
@@ -128,7 +133,7 @@ FLOPS = {
     "cauchy_comp": (12, 8),
     "cauchy_conj_comp": (24, 8),
     "vandermonde": (12, 8),  # float64 table product (6) + cast, plus the MACs
-    "cauchy_vjp": (14, 16),
+    "cauchy_vjp": (14, 16),  # reciprocal and square (14); 4 complex MACs per row
     "cauchy_vjp_conj": (30, 16),
 }
 
@@ -355,6 +360,13 @@ def cauchy_kernel(vr, vi, iv, zr, zi, zlr, zli, iz, wr, wi, wlr, wli, iw,
 # --------------------------------------------------------------------------------------
 # Cauchy backward (vector-Jacobian product): sums over the nodes, vectorised over poles
 # --------------------------------------------------------------------------------------
+# the backward sums over the nodes are reductions: with reassociation allowed (and
+# nothing else: no assumption about NaN, infinity or signed zeros) the compiler
+# vectorises them, summing in several lanes that are added at the end, an order with
+# the same error bound as the sequential one
+_REDUCE = dict(fastmath={"contract", "reassoc"}, cache=True, error_model="numpy")
+
+
 @njit(inline="always", **_INNER)
 def _vjp_fold(dr, d1, d2, one):
     # first and second powers of r1 = 1/(dr + i d1), r2 = 1/(dr + i d2), each folded
@@ -386,89 +398,94 @@ def _vjp_one(dr, d1, one):
 
 
 @njit(**_INNER)
-def _vjp_recips(x, y, xl, yl, wr, wi, wlr, wli, conj, comp, n_n, one, t):
-    # the folded reciprocals of node (x + xl) + i (y + yl) against the chunk's poles,
-    # written to t[0..7, :n_n]; one loop per case, so that the loop body has no branch
+def _vjp_recips(zr, zi, zlr, zli, a, al, c, cl, conj, comp, n_l, one,
+                t0, t1, t2, t3, t4, t5, t6, t7):
+    # the folded reciprocals (and squares) of the chunk's nodes against pole
+    # (a + al) + i (c + cl); one loop per case, so that the loop body has no branch
     if conj and comp:
-        for j in range(n_n):
-            dr = (x - wr[j]) + (xl - wlr[j])
-            d1 = (y - wi[j]) + (yl - wli[j])
-            d2 = (y + wi[j]) + (yl + wli[j])
-            (t[0, j], t[1, j], t[2, j], t[3, j], t[4, j], t[5, j], t[6, j],
-             t[7, j]) = _vjp_fold(dr, d1, d2, one)
+        for j in range(n_l):
+            dr = (zr[j] - a) + (zlr[j] - al)
+            d1 = (zi[j] - c) + (zli[j] - cl)
+            d2 = (zi[j] + c) + (zli[j] + cl)
+            t0[j], t1[j], t2[j], t3[j], t4[j], t5[j], t6[j], t7[j] = _vjp_fold(dr, d1, d2,
+                                                                                one)
     elif conj:
-        for j in range(n_n):
-            (t[0, j], t[1, j], t[2, j], t[3, j], t[4, j], t[5, j], t[6, j],
-             t[7, j]) = _vjp_fold(x - wr[j], y - wi[j], y + wi[j], one)
+        for j in range(n_l):
+            t0[j], t1[j], t2[j], t3[j], t4[j], t5[j], t6[j], t7[j] = _vjp_fold(
+                zr[j] - a, zi[j] - c, zi[j] + c, one)
     elif comp:
-        for j in range(n_n):
-            dr = (x - wr[j]) + (xl - wlr[j])
-            d1 = (y - wi[j]) + (yl - wli[j])
-            (t[0, j], t[1, j], t[2, j], t[3, j], t[4, j], t[5, j], t[6, j],
-             t[7, j]) = _vjp_one(dr, d1, one)
+        for j in range(n_l):
+            dr = (zr[j] - a) + (zlr[j] - al)
+            d1 = (zi[j] - c) + (zli[j] - cl)
+            t0[j], t1[j], t2[j], t3[j], t4[j], t5[j], t6[j], t7[j] = _vjp_one(dr, d1, one)
     else:
-        for j in range(n_n):
-            (t[0, j], t[1, j], t[2, j], t[3, j], t[4, j], t[5, j], t[6, j],
-             t[7, j]) = _vjp_one(x - wr[j], y - wi[j], one)
+        for j in range(n_l):
+            t0[j], t1[j], t2[j], t3[j], t4[j], t5[j], t6[j], t7[j] = _vjp_one(
+                zr[j] - a, zi[j] - c, one)
 
 
-@njit(**_INNER)
-def _vjp_mac(p, q, t, vr_, vi_, br_, bi_, n_n):
-    # with g = p + i q: dv += p sa + q sb + i (q da - p db), the same for beta with the
-    # squared reciprocals; accumulator first, so each line is two fused multiply-adds
-    for j in range(n_n):
-        vr_[j] = (vr_[j] + p * t[0, j]) + q * t[1, j]
-        vi_[j] = (vi_[j] + q * t[2, j]) - p * t[3, j]
-        br_[j] = (br_[j] + p * t[4, j]) + q * t[5, j]
-        bi_[j] = (bi_[j] + q * t[6, j]) - p * t[7, j]
-
-
-@njit(**_INNER)
-def _store_vjp(acc, out, b, n0, n_n):
-    # acc (4, M, nc): dv re/im, beta re/im -> out[b, 0 or 1, :, n0:n0 + n_n, re/im];
-    # returns the number of non-finite entries
-    bad = 0
-    for k in range(acc.shape[1]):
-        for j in range(n_n):
-            for s in range(2):
-                x = acc[2 * s, k, j]
-                y = acc[2 * s + 1, k, j]
-                out[b, s, k, n0 + j, 0] = x
-                out[b, s, k, n0 + j, 1] = y
-                bad += 0 if (x - x) + (y - y) == 0 else 1
-    return bad
+@njit(**_REDUCE)
+def _vjp_dots(p, q, t0, t1, t2, t3, t4, t5, t6, t7, n_l, zero):
+    # with g = p + i q over the chunk: dv = sum p sa + q sb + i (q da - p db), and beta
+    # the same with the squared reciprocals
+    vr = zero
+    vi = zero
+    br = zero
+    bi = zero
+    for j in range(n_l):
+        pj = p[j]
+        qj = q[j]
+        vr += pj * t0[j] + qj * t1[j]
+        vi += qj * t2[j] - pj * t3[j]
+        br += pj * t4[j] + qj * t5[j]
+        bi += qj * t6[j] - pj * t7[j]
+    return vr, vi, br, bi
 
 
 @njit(**_OUTER)
 def cauchy_vjp_kernel(gr, gi, zr, zi, zlr, zli, iz, wr, wi, wlr, wli, iw,
-                      conj, comp, nc, unit, out, nonfinite):
+                      conj, comp, lc, unit, part, nonfinite):
+    # one task per (batch row, chunk of lc nodes); part[task] receives the chunk's
+    # partial sums (dv and beta for every gradient row and pole), added up by the host
     nb = gr.shape[0]
     M = gr.shape[1]
     L = gr.shape[2]
     N = wr.shape[1]
-    nchunk = (N + nc - 1) // nc
+    nchunk = (L + lc - 1) // lc
     one = unit[0]
+    zero = unit[1]
     for task in prange(nb * nchunk):
         b = task // nchunk
-        n0 = (task - b * nchunk) * nc
-        n_n = min(N, n0 + nc) - n0
+        l0 = (task - b * nchunk) * lc
+        n_l = min(L, l0 + lc) - l0
         jz = iz[b]
         jw = iw[b]
-        acc = np.zeros((4, M, nc), dtype=gr.dtype)
-        t = np.empty((8, nc), dtype=gr.dtype)
+        t0 = np.empty(lc, dtype=gr.dtype)
+        t1 = np.empty(lc, dtype=gr.dtype)
+        t2 = np.empty(lc, dtype=gr.dtype)
+        t3 = np.empty(lc, dtype=gr.dtype)
+        t4 = np.empty(lc, dtype=gr.dtype)
+        t5 = np.empty(lc, dtype=gr.dtype)
+        t6 = np.empty(lc, dtype=gr.dtype)
+        t7 = np.empty(lc, dtype=gr.dtype)
         # chunk views indexed from 0 (see cauchy_kernel)
-        wr_b = wr[jw, n0:n0 + n_n]
-        wi_b = wi[jw, n0:n0 + n_n]
-        wlr_b = wlr[jw, n0:n0 + n_n]
-        wli_b = wli[jw, n0:n0 + n_n]
-        for l in range(L):
-            _vjp_recips(zr[jz, l], zi[jz, l], zlr[jz, l], zli[jz, l], wr_b, wi_b, wlr_b,
-                        wli_b, conj, comp, n_n, one, t)
+        zr_b = zr[jz, l0:l0 + n_l]
+        zi_b = zi[jz, l0:l0 + n_l]
+        zlr_b = zlr[jz, l0:l0 + n_l]
+        zli_b = zli[jz, l0:l0 + n_l]
+        bad = 0
+        for n in range(N):
+            _vjp_recips(zr_b, zi_b, zlr_b, zli_b, wr[jw, n], wlr[jw, n], wi[jw, n],
+                        wli[jw, n], conj, comp, n_l, one, t0, t1, t2, t3, t4, t5, t6, t7)
             for k in range(M):
-                _vjp_mac(gr[b, k, l], gi[b, k, l], t, acc[0, k], acc[1, k], acc[2, k],
-                         acc[3, k], n_n)
-        nonfinite[task] = _store_vjp(acc, out, b, n0, n_n)
-
+                vr, vi, br, bi = _vjp_dots(gr[b, k, l0:l0 + n_l], gi[b, k, l0:l0 + n_l],
+                                           t0, t1, t2, t3, t4, t5, t6, t7, n_l, zero)
+                part[task, 0, k, n, 0] = vr
+                part[task, 0, k, n, 1] = vi
+                part[task, 1, k, n, 0] = br
+                part[task, 1, k, n, 1] = bi
+                bad += 0 if (vr - vr) + (vi - vi) + (br - br) + (bi - bi) == 0 else 1
+        nonfinite[task] = bad
 
 @njit(**_OUTER_EXACT)
 def vandermonde_kernel(vr, vi, iv, xr, xi, ix, L, lc, out, nonfinite):
@@ -635,17 +652,6 @@ def cauchy(vs, z, w, *, conj, z_lo=None, w_lo=None, bad=None):
     return out
 
 
-def _pole_chunk(N, nb):
-    """Poles per task of :func:`cauchy_vjp`: all of a row's poles (at most 512), halved
-    while there are fewer than four tasks per thread, never below 16."""
-    import numba
-
-    nc = min(N, 512)
-    while nc > 16 and nb * -(-N // nc) < 4 * numba.get_num_threads():
-        nc = -(-nc // 2)
-    return nc
-
-
 def cauchy_vjp(g, z, w, *, conj, z_lo=None, w_lo=None, bad=None):
     r"""Sums over the nodes of the Cauchy reduction's backward pass (NumPy arrays).
 
@@ -665,10 +671,8 @@ def cauchy_vjp(g, z, w, *, conj, z_lo=None, w_lo=None, bad=None):
     batch = tuple(g.shape[:-2])
     M, L, N = g.shape[-2], g.shape[-1], w.shape[-1]
     nb = int(np.prod(batch))
-    out = np.empty((nb, 2, M, N), dtype=g.dtype)
     if nb == 0 or M == 0 or N == 0:
         return tuple(np.zeros(batch + (M, N), dtype=g.dtype) for _ in range(2))
-    out_f = out.view(rdt).reshape(nb, 2, M, N, 2)
     gr, gi = _split(g, rdt, (-1, M, L))
     zr, zi = _split(z, rdt, (-1, L))
     wr, wi = _split(w, rdt, (-1, N))
@@ -680,12 +684,18 @@ def cauchy_vjp(g, z, w, *, conj, z_lo=None, w_lo=None, bad=None):
         zlr, zli, wlr, wli = zr, zi, wr, wi  # never read
     iz = _index_map(z.shape[:-1], batch)
     iw = _index_map(w.shape[:-1], batch)
-    nc = _pole_chunk(N, nb)
-    nonfinite = np.zeros(nb * -(-N // nc), dtype=np.int64)
+    # chunks of nodes as in the forward kernel (10 arrays of lc numbers per task)
+    lc = _chunk(2, L, rdt, nb)
+    nchunk = -(-L // lc)
+    part = np.empty((nb, nchunk, 2, M, N, 2), dtype=rdt)
+    nonfinite = np.zeros(nb * nchunk, dtype=np.int64)
     with _torch_threads_kept():
         cauchy_vjp_kernel(gr, gi, zr, zi, zlr, zli, iz, wr, wi, wlr, wli, iw, bool(conj),
-                          comp, nc, np.ones(1, rdt), out_f, nonfinite)
-    if nonfinite.any():
+                          comp, lc, np.array([1, 0], rdt),
+                          part.reshape(nb * nchunk, 2, M, N, 2), nonfinite)
+    tot = part.sum(axis=1) if nchunk > 1 else part[:, 0]
+    out = np.ascontiguousarray(tot).view(g.dtype)[..., 0]  # (nb, 2, M, N)
+    if nonfinite.any() or not np.isfinite(tot).all():
         if bad is None:
             raise _contract.nonfinite_error("the backward pass of cauchy")
         bad.append(True)
