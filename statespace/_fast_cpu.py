@@ -45,8 +45,8 @@ nothing else (the backward sums also with ``"reassoc"``, see above; the Vandermo
 kernel with no fast-math flag at all, see ``_OUTER_EXACT``).
 A product followed by a sum may be fused into one FMA, rounded once instead of twice
 (the accumulations are written accumulator-first, ``(acc + p a) - q b``, so that each
-becomes two FMAs); nothing is reassociated, and NaN, infinity and signed zeros keep
-their IEEE meaning. Every error bound of the written expressions therefore still
+becomes two FMAs); the forward sums are not reassociated, and NaN, infinity and
+signed zeros keep their IEEE meaning. Every error bound of the written expressions therefore still
 holds, and results may differ from the generic path in the last bits. The compensated
 differences below have no products and are evaluated exactly as written.
 

@@ -27,6 +27,15 @@ half of :func:`~statespace.reductions.cauchy_conj`) it is
     \bar\partial_{v_{mn}} = \sum_l g_{ml}\, e^{\bar x_n l}, \qquad
     \bar\partial_{x_n} = \sum_m \bar v_{mn} \sum_l l\, g_{ml}\, e^{\bar x_n l}.
 
+Both passes of the Cauchy Function run on the compiled kernels when the router hands
+them over (:class:`statespace._router.FusedOps`: numba for CPU tensors through
+zero-copy NumPy views, CuPy for CUDA tensors through DLPack; not while
+``torch.compile`` traces, and not in the ``"custom"`` mode): the forward pass is the
+fused Cauchy sum, the backward pass the fused sums over the nodes ``dv`` and
+``beta`` (:func:`statespace._fast_cpu.cauchy_vjp`), which share each reciprocal and
+its square across all gradient rows. Compensated nodes and poles (low parts
+``z_lo``, ``w_lo``) are carried through both passes.
+
 The router (:mod:`statespace._router`) sends torch tensors here when a gradient is
 needed, and always in the ``"custom"`` mode of
 :func:`statespace.reductions.fast_paths` (tests and memory comparisons use it);
