@@ -13,9 +13,9 @@ share the machine's state:
   ``kernel_dtype="auto"`` (float32 for float32 parameters; compensated node-pole
   differences, nearest-node sums and the Woodbury step in complex128), its passes on
   the fused kernels;
-* ``plain float32``: the same module with the compensation switched off (complex64
-  nodes and poles, no complex128 nearest-node sums): the cost the accurate default is
-  compared with;
+* ``plain float32``: the same module with the compensation switched off (nodes and
+  poles rounded to complex64, no complex128 nearest-node sums): the cost the accurate
+  default is compared with;
 * ``kernel_dtype=float64``: the previous default.
 
 Forward rows run under ``torch.no_grad()``; forward+backward rows compute the kernel
@@ -32,6 +32,7 @@ import time
 import torch
 
 import statespace.kernels as _kernels
+from statespace import _fast_cpu
 from statespace.torch import S4Kernel
 
 
@@ -59,16 +60,23 @@ def naive_kernel(k, L):
 def plain_float32():
     """kernel_dplr without the compensated differences and the nearest-node sums."""
     comp, near = _kernels.cauchy_compensated, _kernels._near_nodes_exact
+    one_pass = _fast_cpu.try_cauchy_woodbury1
 
     def uncompensated(v, z, w, *, conj=False):
         return comp(v, z.to(v.dtype), w.to(v.dtype), conj=conj)
 
+    def one_pass_rounded(v, z, w, dt, *, conj):  # low parts zero: nodes, poles rounded
+        return one_pass(v, z.to(v.dtype).to(z.dtype), w.to(v.dtype).to(w.dtype), dt,
+                        conj=conj)
+
     _kernels.cauchy_compensated = uncompensated
     _kernels._near_nodes_exact = lambda xp, G, *args: G
+    _fast_cpu.try_cauchy_woodbury1 = one_pass_rounded
     try:
         yield
     finally:
         _kernels.cauchy_compensated, _kernels._near_nodes_exact = comp, near
+        _fast_cpu.try_cauchy_woodbury1 = one_pass
 
 
 def main(argv=None):

@@ -124,7 +124,7 @@ import numpy as np
 from . import _reduction_contract as _contract
 
 __all__ = ["available", "try_cauchy", "try_cauchy_vjp", "try_vandermonde", "cauchy",
-           "cauchy_vjp", "vandermonde", "FLOPS"]
+           "cauchy_vjp", "try_cauchy_woodbury1", "vandermonde", "FLOPS"]
 
 #: Executed flops per (node, pole) pair: ``base + per_numerator * M``.
 FLOPS = {
@@ -487,6 +487,75 @@ def cauchy_vjp_kernel(gr, gi, zr, zi, zlr, zli, iz, wr, wi, wlr, wli, iw,
                 bad += 0 if (vr - vr) + (vi - vi) + (br - br) + (bi - bi) == 0 else 1
         nonfinite[task] = bad
 
+
+@njit(**_INNER)
+def _store_wood(accr, acci, zr, zi, zlr, zli, comp, dt, out, b, l0, n_l):
+    # the rank-1 Woodbury step at the chunk's nodes, in float64 on the four sums
+    # k00, k01, k10, k11 (accumulator rows 0..3): G = dt z (k00 - s k01 k10 / (1 + s k11))
+    # with s = dt (1 + z) / 2; returns the number of non-finite values stored
+    bad = 0
+    h = 0.5 * dt
+    for j in range(n_l):
+        x = np.float64(zr[j])
+        y = np.float64(zi[j])
+        if comp:
+            x += np.float64(zlr[j])
+            y += np.float64(zli[j])
+        sr = h * (1.0 + x)
+        si = h * y
+        a0 = np.complex128(complex(accr[0, j], acci[0, j]))
+        a1 = np.complex128(complex(accr[1, j], acci[1, j]))
+        a2 = np.complex128(complex(accr[2, j], acci[2, j]))
+        a3 = np.complex128(complex(accr[3, j], acci[3, j]))
+        sg = complex(sr, si)
+        g = dt * complex(x, y) * (a0 - sg * a1 * a2 / (1.0 + sg * a3))
+        out[b, l0 + j, 0] = g.real
+        out[b, l0 + j, 1] = g.imag
+        bad += 0 if (g.real - g.real) + (g.imag - g.imag) == 0 else 1
+    return bad
+
+
+@njit(**_OUTER)
+def cauchy_woodbury1_kernel(vr, vi, zr, zi, zlr, zli, wr, wi, wlr, wli, dts,
+                            conj, comp, lc, unit, out, nonfinite):
+    # cauchy_kernel for M = 4 numerators (rows v: (nb, 4, N), one node set z: (1, L),
+    # poles w: (nb, N)) followed, per chunk, by the rank-1 Woodbury step (_store_wood):
+    # one pass over the nodes gives the S4 generating function
+    nb = vr.shape[0]
+    N = vr.shape[2]
+    L = zr.shape[1]
+    nchunk = (L + lc - 1) // lc
+    one = unit[0]
+    for t in prange(nb * nchunk):
+        b = t // nchunk
+        l0 = (t - b * nchunk) * lc
+        n_l = min(L, l0 + lc) - l0
+        accr = np.zeros((4, lc), dtype=vr.dtype)
+        acci = np.zeros((4, lc), dtype=vr.dtype)
+        sa = np.empty(lc, dtype=vr.dtype)
+        sb = np.empty(lc, dtype=vr.dtype)
+        zr_b = zr[0, l0:l0 + n_l]
+        zi_b = zi[0, l0:l0 + n_l]
+        zlr_b = zlr[0, l0:l0 + n_l]
+        zli_b = zli[0, l0:l0 + n_l]
+        for n in range(N):
+            a = wr[b, n]
+            b_ = wi[b, n]
+            if conj:
+                _conj_mac4(zr_b, zi_b, zlr_b, zli_b, comp, n_l, a, wlr[b, n], b_,
+                           wli[b, n], one, vr[b, :, n], vi[b, :, n], accr, acci)
+            else:
+                if comp:
+                    _recip_comp(zr_b, zi_b, zlr_b, zli_b, n_l, a, wlr[b, n], b_,
+                                wli[b, n], one, sa, sb)
+                else:
+                    _recip(zr_b, zi_b, n_l, a, b_, one, sa, sb)
+                for k in range(4):
+                    _mac(accr[k], acci[k], vr[b, k, n], vi[b, k, n], sa, sb, sa, sb, n_l)
+        nonfinite[t] = _store_wood(accr, acci, zr_b, zi_b, zlr_b, zli_b, comp, dts[b], out,
+                                   b, l0, n_l)
+
+
 @njit(**_OUTER_EXACT)
 def vandermonde_kernel(vr, vi, iv, xr, xi, ix, L, lc, out, nonfinite):
     nb = iv.shape[0]
@@ -826,6 +895,66 @@ def try_cauchy_vjp(g, z, w, *, conj, z_lo=None, w_lo=None):
     if bad:
         return None
     return _wrap(dv, is_torch), _wrap(beta, is_torch)
+
+
+def try_cauchy_woodbury1(v, z, w, dt, *, conj):
+    r"""The rank-1 S4 generating function in one pass over the nodes, or None.
+
+    ``v``: (m, 4, N) numerators (complex64 or complex128, the working precision) in the
+    order ``k00, k01, k10, k11`` of the Woodbury step; ``z``: (L,) nodes and ``w``:
+    (m, N) poles, complex128 (split into compensated pairs for complex64 ``v``);
+    ``dt``: (m,) float64 steps. Returns the complex128 (m, L)
+
+    .. math:: G = \Delta z \left(k_{00} - \frac{\sigma k_{01} k_{10}}{1 + \sigma k_{11}}
+              \right), \qquad \sigma = \tfrac{\Delta}{2}(1 + z),
+
+    with the four Cauchy sums (``conj``: the conjugate-symmetric ones) accumulated in
+    the precision of ``v`` and the Woodbury step in float64 as each chunk of nodes is
+    stored, in the namespace of ``v``; None when the kernel does not apply (NumPy or
+    CPU torch without a pending gradient, sizes, magnitudes) or a value came out
+    non-finite (the caller then takes the separate reduction and Woodbury step).
+    """
+    work = int(np.prod(v.shape)) * z.shape[-1]
+    got = _eligible((v,), work)
+    if got is None:
+        return None
+    hosts = [_host_view(a) for a in (z, w, dt)]
+    if any(h is None for h in hosts):
+        return None
+    (v_,), is_torch = got
+    z_, w_, dt_ = (h[0] for h in hosts)
+    rdt = _REAL[np.dtype(v_.dtype)]
+    if z_.dtype != np.complex128 or w_.dtype != np.complex128 or not _in_range(rdt, z_, w_):
+        return None
+    m, M, N = v_.shape
+    L = z_.shape[-1]
+    if M != 4 or w_.shape != (m, N) or z_.ndim != 1 or dt_.shape != (m,) or m == 0:
+        return None
+    comp = rdt == np.float32
+    zh = z_.astype(v_.dtype)
+    wh = w_.astype(v_.dtype)
+    if comp:
+        zl = (z_ - zh).astype(v_.dtype)
+        wl = (w_ - wh).astype(v_.dtype)
+    vr, vi = _split(v_, rdt, (m, 4, N))
+    zr, zi = _split(zh, rdt, (1, L))
+    wr, wi = _split(wh, rdt, (m, N))
+    if comp:
+        zlr, zli = _split(zl, rdt, (1, L))
+        wlr, wli = _split(wl, rdt, (m, N))
+    else:
+        zlr, zli, wlr, wli = zr, zi, wr, wi  # never read
+    lc = _chunk(4, L, rdt, m)
+    nonfinite = np.zeros(m * -(-L // lc), dtype=np.int64)
+    out = np.empty((m, L), dtype=np.complex128)
+    with _torch_threads_kept():
+        cauchy_woodbury1_kernel(vr, vi, zr, zi, zlr, zli, wr, wi, wlr, wli,
+                                np.ascontiguousarray(dt_, dtype=np.float64), bool(conj), comp,
+                                lc, np.ones(1, rdt), out.view(np.float64).reshape(m, L, 2),
+                                nonfinite)
+    if nonfinite.any():
+        return None
+    return _wrap(out, is_torch)
 
 
 def try_vandermonde(vs, x, L):

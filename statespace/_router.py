@@ -38,7 +38,7 @@ from . import _array
 from . import _reduction_contract as _contract
 from . import _reductions_generic as _generic
 
-__all__ = ["cauchy", "cauchy_compensated", "vandermonde"]
+__all__ = ["cauchy", "cauchy_compensated", "cauchy_woodbury1", "vandermonde"]
 
 
 def _needs_grad(arrays):
@@ -204,3 +204,18 @@ def cauchy_compensated(xp, vs, z, z_lo, w, w_lo, step, *, conj):
     y = _generic.cauchy_compensated(xp, vs, z, z_lo, w, w_lo, step, conj=conj)
     _contract.check_result(xp, y, "cauchy_conj" if conj else "cauchy")
     return y
+
+
+def cauchy_woodbury1(xp, v, z, w, dt, *, conj):
+    """The rank-1 S4 generating function in one pass over the nodes
+    (:func:`statespace._fast_cpu.try_cauchy_woodbury1`), or None: when no compiled
+    kernel applies (other namespaces and devices, a pending gradient, the "generic" or
+    "custom" modes, ``torch.compile`` tracing) or a value came out non-finite; the
+    caller then runs the reduction and the Woodbury step separately."""
+    for fast in _compiled_kernels(xp, _contract.fast_mode):
+        try_fn = getattr(fast, "try_cauchy_woodbury1", None)
+        if try_fn is not None and not (_array.is_torch(xp) and _needs_grad((v, z, w, dt))):
+            G = try_fn(v, z, w, dt, conj=conj)
+            if G is not None:
+                return G
+    return None

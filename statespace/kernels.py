@@ -75,7 +75,7 @@ import warnings
 
 import array_api_compat
 
-from . import _array
+from . import _array, _router
 from . import reductions as _red
 from ._compensated import cauchy_compensated
 from .discretize import DenseSystem, DiagSystem, _diag_terms, _resolve_method, discretize
@@ -480,16 +480,24 @@ def kernel_dplr(Lambda, P, B, C, dt, L, *, halved=False, tilde=False):
         U = xp.concat([cc[:, None, :], pp], axis=1)  # (m, 1+r, N)
         W = xp.concat([bb[:, None, :], xp.conj(pp)], axis=1)  # (m, 1+r, N)
         v = U[:, :, None, :] * W[:, None, :, :] * s[:, None, None, :]  # (m, 1+r, 1+r, N)
-        kk = _reduction(
-            "kernel_dplr", _NODE_ON_POLE,
-            cauchy_compensated, xp.astype(v, cdt), z, lam_d[:, None, None, :], conj=halved,
-        )
-        # single precision: the O(r^2 L) Woodbury combination runs in complex128 on the
-        # complex64 sums; near a pole it cancels the pole's terms, which complex64
-        # arithmetic would leave at eps32 |k| (docs/float32.md)
-        kk = xp.astype(kk, c128)
         dd_c = xp.astype(dd, c128)[:, None]
-        G = dd_c * z * _woodbury(xp, kk, dd_c / 2 * (1 + z), r)  # (m, count)
+        # rank 1 on the fused CPU kernel: the four sums and the Woodbury step (in
+        # complex128, as below) in one pass over the nodes; None where it does not apply
+        G = None
+        if r == 1:
+            G = _router.cauchy_woodbury1(xp, xp.reshape(xp.astype(v, cdt), (v.shape[0], 4, N)),
+                                         z, lam_d, dd, conj=halved)
+        if G is None:
+            kk = _reduction(
+                "kernel_dplr", _NODE_ON_POLE,
+                cauchy_compensated, xp.astype(v, cdt), z, lam_d[:, None, None, :],
+                conj=halved,
+            )
+            # single precision: the O(r^2 L) Woodbury combination runs in complex128 on
+            # the complex64 sums; near a pole it cancels the pole's terms, which
+            # complex64 arithmetic would leave at eps32 |k| (docs/float32.md)
+            kk = xp.astype(kk, c128)
+            G = dd_c * z * _woodbury(xp, kk, dd_c / 2 * (1 + z), r)  # (m, count)
         if cdt != c128 and not shifted:
             G = _near_nodes_exact(xp, G, v, lam_d, dd_c, L, halved, r)
         G = xp.astype(G, cdt)
