@@ -66,6 +66,17 @@ def test_float32_kernel_works_in_single_precision(monkeypatch):
         return orig(vs, z, w, **kw)
 
     monkeypatch.setattr(_fast_cpu, "cauchy", spy)
+    # rank 1: the one-pass kernel (sums and Woodbury step); its float arrays are the
+    # real and imaginary parts of the working precision's complex numbers
+    orig_one = _fast_cpu.cauchy_woodbury1_kernel
+
+    def spy_one(vr, vi, zr, zi, zlr, zli, wr, wi, wlr, wli, *rest):
+        cdt = {np.dtype(np.float32): np.dtype(np.complex64),
+               np.dtype(np.float64): np.dtype(np.complex128)}
+        seen.append(({cdt[a.dtype] for a in (vr, zr, zlr, wr, wlr)}, zr.shape[-1]))
+        return orig_one(vr, vi, zr, zi, zlr, zli, wr, wi, wlr, wli, *rest)
+
+    monkeypatch.setattr(_fast_cpu, "cauchy_woodbury1_kernel", spy_one)
     h = ss.dplr("legs", 64, dtype=np.float32)
     C = np.ones((4, 32), dtype=np.complex64)
     L = 1024
