@@ -59,7 +59,7 @@ def naive_kernel(k, L):
 @contextlib.contextmanager
 def plain_float32():
     """kernel_dplr without the compensated differences and the nearest-node sums."""
-    comp, near = _kernels.cauchy_compensated, _kernels._near_nodes_exact
+    comp, near = _kernels.cauchy_compensated, _kernels._near_nodes
     one_pass = _fast_cpu.try_cauchy_woodbury1
 
     def uncompensated(v, z, w, *, conj=False):
@@ -70,12 +70,12 @@ def plain_float32():
                         conj=conj)
 
     _kernels.cauchy_compensated = uncompensated
-    _kernels._near_nodes_exact = lambda xp, G, *args: G
+    _kernels._near_nodes = lambda *args: None
     _fast_cpu.try_cauchy_woodbury1 = one_pass_rounded
     try:
         yield
     finally:
-        _kernels.cauchy_compensated, _kernels._near_nodes_exact = comp, near
+        _kernels.cauchy_compensated, _kernels._near_nodes = comp, near
         _fast_cpu.try_cauchy_woodbury1 = one_pass
 
 

@@ -468,6 +468,18 @@ def kernel_dplr(Lambda, P, B, C, dt, L, *, halved=False, tilde=False):
 
     out_dtype = real_dt if real_out else cdt
     out = None
+    near = None
+    if cdt != c128 and not shifted:
+        # single precision, roots of unity: the exact sums at the node nearest to each
+        # pole, for all channels at once (O(r^2 N^2) per channel; see _near_nodes)
+        half = dtm[:, None] / 2
+        s_all = 1 / (1 - half * Lam)
+        lam_d_all = (1 + half * Lam) * s_all
+        U = xp.concat([Cm[:, None, :], Pm], axis=1)
+        W = xp.concat([Bm[:, None, :], xp.conj(Pm)], axis=1)
+        v_all = U[:, :, None, :] * W[:, None, :, :] * s_all[:, None, None, :]
+        near = _near_nodes(xp, v_all, lam_d_all, xp.astype(dtm, c128)[:, None], L, count,
+                           halved, r)
     nf = 2 * N if halved else N
     for i0, i1 in _chunks(m, (1 + r) ** 2 * count + 4 * L + nf * nf):
         sl = (slice(i0, i1), ...)
@@ -498,8 +510,8 @@ def kernel_dplr(Lambda, P, B, C, dt, L, *, halved=False, tilde=False):
             # complex64 arithmetic would leave at eps32 |k| (docs/float32.md)
             kk = xp.astype(kk, c128)
             G = dd_c * z * _woodbury(xp, kk, dd_c / 2 * (1 + z), r)  # (m, count)
-        if cdt != c128 and not shifted:
-            G = _near_nodes_exact(xp, G, v, lam_d, dd_c, L, halved, r)
+        if near is not None:
+            G = _near_nodes_exact(xp, G, *(a[sl] for a in near))
         G = xp.astype(G, cdt)
         Kc = xp.astype(_inverse(xp, G, L, shifted, real_out, twist), out_dtype)
         if i0 == 0 and i1 == m:
@@ -525,24 +537,24 @@ _NODE_ON_POLE = (
 )
 
 
-def _near_nodes_exact(xp, G, v, lam_d, dd_c, L, halved, r):
-    r"""``G`` with its value at the root of unity nearest to each discrete pole redone
-    in complex128.
+def _near_nodes(xp, v, lam_d, dd_c, L, count, halved, r):
+    r"""The generating function at the root of unity nearest to each discrete pole,
+    in complex128: ``(j, Gn, mult)``, the node indices (m, P), the values (m, P) and
+    how many poles share each node (m, P), for :func:`_near_nodes_exact`.
 
-    ``G`` (m, count) complex128 from complex64 Cauchy sums, ``v`` (m, 1+r, 1+r, N) the
-    complex128 numerators, ``lam_d`` (m, N) the discrete poles, ``dd_c`` (m, 1) the
-    steps. At a node :math:`z` within :math:`\delta \ll 2\pi/L` of a pole
-    :math:`\bar\lambda_n` every sum :math:`k_{xy}` carries the term
-    :math:`v_{xy,n}/(z - \bar\lambda_n)` of size :math:`|v|/\delta`, and the Woodbury
-    combination cancels it (the numerators of one mode form a rank-one matrix); the
-    complex64 sums keep the rest only to :math:`\epsilon_{32}|v|/\delta` (up to
-    :math:`10^{-2}` relative for trained modes with :math:`\mathrm{Re}\,\lambda
-    \approx -10^{-4}`). Only the nearest node of each pole can be that close; the
-    next is at least :math:`\pi/L` away, like every node of a generic system. These
-    ``O(N)`` nodes per channel are recomputed here from the definition
-    (``O(r^2 N^2)`` complex128 work) and written into ``G``.
+    ``v`` (m, 1+r, 1+r, N) the complex128 numerators, ``lam_d`` (m, N) the discrete
+    poles, ``dd_c`` (m, 1) the steps; ``count`` nodes are evaluated. At a node
+    :math:`z` within :math:`\delta \ll 2\pi/L` of a pole :math:`\bar\lambda_n`
+    every sum :math:`k_{xy}` carries the term :math:`v_{xy,n}/(z - \bar\lambda_n)` of
+    size :math:`|v|/\delta`, and the Woodbury combination cancels it (the numerators
+    of one mode form a rank-one matrix); the complex64 sums keep the rest only to
+    :math:`\epsilon_{32}|v|/\delta` (up to :math:`10^{-2}` relative for trained
+    modes with :math:`\mathrm{Re}\,\lambda \approx -10^{-4}`). Only the nearest
+    node of each pole can be that close; the next is at least :math:`\pi/L` away,
+    like every node of a generic system. These ``O(N)`` nodes per channel are
+    recomputed here from the definition (``O(r^2 N^2)`` complex128 work), once for
+    all channels, and written into each chunk's ``G`` by :func:`_near_nodes_exact`.
     """
-    count = G.shape[-1]
     poles = xp.concat([lam_d, xp.conj(lam_d)], axis=-1) if halved else lam_d
     # index of the nearest root of unity exp(2 pi i j / L); past the evaluated half
     # (real kernels), the last node is recomputed instead, which is harmless
@@ -558,10 +570,16 @@ def _near_nodes_exact(xp, G, v, lam_d, dd_c, L, halved, r):
     kn = _reduction("kernel_dplr", _NODE_ON_POLE, cauchy, v, zn[:, None, None, :],
                     lam_d[:, None, None, :])
     Gn = dd_c * zn * _woodbury(xp, kn, dd_c / 2 * (1 + zn), r)
-    # several poles may share a node: each adds its share of the (identical) change
     ji = xp.astype(j, xp.int64)
     mult = xp.sum(xp.astype(ji[:, :, None] == ji[:, None, :], xp.float64), axis=-1)
-    delta = (Gn - xp.take_along_axis(G, ji, axis=-1)) / xp.astype(mult, xp.complex128)
+    return ji, Gn, xp.astype(mult, xp.complex128)
+
+
+def _near_nodes_exact(xp, G, ji, Gn, mult):
+    """``G`` (m, count) with the values ``Gn`` of :func:`_near_nodes` written at the
+    nodes ``ji``: several poles may share a node, each adds its share ``1 / mult`` of
+    the (identical) change."""
+    delta = (Gn - xp.take_along_axis(G, ji, axis=-1)) / mult
     return _scatter_add(xp, G, ji, delta)
 
 
