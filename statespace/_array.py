@@ -176,11 +176,24 @@ def float_dtype(xp, dtype=None):
 
 
 def result_float_dtype(xp, *arrays):
-    """Real working dtype of ``arrays``: float64 unless every floating input is 32-bit."""
+    """Real working dtype of ``arrays``: float64 unless every floating input is 32-bit.
+
+    ``None`` and scalars (Python or NumPy numbers) choose no precision. A nested list
+    or tuple counts as double precision, as NumPy converts it (``numpy.asarray([0.1])``
+    is float64): the same values give the same result whether they are passed as a
+    list or as the float64 array it stands for.
+    """
     single = True
     seen = False
     for a in arrays:
-        if a is None or not is_array_api_obj(a):
+        if a is None or isinstance(a, numbers.Number) or _np_scalar(a):
+            continue
+        if isinstance(a, (list, tuple)):
+            if _list_kind(a) in "fc":
+                seen = True
+                single = False
+            continue
+        if not is_array_api_obj(a):
             continue
         if xp.isdtype(a.dtype, ("real floating", "complex floating")):
             seen = True
@@ -208,8 +221,29 @@ def eps(xp, dtype) -> float:
     return float(xp.finfo(real_dtype(xp, dtype)).eps)
 
 
+def _list_kind(x):
+    """NumPy's dtype kind of a nested list or tuple (``"f"`` for ``[0.1]``, ``"i"`` for
+    ``[1]``); ``"O"`` when NumPy cannot make a numeric array of it."""
+    import numpy as np
+
+    try:
+        return np.asarray(x).dtype.kind
+    except (TypeError, ValueError):
+        return "O"
+
+
 def asarray(x, xp, *, dtype=None, device=None, name="x"):
-    """Convert ``x`` to an array of ``xp`` without copying when possible."""
+    """Convert ``x`` to an array of ``xp`` without copying when possible.
+
+    A nested list or tuple of floats becomes double precision on every backend (as
+    NumPy converts it), not the backend's default dtype (float32 for torch).
+    """
+    if dtype is None and isinstance(x, (list, tuple)):
+        kind = _list_kind(x)
+        if kind == "f":
+            dtype = xp.float64
+        elif kind == "c":
+            dtype = xp.complex128
     try:
         return xp.asarray(x, dtype=dtype, device=device)
     except (TypeError, ValueError) as exc:

@@ -489,18 +489,15 @@ def cauchy_vjp_kernel(gr, gi, zr, zi, zlr, zli, iz, wr, wi, wlr, wli, iw,
 
 
 @njit(**_INNER)
-def _store_wood(accr, acci, zr, zi, zlr, zli, comp, dt, out, b, l0, n_l):
+def _store_wood(accr, acci, zwr, zwi, dt, out, b, l0, n_l):
     # the rank-1 Woodbury step at the chunk's nodes, in float64 on the four sums
     # k00, k01, k10, k11 (accumulator rows 0..3): G = dt z (k00 - s k01 k10 / (1 + s k11))
     # with s = dt (1 + z) / 2; returns the number of non-finite values stored
     bad = 0
     h = 0.5 * dt
     for j in range(n_l):
-        x = np.float64(zr[j])
-        y = np.float64(zi[j])
-        if comp:
-            x += np.float64(zlr[j])
-            y += np.float64(zli[j])
+        x = zwr[j]
+        y = zwi[j]
         sr = h * (1.0 + x)
         si = h * y
         a0 = np.complex128(complex(accr[0, j], acci[0, j]))
@@ -516,11 +513,12 @@ def _store_wood(accr, acci, zr, zi, zlr, zli, comp, dt, out, b, l0, n_l):
 
 
 @njit(**_OUTER)
-def cauchy_woodbury1_kernel(vr, vi, zr, zi, zlr, zli, wr, wi, wlr, wli, dts,
+def cauchy_woodbury1_kernel(vr, vi, zr, zi, zlr, zli, wr, wi, wlr, wli, zwr, zwi, dts,
                             conj, comp, lc, unit, out, nonfinite):
     # cauchy_kernel for M = 4 numerators (rows v: (nb, 4, N), one node set z: (1, L),
     # poles w: (nb, N)) followed, per chunk, by the rank-1 Woodbury step (_store_wood):
-    # one pass over the nodes gives the S4 generating function
+    # one pass over the nodes gives the S4 generating function; zwr + i zwi (float64):
+    # the nodes of the Woodbury step
     nb = vr.shape[0]
     N = vr.shape[2]
     L = zr.shape[1]
@@ -552,8 +550,8 @@ def cauchy_woodbury1_kernel(vr, vi, zr, zi, zlr, zli, wr, wi, wlr, wli, dts,
                     _recip(zr_b, zi_b, n_l, a, b_, one, sa, sb)
                 for k in range(4):
                     _mac(accr[k], acci[k], vr[b, k, n], vi[b, k, n], sa, sb, sa, sb, n_l)
-        nonfinite[t] = _store_wood(accr, acci, zr_b, zi_b, zlr_b, zli_b, comp, dts[b], out,
-                                   b, l0, n_l)
+        nonfinite[t] = _store_wood(accr, acci, zwr[0, l0:l0 + n_l], zwi[0, l0:l0 + n_l],
+                                   dts[b], out, b, l0, n_l)
 
 
 @njit(**_OUTER_EXACT)
@@ -897,7 +895,7 @@ def try_cauchy_vjp(g, z, w, *, conj, z_lo=None, w_lo=None):
     return _wrap(dv, is_torch), _wrap(beta, is_torch)
 
 
-def try_cauchy_woodbury1(v, z, w, dt, *, conj):
+def try_cauchy_woodbury1(v, z, w, dt, *, conj, z_woodbury=None):
     r"""The rank-1 S4 generating function in one pass over the nodes, or None.
 
     ``v``: (m, 4, N) numerators (complex64 or complex128, the working precision) in the
@@ -910,7 +908,10 @@ def try_cauchy_woodbury1(v, z, w, dt, *, conj):
 
     with the four Cauchy sums (``conj``: the conjugate-symmetric ones) accumulated in
     the precision of ``v`` and the Woodbury step in float64 as each chunk of nodes is
-    stored, in the namespace of ``v``; None when the kernel does not apply (NumPy or
+    stored, in the namespace of ``v``. ``z_woodbury`` (complex128, the shape of ``z``):
+    the nodes of the Woodbury step when ``z`` and ``w`` are both shifted by the same
+    real number (the differences unchanged); default ``z``. None when the kernel does
+    not apply (NumPy or
     CPU torch without a pending gradient, sizes, magnitudes) or a value came out
     non-finite (the caller then takes the separate reduction and Woodbury step).
     """
@@ -918,11 +919,13 @@ def try_cauchy_woodbury1(v, z, w, dt, *, conj):
     got = _eligible((v,), work)
     if got is None:
         return None
-    hosts = [_host_view(a) for a in (z, w, dt)]
+    hosts = [_host_view(a) for a in (z, w, dt, z if z_woodbury is None else z_woodbury)]
     if any(h is None for h in hosts):
         return None
     (v_,), is_torch = got
-    z_, w_, dt_ = (h[0] for h in hosts)
+    z_, w_, dt_, zw_ = (h[0] for h in hosts)
+    if zw_.shape != z_.shape or zw_.dtype != np.complex128:
+        return None
     rdt = _REAL[np.dtype(v_.dtype)]
     if z_.dtype != np.complex128 or w_.dtype != np.complex128 or not _in_range(rdt, z_, w_):
         return None
@@ -949,6 +952,8 @@ def try_cauchy_woodbury1(v, z, w, dt, *, conj):
     out = np.empty((m, L), dtype=np.complex128)
     with _torch_threads_kept():
         cauchy_woodbury1_kernel(vr, vi, zr, zi, zlr, zli, wr, wi, wlr, wli,
+                                np.ascontiguousarray(zw_.real).reshape(1, L),
+                                np.ascontiguousarray(zw_.imag).reshape(1, L),
                                 np.ascontiguousarray(dt_, dtype=np.float64), bool(conj), comp,
                                 lc, np.ones(1, rdt), out.view(np.float64).reshape(m, L, 2),
                                 nonfinite)

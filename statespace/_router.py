@@ -206,16 +206,18 @@ def cauchy_compensated(xp, vs, z, z_lo, w, w_lo, step, *, conj):
     return y
 
 
-def cauchy_woodbury1(xp, v, z, w, dt, *, conj):
+def cauchy_woodbury1(xp, v, z, w, dt, *, conj, z_woodbury=None):
     """The rank-1 S4 generating function in one pass over the nodes
     (:func:`statespace._fast_cpu.try_cauchy_woodbury1`), or None: when no compiled
     kernel applies (other namespaces and devices, a pending gradient, the "generic" or
     "custom" modes, ``torch.compile`` tracing) or a value came out non-finite; the
-    caller then runs the reduction and the Woodbury step separately."""
+    caller then runs the reduction and the Woodbury step separately. ``z_woodbury``:
+    the nodes of the Woodbury step when ``z`` and ``w`` are shifted (both by the same
+    real number, which leaves the differences unchanged)."""
     for fast in _compiled_kernels(xp, _contract.fast_mode):
         try_fn = getattr(fast, "try_cauchy_woodbury1", None)
         if try_fn is not None and not (_array.is_torch(xp) and _needs_grad((v, z, w, dt))):
-            G = try_fn(v, z, w, dt, conj=conj)
+            G = try_fn(v, z, w, dt, conj=conj, z_woodbury=z_woodbury)
             if G is not None:
                 return G
     return None

@@ -174,6 +174,14 @@ class DPLRDiscrete(NamedTuple):
     (tests, small N only). When ``halved`` is true each mode stands for a
     conjugate pair and every :math:`P v` is :math:`2\,\mathrm{Re}(P v)`.
 
+    Accuracy: the pieces are each computed to a few ulps, so :math:`A_d x` carries an
+    error of order :math:`N \epsilon \lVert A_1\rVert \lVert A_0\rVert \lVert x\rVert`.
+    That is relative to :math:`\lVert A_d\rVert` except when
+    :math:`w = \alpha\Delta\, P E^{-1} P^H` is huge: :math:`A_1` then squashes the
+    direction :math:`E^{-1}P^H` by :math:`1/(1+w)`, and that component of
+    :math:`A_d x` has relative error about :math:`\epsilon |w|` (for :math:`N = 1`
+    the whole result). Form the dense system when :math:`\epsilon |w|` is not small.
+
     Attributes
     ----------
     Lambda0 : array, shape batch + (N,)

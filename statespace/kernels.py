@@ -72,6 +72,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Any, NamedTuple
 
 import array_api_compat
 
@@ -102,12 +103,95 @@ _DIAG_METHODS = ("zoh", "bilinear", "dss")
 # shared helpers
 # --------------------------------------------------------------------------------------
 def _nodes(xp, L, count, shifted, cdtype, device, growth=0.0):
-    """``z_k = exp(growth / L) exp(i theta_k)``, theta_k = pi (2k+1)/L (shifted) or 2 pi k/L."""
-    k = xp.arange(count, dtype=xp.float64, device=device)
-    theta = (math.pi / L) * (2 * k + 1) if shifted else (2 * math.pi / L) * k
+    """``z_k = exp(growth / L) exp(i theta_k)``, theta_k = pi (2k+1)/L (shifted) or 2 pi k/L.
+
+    The angle is reduced exactly, in integers, to the nearest quarter turn plus a
+    residual of at most pi/4: the nodes at 1, i, -1 and -i are exact (``sin(pi)`` is
+    0, not 1.2e-16), and the others as accurate as their residual's sine and cosine.
+    """
+    k = xp.arange(count, dtype=xp.int64, device=device)
+    re, im = _cis_quarter(xp, 2 * (2 * k + 1) if shifted else 4 * k, L)
     mod = math.exp(growth / L)
-    z = _array._complex(xp, mod * xp.cos(theta), mod * xp.sin(theta))
-    return xp.astype(z, cdtype)
+    return xp.astype(_array._complex(xp, mod * re, mod * im), cdtype)
+
+
+def _cis_quarter(xp, n2, L):
+    """``(cos, sin)`` of ``(pi / 2) n2 / L`` for an int64 array ``n2`` (float64), with the
+    angle reduced exactly to the nearest quarter turn plus a residual of at most pi/4."""
+    q = (2 * n2 + L) // (2 * L)  # nearest quarter turn
+    phi = (math.pi / 2 / L) * xp.astype(n2 - q * L, xp.float64)
+    c, sn = xp.cos(phi), xp.sin(phi)
+    q = q % 4
+    re = xp.where(q == 0, c, xp.where(q == 1, -sn, xp.where(q == 2, -c, sn)))
+    im = xp.where(q == 0, sn, xp.where(q == 1, c, xp.where(q == 2, -sn, -c)))
+    return re, im
+
+
+class _ShiftedNodes(NamedTuple):
+    """The nodes as ``z - 1`` or ``z + 1``, whichever is away from cancellation.
+
+    ``segments`` lists ``(k0, k1, sign)``: nodes ``k0 <= k < k1`` are carried as
+    ``z_k - sign`` (``sign = 1`` where ``Re z_k >= 0``, ``-1`` elsewhere), in ``values``.
+    """
+
+    values: Any
+    segments: tuple
+
+
+def _shifted_nodes(xp, z, L, shifted):
+    r"""``z - 1`` on the nodes ``z`` (complex128, from :func:`_nodes`) with ``Re z >= 0``
+    and ``z + 1`` on the others, as a :class:`_ShiftedNodes`.
+
+    Both are exact for the rounded nodes (Sterbenz), so the sums see the very nodes
+    the rest of the algorithm uses; what the shift buys is the poles' side, which is
+    formed as :math:`\bar\lambda \mp 1` without cancellation.
+    """
+    count = z.shape[-1]
+    theta0, step = (math.pi / L, 2 * math.pi / L) if shifted else (0.0, 2 * math.pi / L)
+    # theta_k = theta0 + k step increases with k: Re z_k < 0 on one run of indices
+    lo = min(count, max(0, math.floor((math.pi / 2 - theta0) / step) + 1))
+    hi = min(count, max(lo, math.ceil((3 * math.pi / 2 - theta0) / step)))
+    segments = tuple((a, b, sign) for a, b, sign in ((0, lo, 1), (lo, hi, -1), (hi, count, 1))
+                     if b > a)
+    k = xp.arange(count, device=_array.device_of(z))
+    near_one = xp.logical_or(k < lo, k >= hi)
+    return _ShiftedNodes(xp.where(near_one, z - 1, z + 1), segments)
+
+
+def _cauchy_shifted(xp, v, nodes, lam_d1, s, conj):
+    """The Cauchy sums ``sum_n v_n / (z_k - lam_d,n)`` of :func:`kernel_dplr` with every
+    difference formed without cancellation, as ``(z_k - 1) - (lam_d - 1)`` near
+    ``z = 1`` and ``(z_k + 1) - (lam_d + 1)`` near ``z = -1`` (``lam_d + 1 = 2 s``).
+
+    ``v`` (m, 1+r, 1+r, N) in the working dtype, ``nodes`` a :class:`_ShiftedNodes`,
+    ``lam_d1`` and ``s`` (m, N) complex128. Returns (m, 1+r, 1+r, count).
+    """
+    parts = []
+    for k0, k1, sign in nodes.segments:
+        poles = lam_d1 if sign == 1 else 2 * s
+        parts.append(_reduction(
+            "kernel_dplr", _NODE_ON_POLE, cauchy_compensated, v, nodes.values[k0:k1],
+            poles[:, None, None, :], conj=conj))
+    return parts[0] if len(parts) == 1 else xp.concat(parts, axis=-1)
+
+
+def _woodbury1_fused(xp, v, nodes, z, lam_d1, s, h, conj):
+    """The rank-1 generating function ``G`` (m, count), complex128, by the fused
+    one-pass kernel (:func:`statespace._router.cauchy_woodbury1`) on each segment of
+    :class:`_ShiftedNodes` (differences as in :func:`_cauchy_shifted`, the Woodbury
+    step on the nodes ``z`` with steps ``h = dt / c``); None where it does not apply.
+
+    ``v`` (m, 4, N) in the working dtype, scaled by ``c`` as in :func:`kernel_dplr`.
+    """
+    parts = []
+    for k0, k1, sign in nodes.segments:
+        poles = lam_d1 if sign == 1 else 2 * s
+        G = _router.cauchy_woodbury1(xp, v, nodes.values[k0:k1], poles, h, conj=conj,
+                                     z_woodbury=z[k0:k1])
+        if G is None:
+            return None
+        parts.append(G)
+    return parts[0] if len(parts) == 1 else xp.concat(parts, axis=-1)
 
 
 def _to(xp, x, dtype, device, name, min_ndim=1):
@@ -350,14 +434,13 @@ def kernel_dplr(Lambda, P, B, C, dt, L, *, halved=False, tilde=False):
         parameterisations learn :math:`\tilde C` directly and skip the
         :math:`O(N^3 \log L)` correction). ``False``: the correction is computed
         here, once per call, in float64/complex128 by binary powering of the dense
-        discrete transition. With ``True`` the kernel depends on ``C`` through
-        :math:`(I - \bar A^L)^{-1}`, of norm about
-        :math:`1 / (L \Delta \min_n |\lambda_n|)` for small steps: a relative
-        rounding of :math:`\tilde C` moves
-        the kernel by that factor more (measured in float64 on LegS, N = 16, L = 64:
-        5e-13 at ``dt = 1e-5``, 3e-11 at ``dt = 1e-7``). This is the conditioning of
-        the :math:`\tilde C` parameterisation, not of the algorithm; ``False`` has
-        no such loss.
+        discrete transition. The Cauchy sums are formed on :math:`z - 1` and
+        :math:`\bar\lambda - 1 = \Delta\lambda / (1 - \Delta\lambda/2)`, so small
+        steps, which put every discrete pole within :math:`O(\Delta)` of the node
+        :math:`z = 1`, cost no accuracy: measured in float64 on LegS, N = 16, L = 64,
+        ``tilde=True`` on :math:`\tilde C` from :func:`statespace.boundary.c_tilde_dplr`
+        agrees with ``tilde=False`` to 2e-15 at ``dt = 1e-3`` and 4e-15 at
+        ``dt = 1e-7``.
 
     Returns
     -------
@@ -391,6 +474,21 @@ def kernel_dplr(Lambda, P, B, C, dt, L, *, halved=False, tilde=False):
     :math:`I + \sigma k_{pp}`; higher ranks a batched ``solve``. The four (in
     general :math:`(1+r)^2`) Cauchy sums share their denominators. Channels are
     processed in chunks so the workspace stays a small multiple of the output.
+
+    Accuracy. The denominators :math:`z - \bar\lambda_n` are formed as
+    :math:`(z \mp 1) - (\bar\lambda_n \mp 1)` with the poles' side computed
+    without cancellation, so steps from :math:`10^{-9}` to :math:`10^{300}` keep full
+    precision (poles crowd :math:`z = 1` for small steps and :math:`z = -1` for large
+    ones); the sums are scaled by :math:`\max(\Delta, 1)` so the Woodbury products
+    stay in range. Two regimes are accurate only in absolute terms, both inherent to
+    the normal-plus-low-rank form: a pole of :math:`\mathrm{diag}(\Lambda)` (not
+    of :math:`A`) within :math:`\delta` of a node adds :math:`|v_n|/\delta` to every
+    sum, which the Woodbury step cancels, leaving an error of about
+    :math:`\epsilon |v_n| / \delta`; and when
+    :math:`w = \tfrac{\Delta}{2}\lVert P\rVert^2 / |1 - \Delta\lambda/2|` is
+    large the low-rank correction cancels about :math:`\log_{10} w` digits (see
+    :class:`statespace.discretize.DPLRDiscrete`). A pole exactly on a node raises
+    ``ValueError``.
 
     Examples
     --------
@@ -458,7 +556,13 @@ def kernel_dplr(Lambda, P, B, C, dt, L, *, halved=False, tilde=False):
     # nodes and discrete poles stay complex128 until the reduction: in single precision
     # their rounding, not the sums, dominates the error near the unit circle, and
     # cauchy_compensated carries both as hi + lo complex64 pairs (docs/float32.md)
+    # The Cauchy sums run on z - 1 and lam_d - 1 (nodes with Re z >= 0) or z + 1 and
+    # lam_d + 1 (the others): the same differences z - lam_d, with the poles' side
+    # formed without cancellation. Small steps put the discrete poles at lam_d = 1 + O(dt), large
+    # ones at -1 + O(1 / dt); rounding lam_d itself would cost eps / (dt |lambda|) or
+    # eps dt |lambda| relative accuracy in the differences at the nodes there.
     z = _nodes(xp, L, count, shifted, c128, dev, growth)
+    znodes = _shifted_nodes(xp, z, L, shifted)
     twist = None
     if shifted:  # rho^{-l} exp(i pi l / L) with rho^{-L} = e^{growth}
         ell = xp.arange(L, dtype=xp.float64, device=dev)
@@ -472,14 +576,15 @@ def kernel_dplr(Lambda, P, B, C, dt, L, *, halved=False, tilde=False):
     if cdt != c128 and not shifted:
         # single precision, roots of unity: the exact sums at the node nearest to each
         # pole, for all channels at once (O(r^2 N^2) per channel; see _near_nodes)
-        half = dtm[:, None] / 2
-        s_all = 1 / (1 - half * Lam)
-        lam_d_all = (1 + half * Lam) * s_all
+        # (the quantities of the loop below, for every channel)
+        s_all = 1 / (1 - dtm[:, None] / 2 * Lam)
+        lam_d1_all = (dtm[:, None] * s_all) * Lam
+        c_all = xp.where(dtm > 1, dtm, xp.ones_like(dtm))
         U = xp.concat([Cm[:, None, :], Pm], axis=1)
         W = xp.concat([Bm[:, None, :], xp.conj(Pm)], axis=1)
-        v_all = U[:, :, None, :] * W[:, None, :, :] * s_all[:, None, None, :]
-        near = _near_nodes(xp, v_all, lam_d_all, xp.astype(dtm, c128)[:, None], L, count,
-                           halved, r)
+        v_all = U[:, :, None, :] * W[:, None, :, :] * (c_all[:, None] * s_all)[:, None, None, :]
+        near = _near_nodes(xp, v_all, 1 + lam_d1_all, lam_d1_all, s_all,
+                           xp.astype(dtm / c_all, c128)[:, None], L, count, halved, r)
     nf = 2 * N if halved else N
     for i0, i1 in _chunks(m, (1 + r) ** 2 * count + 4 * L + nf * nf):
         sl = (slice(i0, i1), ...)
@@ -488,23 +593,25 @@ def kernel_dplr(Lambda, P, B, C, dt, L, *, halved=False, tilde=False):
             cc = _c_tilde_shifted(xp, lam, pp, cc, dd, L, halved, math.exp(-_RADIUS))
         half = dd[:, None] / 2
         s = 1 / (1 - half * lam)
-        lam_d = (1 + half * lam) * s
+        lam_d1 = (dd[:, None] * s) * lam  # lam_d - 1 = dt lambda / (1 - dt lambda / 2)
+        # The sums are taken on the numerators scaled by c = max(dt, 1) per channel and
+        # the Woodbury step on sigma / c: the same G, but for large steps (s ~ 2 / (dt
+        # lambda)) the sums stay O(1 / lambda) instead of O(1 / dt), whose products in
+        # the Woodbury step would underflow (dt = 1e300) or leave complex64's range.
+        c = xp.where(dd > 1, dd, xp.ones_like(dd))
         U = xp.concat([cc[:, None, :], pp], axis=1)  # (m, 1+r, N)
         W = xp.concat([bb[:, None, :], xp.conj(pp)], axis=1)  # (m, 1+r, N)
-        v = U[:, :, None, :] * W[:, None, :, :] * s[:, None, None, :]  # (m, 1+r, 1+r, N)
-        dd_c = xp.astype(dd, c128)[:, None]
-        # rank 1 on the fused CPU kernel: the four sums and the Woodbury step (in
-        # complex128, as below) in one pass over the nodes; None where it does not apply
+        v = U[:, :, None, :] * W[:, None, :, :] * (c[:, None] * s)[:, None, None, :]
+        dd_c = xp.astype(dd / c, c128)[:, None]  # dt / c
         G = None
         if r == 1:
-            G = _router.cauchy_woodbury1(xp, xp.reshape(xp.astype(v, cdt), (v.shape[0], 4, N)),
-                                         z, lam_d, dd, conj=halved)
+            # rank 1 on the fused CPU kernel: the four sums (on the shifted nodes and
+            # poles, as _cauchy_shifted) and the complex128 Woodbury step in one pass
+            # over the nodes; None where it does not apply
+            G = _woodbury1_fused(xp, xp.reshape(xp.astype(v, cdt), (v.shape[0], 4, N)),
+                                 znodes, z, lam_d1, s, dd / c, halved)
         if G is None:
-            kk = _reduction(
-                "kernel_dplr", _NODE_ON_POLE,
-                cauchy_compensated, xp.astype(v, cdt), z, lam_d[:, None, None, :],
-                conj=halved,
-            )
+            kk = _cauchy_shifted(xp, xp.astype(v, cdt), znodes, lam_d1, s, halved)
             # single precision: the O(r^2 L) Woodbury combination runs in complex128 on
             # the complex64 sums; near a pole it cancels the pole's terms, which
             # complex64 arithmetic would leave at eps32 |k| (docs/float32.md)
@@ -537,13 +644,15 @@ _NODE_ON_POLE = (
 )
 
 
-def _near_nodes(xp, v, lam_d, dd_c, L, count, halved, r):
+def _near_nodes(xp, v, lam_d, lam_d1, s, dd_c, L, count, halved, r):
     r"""The generating function at the root of unity nearest to each discrete pole,
     in complex128: ``(j, Gn, mult)``, the node indices (m, P), the values (m, P) and
     how many poles share each node (m, P), for :func:`_near_nodes_exact`.
 
     ``v`` (m, 1+r, 1+r, N) the complex128 numerators, ``lam_d`` (m, N) the discrete
-    poles, ``dd_c`` (m, 1) the steps; ``count`` nodes are evaluated. At a node
+    poles and ``lam_d1`` the same minus one and ``2 s`` the same plus one (both to
+    full relative precision), ``dd_c`` (m, 1) the steps divided by the scale of the
+    numerators (see :func:`kernel_dplr`); ``count`` nodes are evaluated. At a node
     :math:`z` within :math:`\delta \ll 2\pi/L` of a pole :math:`\bar\lambda_n`
     every sum :math:`k_{xy}` carries the term :math:`v_{xy,n}/(z - \bar\lambda_n)` of
     size :math:`|v|/\delta`, and the Woodbury combination cancels it (the numerators
@@ -564,11 +673,15 @@ def _near_nodes(xp, v, lam_d, dd_c, L, count, halved, r):
     j = xp.round(ang * (L / (2 * math.pi)))
     j = j - L * xp.floor(j / L)
     j = j - xp.astype(j > count - 1, j.dtype) * (j - (count - 1))
-    theta = (2 * math.pi / L) * j  # the angles of _nodes, bit for bit
-    zn = xp.astype(_array._complex(xp, xp.cos(theta), xp.sin(theta)), xp.complex128)
+    re, im = _cis_quarter(xp, 4 * xp.astype(j, xp.int64), L)  # _nodes' values, bit for bit
+    zn = xp.astype(_array._complex(xp, re, im), xp.complex128)
     cauchy = _red.cauchy_conj if halved else _red.cauchy
-    kn = _reduction("kernel_dplr", _NODE_ON_POLE, cauchy, v, zn[:, None, None, :],
-                    lam_d[:, None, None, :])
+    # the differences as in _cauchy_shifted: both shifts, each node keeping the one
+    # away from cancellation (O(r^2 N^2) work each)
+    kn = [_reduction("kernel_dplr", _NODE_ON_POLE, cauchy, v, (zn - sign)[:, None, None, :],
+                     poles[:, None, None, :])
+          for sign, poles in ((1, lam_d1), (-1, 2 * s))]
+    kn = xp.where((re >= 0)[:, None, None, :], kn[0], kn[1])
     Gn = dd_c * zn * _woodbury(xp, kn, dd_c / 2 * (1 + zn), r)
     ji = xp.astype(j, xp.int64)
     mult = xp.sum(xp.astype(ji[:, :, None] == ji[:, None, :], xp.float64), axis=-1)

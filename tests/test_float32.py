@@ -83,8 +83,9 @@ def test_float32_kernel_works_in_single_precision(monkeypatch):
     for tilde in (True, False):
         seen.clear()
         ss.kernel_dplr(h.Lambda, h.P, h.B, C, np.float32(0.01), L, halved=True, tilde=tilde)
-        long_calls = [d for d, n in seen if n >= L // 2]
-        assert long_calls and all(d == {np.dtype(np.complex64)} for d in long_calls)
+        # the nodes come in up to three runs (those nearer 1 and those nearer -1)
+        single = [n for d, n in seen if d == {np.dtype(np.complex64)}]
+        assert sum(single) >= L // 2
         assert all(n <= 64 for d, n in seen if d != {np.dtype(np.complex64)})
 
 

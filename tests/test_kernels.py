@@ -143,6 +143,50 @@ def test_dplr_tilde_matches_exact():
         assert relative_error(K, ss.kernel_dense(A, B, C, dt, L)) <= RTOL_L4096
 
 
+@pytest.mark.parametrize("tilde", [True, False])
+@pytest.mark.parametrize("dt", [1e-9, 1e-5, 1e7, 1e300])
+def test_dplr_extreme_steps_against_mpmath(dt, tilde):
+    # Small steps put every discrete pole at 1 + O(dt), large ones at -1 + O(1/dt):
+    # next to the nodes z = 1 and z = -1. The differences z - lam_d must not be formed
+    # from a rounded lam_d (that cost eps / (dt |lambda|) relative, 2e-9 at dt = 1e-9,
+    # and 1e-9 at dt |lambda| = 4e7), and for dt = 1e300 the Woodbury products of
+    # O(1/dt) sums underflowed (an O(1) error). Reference: the bilinear system in
+    # mpmath at 60 digits (C = C~ (I - Ad^L)^{-1} for tilde), explicit powers.
+    import mpmath as mp
+
+    rng = np.random.default_rng(11)
+    # L odd: for dt = 1e300 and even L, Ad^L = I + O(1/dt) makes the tilde problem
+    # singular (C = C~ (I - Ad^L)^{-1} ~ 1e65 here)
+    N, r, L = 3, 2, 7
+    lam = -0.1 * rng.random(N) + 1j * rng.uniform(-2.5, 2.5, N)
+    P = (rng.standard_normal((r, N)) + 1j * rng.standard_normal((r, N))) / 2
+    B = rng.standard_normal(N) + 1j * rng.standard_normal(N)
+    C = (rng.standard_normal(N) + 1j * rng.standard_normal(N)) * (min(dt, 1) if tilde else 1)
+    K = ss.kernel_dplr(lam, P, B, C, dt, L, halved=True, tilde=tilde)
+    full = [np.concatenate([a, a.conj()], axis=-1) for a in (lam, P, B, C)]
+    with mp.workdps(60):
+        n = 2 * N
+        A = mp.matrix(n, n)
+        for i in range(n):
+            for j in range(n):
+                A[i, j] = (mp.mpc(full[0][i]) if i == j else 0) - mp.fsum(
+                    mp.conj(mp.mpc(full[1][k, i])) * mp.mpc(full[1][k, j]) for k in range(r))
+        ident, h = mp.eye(n), mp.mpf(dt) / 2
+        Ad = mp.inverse(ident - h * A) * (ident + h * A)
+        x = mp.inverse(ident - h * A) * (2 * h * mp.matrix([mp.mpc(b) for b in full[2]]))
+        c = mp.matrix([[mp.mpc(v) for v in full[3]]])
+        if tilde:
+            c = c * mp.inverse(ident - Ad**L)
+        ref = []
+        for _ in range(L):
+            ref.append(complex((c * x)[0]))
+            x = Ad * x
+    ref = np.array(ref)
+    # the kernel is well conditioned here (cond(I - Ad^L) ~ 10): a few ulps per
+    # Cauchy sum and Woodbury step, 64 N L eps relative to max |K|
+    assert relative_error(K, ref) <= 64 * N * L * EPS64, relative_error(K, ref)
+
+
 @pytest.mark.parametrize("r", [0, 1, 2, 3])
 def test_dplr_ranks_and_batches(r):
     # rank 0 (pure Cauchy), 1, 2 (closed forms) and 3 (small solve); batch axes with

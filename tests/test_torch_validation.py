@@ -310,6 +310,24 @@ def test_pooling_needs_nonempty_sequences():
             m(x, lengths=torch.tensor([5, 0]))
 
 
+
+def test_model_without_blocks_still_validates():
+    # n_layers=0: no block checks x or the block options, the model does
+    with pytest.raises(TypeError, match="pool must be None or a string"):
+        S4Model(1, 1, d_model=2, n_layers=0, pool=["mean"])
+    with pytest.raises(ValueError, match="norm"):
+        S4Model(1, 1, d_model=2, n_layers=0, d_state=4, norm="batch")
+    with pytest.raises(ValueError, match="d_state"):
+        S4Model(1, 1, d_model=2, n_layers=0, d_state=3)
+    m = S4Model(1, 3, d_model=2, n_layers=0, d_state=4, dtype=torch.float64)
+    x = torch.randn(1, 5, 1, dtype=torch.float64)
+    x[0, 4, 0] = float("nan")
+    with pytest.raises(ValueError, match="x contains NaN"):
+        m(x)
+    # the padding past `lengths` may hold anything, as everywhere
+    y = m(x, lengths=torch.tensor([3]))
+    assert bool(torch.isfinite(y).all())
+
 # ------------------------------------------------------------------------------------
 # states
 # ------------------------------------------------------------------------------------

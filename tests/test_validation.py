@@ -163,6 +163,23 @@ def test_integer_arrays_are_numbers():
                                                                                0.1).Bd)
 
 
+
+def test_nested_lists_count_as_double_precision():
+    # a list of floats stands for the float64 array NumPy makes of it, on every
+    # backend: mixed with single-precision arrays it makes the computation double
+    lam = np.array([-0.46, -1.09], dtype=np.float32)
+    C = np.array([0.9, -0.5], dtype=np.float32)
+    B = np.array([-0.9, -0.77])
+    K64 = ss.kernel_diag(lam, B, C, 0.9, 5)
+    K_list = ss.kernel_diag(lam, B.tolist(), C, 0.9, 5)
+    assert K_list.dtype == np.float64
+    np.testing.assert_array_equal(K_list, K64)
+    torch = pytest.importorskip("torch")
+    Kt = ss.kernel_diag(torch.from_numpy(lam), B.tolist(), torch.from_numpy(C), 0.9, 5)
+    assert Kt.dtype == torch.float64
+    # integer lists choose no precision, as integer arrays
+    assert ss.kernel_diag(lam, [1, 2], C, 0.9, 5).dtype == np.float32
+
 # ------------------------------------------------------------------------------------
 # overflow: ValueError naming the cause, never inf/NaN
 # ------------------------------------------------------------------------------------

@@ -196,8 +196,8 @@ CATALOGUE = (
         (_F32,)),
     Mutant(
         "kern-f32-near-node-angle", "statespace/kernels.py",
-        "theta = (2 * math.pi / L) * j  # the angles of _nodes, bit for bit",
-        "theta = (math.pi / L) * j",
+        "re, im = _cis_quarter(xp, 4 * xp.astype(j, xp.int64), L)",
+        "re, im = _cis_quarter(xp, 2 * xp.astype(j, xp.int64), L)",
         "wrong node (float32 only)",
         "the shifted-node angle pi/L reused for the roots of unity 2 pi/L",
         (_F32,)),

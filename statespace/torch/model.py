@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from statespace._array import check_flag
+from statespace._array import check_flag, compiling
 
 from .kernel import _check_int, _check_lengths, _check_step_input
 from .layer import S4Block, _check_dropout, _check_input
@@ -60,6 +60,9 @@ class S4Model(nn.Module):
     def __init__(self, d_input, d_output, d_model=128, n_layers=4, d_state=64, mode="s4", *,
                  pool="mean", prenorm=True, dropout=0.0, transposed=False, **block_kwargs):
         super().__init__()
+        if pool is not None and not isinstance(pool, str):
+            raise TypeError(f"pool must be None or a string in {_POOL[1:]}, got "
+                            f"{type(pool).__name__}")
         if pool not in _POOL:
             raise ValueError(f"pool must be one of {_POOL}, got {pool!r}")
         self.d_input = _check_int(d_input, "d_input")
@@ -74,6 +77,10 @@ class S4Model(nn.Module):
             S4Block(d_model, d_state, mode, prenorm=prenorm, dropout=dropout, **block_kwargs)
             for _ in range(n_layers)
         )
+        if n_layers == 0:
+            # no block is built, but the block options are still checked: one block of
+            # width 1 is constructed and dropped
+            S4Block(1, d_state, mode, prenorm=prenorm, dropout=dropout, **block_kwargs)
         fk = {k: block_kwargs[k] for k in ("dtype", "device") if k in block_kwargs}
         self.encoder = nn.Linear(d_input, d_model, **fk)
         self.norm = nn.LayerNorm(d_model, **fk) if prenorm else nn.Identity()
@@ -133,6 +140,16 @@ class S4Model(nn.Module):
             raise ValueError(f"pool={self.pool!r} needs sequences of length >= 1, got length 0")
         lengths = _check_lengths(lengths, batch, L, u.device,
                                  minimum=0 if self.pool is None else 1)
+        # checked here, not only by the blocks: with no block nothing else would see a
+        # NaN. The padding past `lengths` is ignored, as everywhere (it may hold
+        # anything); skipped while torch.compile traces, as in the core.
+        if not compiling():
+            bad = ~torch.isfinite(u)
+            if lengths is not None:
+                bad = bad & (torch.arange(L, device=u.device)[None, :, None]
+                             < lengths[:, None, None])
+            if bool(bad.any()):
+                raise ValueError("x contains NaN or infinite values")
         if state is not None:
             if self.pool is not None:
                 raise ValueError("states are for sequence-to-sequence models (pool=None)")
