@@ -65,9 +65,9 @@ def plain_float32():
     def uncompensated(v, z, w, *, conj=False):
         return comp(v, z.to(v.dtype), w.to(v.dtype), conj=conj)
 
-    def one_pass_rounded(v, z, w, dt, *, conj):  # low parts zero: nodes, poles rounded
+    def one_pass_rounded(v, z, w, dt, *, conj, z_woodbury=None):  # low parts zero
         return one_pass(v, z.to(v.dtype).to(z.dtype), w.to(v.dtype).to(w.dtype), dt,
-                        conj=conj)
+                        conj=conj, z_woodbury=z if z_woodbury is None else z_woodbury)
 
     _kernels.cauchy_compensated = uncompensated
     _kernels._near_nodes = lambda *args: None
