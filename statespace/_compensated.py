@@ -20,8 +20,9 @@ single-precision inputs. It splits the nodes and poles and hands them to the rou
 (:mod:`statespace._router`), which runs the fused kernels of
 :mod:`statespace._fast_cpu` / :mod:`statespace._fast_cupy` when they apply and the
 array-API implementation (:mod:`statespace._reductions_generic`) otherwise. Under
-torch autograd the router hands the high parts to the ordinary reduction (the torch
-adapter's memory-lean autograd Function), giving up the compensation there.
+torch autograd the router hands both parts to the torch adapter's memory-lean
+autograd Function, whose forward and backward passes form the same compensated
+differences (gradients flow to the high parts).
 """
 
 from __future__ import annotations

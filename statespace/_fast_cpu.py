@@ -40,12 +40,13 @@ folded reciprocals never leave registers. :data:`FLOPS`
 records these counts for the benchmarks (a fused multiply-add counts as its multiply
 and its add).
 
-Rounding: the Cauchy kernels are compiled with ``fastmath={"contract"}`` and nothing
-else (the Vandermonde kernel with no fast-math flag at all, see ``_OUTER_EXACT``).
+Rounding: the forward Cauchy kernels are compiled with ``fastmath={"contract"}`` and
+nothing else (the backward sums also with ``"reassoc"``, see above; the Vandermonde
+kernel with no fast-math flag at all, see ``_OUTER_EXACT``).
 A product followed by a sum may be fused into one FMA, rounded once instead of twice
 (the accumulations are written accumulator-first, ``(acc + p a) - q b``, so that each
-becomes two FMAs); nothing is reassociated, and NaN, infinity and signed zeros keep
-their IEEE meaning. Every error bound of the written expressions therefore still
+becomes two FMAs); the forward sums are not reassociated, and NaN, infinity and
+signed zeros keep their IEEE meaning. Every error bound of the written expressions therefore still
 holds, and results may differ from the generic path in the last bits. The compensated
 differences below have no products and are evaluated exactly as written.
 
@@ -66,6 +67,34 @@ rounding error of the high part), and the difference is formed as
 (Sterbenz), so the difference keeps full relative precision: this removes the
 dominant float32 error of the S4 kernel (see ``docs/float32.md``) for two extra
 additions per difference.
+
+Cauchy backward kernel (vector-Jacobian product)
+------------------------------------------------
+Training needs, for an incoming gradient :math:`g_{ml}` of
+:math:`y_{ml} = \sum_n v_{mn} r_{ln} (+ \bar v_{mn} r'_{ln})` with
+:math:`r = 1/(z_l - w_n)` and :math:`r' = 1/(z_l - \bar w_n)`, the sums over the
+nodes (torch's conjugate-Wirtinger convention, see :mod:`statespace._torch_reductions`)
+
+.. math::
+
+    \bar\partial v_{mn} = \sum_l g_{ml}\,\bar r_{ln} \;(+\; \bar g_{ml}\, r'_{ln}), \qquad
+    \beta_{mn} = \sum_l g_{ml}\,\bar r_{ln}^2 \;(+\; \bar g_{ml}\, r'^2_{ln}),
+
+from which :math:`\bar\partial w_n = \sum_m \bar v_{mn} \beta_{mn}`.
+:func:`cauchy_vjp` computes both in one pass: one task per (batch row, chunk of
+nodes) as in the forward kernel; for each pole the reciprocals (and their squares) of
+the differences to the chunk's nodes are formed once, folded as in the forward
+kernel, and shared by all ``M`` gradient rows, each of which then costs eight real
+multiply-adds per (node, pole) pair (four for :math:`\bar\partial v`, four for
+:math:`\beta`). The sums over the chunk are compiled with reassociation allowed
+(``fastmath={"contract", "reassoc"}``, nothing else) so that they vectorise: each is
+summed in several vector lanes added at the end, an order with the same error bound
+(:math:`O(L \epsilon)` times the sum of the terms' magnitudes) as the sequential
+one. The chunks' partial sums are added by the host (``O(M N L / lc)`` numbers).
+With ``z_lo``/``w_lo`` the differences are the compensated ones of the forward
+kernel. Flops per pair: 18 (the folded conjugate
+reciprocals, as above) + 12 (squares and their fold) + 16 per gradient row
+(:data:`FLOPS` ``"cauchy_vjp_conj"``).
 
 Vandermonde kernel
 ------------------
@@ -94,7 +123,8 @@ import numpy as np
 
 from . import _reduction_contract as _contract
 
-__all__ = ["available", "try_cauchy", "try_vandermonde", "cauchy", "vandermonde", "FLOPS"]
+__all__ = ["available", "try_cauchy", "try_cauchy_vjp", "try_vandermonde", "cauchy",
+           "cauchy_vjp", "try_cauchy_woodbury1", "vandermonde", "FLOPS"]
 
 #: Executed flops per (node, pole) pair: ``base + per_numerator * M``.
 FLOPS = {
@@ -103,6 +133,8 @@ FLOPS = {
     "cauchy_comp": (12, 8),
     "cauchy_conj_comp": (24, 8),
     "vandermonde": (12, 8),  # float64 table product (6) + cast, plus the MACs
+    "cauchy_vjp": (14, 16),  # reciprocal and square (14); 4 complex MACs per row
+    "cauchy_vjp_conj": (30, 16),
 }
 
 # Work (batch * M * N * L) below which the generic path is used: the call overhead of
@@ -325,6 +357,203 @@ def cauchy_kernel(vr, vi, iv, zr, zi, zlr, zli, iz, wr, wi, wlr, wli, iw,
         nonfinite[t] = _store(accr, acci, out, b, l0, n_l)
 
 
+# --------------------------------------------------------------------------------------
+# Cauchy backward (vector-Jacobian product): sums over the nodes, vectorised over poles
+# --------------------------------------------------------------------------------------
+# the backward sums over the nodes are reductions: with reassociation allowed (and
+# nothing else: no assumption about NaN, infinity or signed zeros) the compiler
+# vectorises them, summing in several lanes that are added at the end, an order with
+# the same error bound as the sequential one
+_REDUCE = dict(fastmath={"contract", "reassoc"}, cache=True, error_model="numpy")
+
+
+@njit(inline="always", **_INNER)
+def _vjp_fold(dr, d1, d2, one):
+    # first and second powers of r1 = 1/(dr + i d1), r2 = 1/(dr + i d2), each folded
+    # into (a1 + a2, b1 + b2, a1 - a2, b1 - b2)
+    s = dr * dr
+    i1 = one / (s + d1 * d1)
+    i2 = one / (s + d2 * d2)
+    a1 = dr * i1
+    b1 = -d1 * i1
+    a2 = dr * i2
+    b2 = -d2 * i2
+    A1 = (a1 - b1) * (a1 + b1)
+    B1 = (a1 + a1) * b1
+    A2 = (a2 - b2) * (a2 + b2)
+    B2 = (a2 + a2) * b2
+    return a1 + a2, b1 + b2, a1 - a2, b1 - b2, A1 + A2, B1 + B2, A1 - A2, B1 - B2
+
+
+@njit(inline="always", **_INNER)
+def _vjp_one(dr, d1, one):
+    # r = 1/(dr + i d1) and r^2 in the folded layout of _vjp_fold (no conjugate pole:
+    # the "differences" equal the sums)
+    i1 = one / (dr * dr + d1 * d1)
+    a1 = dr * i1
+    b1 = -d1 * i1
+    A1 = (a1 - b1) * (a1 + b1)
+    B1 = (a1 + a1) * b1
+    return a1, b1, a1, b1, A1, B1, A1, B1
+
+
+@njit(**_INNER)
+def _vjp_recips(zr, zi, zlr, zli, a, al, c, cl, conj, comp, n_l, one,
+                t0, t1, t2, t3, t4, t5, t6, t7):
+    # the folded reciprocals (and squares) of the chunk's nodes against pole
+    # (a + al) + i (c + cl); one loop per case, so that the loop body has no branch
+    if conj and comp:
+        for j in range(n_l):
+            dr = (zr[j] - a) + (zlr[j] - al)
+            d1 = (zi[j] - c) + (zli[j] - cl)
+            d2 = (zi[j] + c) + (zli[j] + cl)
+            t0[j], t1[j], t2[j], t3[j], t4[j], t5[j], t6[j], t7[j] = _vjp_fold(dr, d1, d2,
+                                                                                one)
+    elif conj:
+        for j in range(n_l):
+            t0[j], t1[j], t2[j], t3[j], t4[j], t5[j], t6[j], t7[j] = _vjp_fold(
+                zr[j] - a, zi[j] - c, zi[j] + c, one)
+    elif comp:
+        for j in range(n_l):
+            dr = (zr[j] - a) + (zlr[j] - al)
+            d1 = (zi[j] - c) + (zli[j] - cl)
+            t0[j], t1[j], t2[j], t3[j], t4[j], t5[j], t6[j], t7[j] = _vjp_one(dr, d1, one)
+    else:
+        for j in range(n_l):
+            t0[j], t1[j], t2[j], t3[j], t4[j], t5[j], t6[j], t7[j] = _vjp_one(
+                zr[j] - a, zi[j] - c, one)
+
+
+@njit(**_REDUCE)
+def _vjp_dots(p, q, t0, t1, t2, t3, t4, t5, t6, t7, n_l, zero):
+    # with g = p + i q over the chunk: dv = sum p sa + q sb + i (q da - p db), and beta
+    # the same with the squared reciprocals
+    vr = zero
+    vi = zero
+    br = zero
+    bi = zero
+    for j in range(n_l):
+        pj = p[j]
+        qj = q[j]
+        vr += pj * t0[j] + qj * t1[j]
+        vi += qj * t2[j] - pj * t3[j]
+        br += pj * t4[j] + qj * t5[j]
+        bi += qj * t6[j] - pj * t7[j]
+    return vr, vi, br, bi
+
+
+@njit(**_OUTER)
+def cauchy_vjp_kernel(gr, gi, zr, zi, zlr, zli, iz, wr, wi, wlr, wli, iw,
+                      conj, comp, lc, unit, part, nonfinite):
+    # one task per (batch row, chunk of lc nodes); part[task] receives the chunk's
+    # partial sums (dv and beta for every gradient row and pole), added up by the host
+    nb = gr.shape[0]
+    M = gr.shape[1]
+    L = gr.shape[2]
+    N = wr.shape[1]
+    nchunk = (L + lc - 1) // lc
+    one = unit[0]
+    zero = unit[1]
+    for task in prange(nb * nchunk):
+        b = task // nchunk
+        l0 = (task - b * nchunk) * lc
+        n_l = min(L, l0 + lc) - l0
+        jz = iz[b]
+        jw = iw[b]
+        t0 = np.empty(lc, dtype=gr.dtype)
+        t1 = np.empty(lc, dtype=gr.dtype)
+        t2 = np.empty(lc, dtype=gr.dtype)
+        t3 = np.empty(lc, dtype=gr.dtype)
+        t4 = np.empty(lc, dtype=gr.dtype)
+        t5 = np.empty(lc, dtype=gr.dtype)
+        t6 = np.empty(lc, dtype=gr.dtype)
+        t7 = np.empty(lc, dtype=gr.dtype)
+        # chunk views indexed from 0 (see cauchy_kernel)
+        zr_b = zr[jz, l0:l0 + n_l]
+        zi_b = zi[jz, l0:l0 + n_l]
+        zlr_b = zlr[jz, l0:l0 + n_l]
+        zli_b = zli[jz, l0:l0 + n_l]
+        bad = 0
+        for n in range(N):
+            _vjp_recips(zr_b, zi_b, zlr_b, zli_b, wr[jw, n], wlr[jw, n], wi[jw, n],
+                        wli[jw, n], conj, comp, n_l, one, t0, t1, t2, t3, t4, t5, t6, t7)
+            for k in range(M):
+                vr, vi, br, bi = _vjp_dots(gr[b, k, l0:l0 + n_l], gi[b, k, l0:l0 + n_l],
+                                           t0, t1, t2, t3, t4, t5, t6, t7, n_l, zero)
+                part[task, 0, k, n, 0] = vr
+                part[task, 0, k, n, 1] = vi
+                part[task, 1, k, n, 0] = br
+                part[task, 1, k, n, 1] = bi
+                bad += 0 if (vr - vr) + (vi - vi) + (br - br) + (bi - bi) == 0 else 1
+        nonfinite[task] = bad
+
+
+@njit(**_INNER)
+def _store_wood(accr, acci, zwr, zwi, dt, out, b, l0, n_l):
+    # the rank-1 Woodbury step at the chunk's nodes, in float64 on the four sums
+    # k00, k01, k10, k11 (accumulator rows 0..3): G = dt z (k00 - s k01 k10 / (1 + s k11))
+    # with s = dt (1 + z) / 2; returns the number of non-finite values stored
+    bad = 0
+    h = 0.5 * dt
+    for j in range(n_l):
+        x = zwr[j]
+        y = zwi[j]
+        sr = h * (1.0 + x)
+        si = h * y
+        a0 = np.complex128(complex(accr[0, j], acci[0, j]))
+        a1 = np.complex128(complex(accr[1, j], acci[1, j]))
+        a2 = np.complex128(complex(accr[2, j], acci[2, j]))
+        a3 = np.complex128(complex(accr[3, j], acci[3, j]))
+        sg = complex(sr, si)
+        g = dt * complex(x, y) * (a0 - sg * a1 * a2 / (1.0 + sg * a3))
+        out[b, l0 + j, 0] = g.real
+        out[b, l0 + j, 1] = g.imag
+        bad += 0 if (g.real - g.real) + (g.imag - g.imag) == 0 else 1
+    return bad
+
+
+@njit(**_OUTER)
+def cauchy_woodbury1_kernel(vr, vi, zr, zi, zlr, zli, wr, wi, wlr, wli, zwr, zwi, dts,
+                            conj, comp, lc, unit, out, nonfinite):
+    # cauchy_kernel for M = 4 numerators (rows v: (nb, 4, N), one node set z: (1, L),
+    # poles w: (nb, N)) followed, per chunk, by the rank-1 Woodbury step (_store_wood):
+    # one pass over the nodes gives the S4 generating function; zwr + i zwi (float64):
+    # the nodes of the Woodbury step
+    nb = vr.shape[0]
+    N = vr.shape[2]
+    L = zr.shape[1]
+    nchunk = (L + lc - 1) // lc
+    one = unit[0]
+    for t in prange(nb * nchunk):
+        b = t // nchunk
+        l0 = (t - b * nchunk) * lc
+        n_l = min(L, l0 + lc) - l0
+        accr = np.zeros((4, lc), dtype=vr.dtype)
+        acci = np.zeros((4, lc), dtype=vr.dtype)
+        sa = np.empty(lc, dtype=vr.dtype)
+        sb = np.empty(lc, dtype=vr.dtype)
+        zr_b = zr[0, l0:l0 + n_l]
+        zi_b = zi[0, l0:l0 + n_l]
+        zlr_b = zlr[0, l0:l0 + n_l]
+        zli_b = zli[0, l0:l0 + n_l]
+        for n in range(N):
+            a = wr[b, n]
+            b_ = wi[b, n]
+            if conj:
+                _conj_mac4(zr_b, zi_b, zlr_b, zli_b, comp, n_l, a, wlr[b, n], b_,
+                           wli[b, n], one, vr[b, :, n], vi[b, :, n], accr, acci)
+            else:
+                if comp:
+                    _recip_comp(zr_b, zi_b, zlr_b, zli_b, n_l, a, wlr[b, n], b_,
+                                wli[b, n], one, sa, sb)
+                else:
+                    _recip(zr_b, zi_b, n_l, a, b_, one, sa, sb)
+                for k in range(4):
+                    _mac(accr[k], acci[k], vr[b, k, n], vi[b, k, n], sa, sb, sa, sb, n_l)
+        nonfinite[t] = _store_wood(accr, acci, zwr[0, l0:l0 + n_l], zwi[0, l0:l0 + n_l],
+                                   dts[b], out, b, l0, n_l)
+
+
 @njit(**_OUTER_EXACT)
 def vandermonde_kernel(vr, vi, iv, xr, xi, ix, L, lc, out, nonfinite):
     nb = iv.shape[0]
@@ -490,6 +719,57 @@ def cauchy(vs, z, w, *, conj, z_lo=None, w_lo=None, bad=None):
     return out
 
 
+def cauchy_vjp(g, z, w, *, conj, z_lo=None, w_lo=None, bad=None):
+    r"""Sums over the nodes of the Cauchy reduction's backward pass (NumPy arrays).
+
+    ``g``: batch + (M, L), the incoming gradient of ``y = cauchy(vs, z, w)`` (``batch``
+    the broadcast batch of the call); ``z``: kept' + (L,); ``w``: kept' + (N,); one
+    complex dtype; ``z_lo``/``w_lo`` the low parts of compensated nodes/poles. Returns
+    ``(dv, beta)``, each batch + (M, N):
+
+    .. math:: dv_{mn} = \sum_l g_{ml} \bar r_{ln} (+ \bar g_{ml} r'_{ln}), \quad
+              \beta_{mn} = \sum_l g_{ml} \bar r_{ln}^2 (+ \bar g_{ml} r'^2_{ln}),
+
+    ``r = 1/(z - w)``, ``r' = 1/(z - conj(w))`` (the second terms with ``conj``). A
+    non-finite entry raises ValueError, or, when ``bad`` is a list, is recorded there
+    (``bad.append(True)``) and the result must not be used.
+    """
+    rdt = _REAL[np.dtype(g.dtype)]
+    batch = tuple(g.shape[:-2])
+    M, L, N = g.shape[-2], g.shape[-1], w.shape[-1]
+    nb = int(np.prod(batch))
+    if nb == 0 or M == 0 or N == 0:
+        return tuple(np.zeros(batch + (M, N), dtype=g.dtype) for _ in range(2))
+    gr, gi = _split(g, rdt, (-1, M, L))
+    zr, zi = _split(z, rdt, (-1, L))
+    wr, wi = _split(w, rdt, (-1, N))
+    comp = z_lo is not None or w_lo is not None
+    if comp:
+        zlr, zli = _split(np.zeros_like(z) if z_lo is None else z_lo, rdt, zr.shape)
+        wlr, wli = _split(np.zeros_like(w) if w_lo is None else w_lo, rdt, wr.shape)
+    else:
+        zlr, zli, wlr, wli = zr, zi, wr, wi  # never read
+    iz = _index_map(z.shape[:-1], batch)
+    iw = _index_map(w.shape[:-1], batch)
+    # chunks of nodes as in the forward kernel (10 arrays of lc numbers per task)
+    lc = _chunk(2, L, rdt, nb)
+    nchunk = -(-L // lc)
+    part = np.empty((nb, nchunk, 2, M, N, 2), dtype=rdt)
+    nonfinite = np.zeros(nb * nchunk, dtype=np.int64)
+    with _torch_threads_kept():
+        cauchy_vjp_kernel(gr, gi, zr, zi, zlr, zli, iz, wr, wi, wlr, wli, iw, bool(conj),
+                          comp, lc, np.array([1, 0], rdt),
+                          part.reshape(nb * nchunk, 2, M, N, 2), nonfinite)
+    tot = part.sum(axis=1) if nchunk > 1 else part[:, 0]
+    out = np.ascontiguousarray(tot).view(g.dtype)[..., 0]  # (nb, 2, M, N)
+    if nonfinite.any() or not np.isfinite(tot).all():
+        if bad is None:
+            raise _contract.nonfinite_error("the backward pass of cauchy")
+        bad.append(True)
+    out = out.reshape(batch + (2, M, N))
+    return out[..., 0, :, :], out[..., 1, :, :]
+
+
 def vandermonde(vs, x, L, *, bad=None):
     """Fused Vandermonde reduction on NumPy arrays (contract of the generic path).
 
@@ -587,6 +867,99 @@ def try_cauchy(vs, z, w, *, conj, z_lo=None, w_lo=None):
     bad = []
     y = cauchy(v_, z_, w_, conj=conj, z_lo=zl, w_lo=wl, bad=bad)
     return _wrap(y, is_torch), bad
+
+
+def try_cauchy_vjp(g, z, w, *, conj, z_lo=None, w_lo=None):
+    """Run the compiled backward kernel (:func:`cauchy_vjp`) when it applies.
+
+    Arguments as :func:`cauchy_vjp`, in NumPy or (CPU) torch. Returns ``(dv, beta)`` in
+    the namespace of the inputs, or None when the kernel does not apply or one of its
+    sums came out non-finite (the caller then uses its generic backward pass).
+    """
+    work = g.shape[-2] * w.shape[-1] * g.shape[-1] * int(np.prod(g.shape[:-2]))
+    extra = [a for a in (z_lo, w_lo) if a is not None]
+    got = _eligible((g, z, w, *extra), work)
+    if got is None:
+        return None
+    arrs, is_torch = got
+    g_, z_, w_ = arrs[:3]
+    if not _in_range(_REAL[np.dtype(g_.dtype)], z_, w_):
+        return None
+    lo = iter(arrs[3:])
+    zl = next(lo) if z_lo is not None else None
+    wl = next(lo) if w_lo is not None else None
+    bad = []
+    dv, beta = cauchy_vjp(g_, z_, w_, conj=conj, z_lo=zl, w_lo=wl, bad=bad)
+    if bad:
+        return None
+    return _wrap(dv, is_torch), _wrap(beta, is_torch)
+
+
+def try_cauchy_woodbury1(v, z, w, dt, *, conj, z_woodbury=None):
+    r"""The rank-1 S4 generating function in one pass over the nodes, or None.
+
+    ``v``: (m, 4, N) numerators (complex64 or complex128, the working precision) in the
+    order ``k00, k01, k10, k11`` of the Woodbury step; ``z``: (L,) nodes and ``w``:
+    (m, N) poles, complex128 (split into compensated pairs for complex64 ``v``);
+    ``dt``: (m,) float64 steps. Returns the complex128 (m, L)
+
+    .. math:: G = \Delta z \left(k_{00} - \frac{\sigma k_{01} k_{10}}{1 + \sigma k_{11}}
+              \right), \qquad \sigma = \tfrac{\Delta}{2}(1 + z),
+
+    with the four Cauchy sums (``conj``: the conjugate-symmetric ones) accumulated in
+    the precision of ``v`` and the Woodbury step in float64 as each chunk of nodes is
+    stored, in the namespace of ``v``. ``z_woodbury`` (complex128, the shape of ``z``):
+    the nodes of the Woodbury step when ``z`` and ``w`` are both shifted by the same
+    real number (the differences unchanged); default ``z``. None when the kernel does
+    not apply (NumPy or
+    CPU torch without a pending gradient, sizes, magnitudes) or a value came out
+    non-finite (the caller then takes the separate reduction and Woodbury step).
+    """
+    work = int(np.prod(v.shape)) * z.shape[-1]
+    got = _eligible((v,), work)
+    if got is None:
+        return None
+    hosts = [_host_view(a) for a in (z, w, dt, z if z_woodbury is None else z_woodbury)]
+    if any(h is None for h in hosts):
+        return None
+    (v_,), is_torch = got
+    z_, w_, dt_, zw_ = (h[0] for h in hosts)
+    if zw_.shape != z_.shape or zw_.dtype != np.complex128:
+        return None
+    rdt = _REAL[np.dtype(v_.dtype)]
+    if z_.dtype != np.complex128 or w_.dtype != np.complex128 or not _in_range(rdt, z_, w_):
+        return None
+    m, M, N = v_.shape
+    L = z_.shape[-1]
+    if M != 4 or w_.shape != (m, N) or z_.ndim != 1 or dt_.shape != (m,) or m == 0:
+        return None
+    comp = rdt == np.float32
+    zh = z_.astype(v_.dtype)
+    wh = w_.astype(v_.dtype)
+    if comp:
+        zl = (z_ - zh).astype(v_.dtype)
+        wl = (w_ - wh).astype(v_.dtype)
+    vr, vi = _split(v_, rdt, (m, 4, N))
+    zr, zi = _split(zh, rdt, (1, L))
+    wr, wi = _split(wh, rdt, (m, N))
+    if comp:
+        zlr, zli = _split(zl, rdt, (1, L))
+        wlr, wli = _split(wl, rdt, (m, N))
+    else:
+        zlr, zli, wlr, wli = zr, zi, wr, wi  # never read
+    lc = _chunk(4, L, rdt, m)
+    nonfinite = np.zeros(m * -(-L // lc), dtype=np.int64)
+    out = np.empty((m, L), dtype=np.complex128)
+    with _torch_threads_kept():
+        cauchy_woodbury1_kernel(vr, vi, zr, zi, zlr, zli, wr, wi, wlr, wli,
+                                np.ascontiguousarray(zw_.real).reshape(1, L),
+                                np.ascontiguousarray(zw_.imag).reshape(1, L),
+                                np.ascontiguousarray(dt_, dtype=np.float64), bool(conj), comp,
+                                lc, np.ones(1, rdt), out.view(np.float64).reshape(m, L, 2),
+                                nonfinite)
+    if nonfinite.any():
+        return None
+    return _wrap(out, is_torch)
 
 
 def try_vandermonde(vs, x, L):

@@ -28,6 +28,12 @@ formed in double precision and the phase reduced modulo ``2 pi`` before the
 single-precision ``sincosf``, so complex64 results carry one rounding of the
 exponential instead of ``eps * |x| l``.
 
+Backward kernel (:func:`cauchy_vjp`): the sums over the nodes that the autograd
+Function of :mod:`statespace._torch_reductions` needs, ``dv`` and ``beta`` (see
+:mod:`statespace._fast_cpu`); one thread per (batch row, pole), the nodes and the
+gradient rows staged in shared memory, each reciprocal and its square formed once per
+(node, pole) for all rows of a launch.
+
 Non-finite results: :func:`try_cauchy` and :func:`try_vandermonde` check the result
 with one reduction on the device; only when it holds a non-finite sum do they list
 the blocks (batch row, ``128`` positions) that hold one (:func:`nonfinite_chunks`),
@@ -43,7 +49,8 @@ import math
 
 from . import _reduction_contract as _contract
 
-__all__ = ["available", "try_cauchy", "try_vandermonde", "nonfinite_chunks", "MAX_M"]
+__all__ = ["available", "try_cauchy", "try_cauchy_vjp", "try_vandermonde",
+           "nonfinite_chunks", "MAX_M"]
 
 #: Numerators handled per launch (register accumulators per thread).
 MAX_M = 16
@@ -224,6 +231,112 @@ extern "C" __global__ void vandermonde_kernel(
 }}
 """
 
+_CAUCHY_VJP_SRC = r"""
+#define MM {MM}
+#define TILE {TILE}
+typedef {T} T;
+
+// The sums over the nodes of the Cauchy reduction's backward pass (see
+// statespace._fast_cpu.cauchy_vjp): one thread per (batch row, pole n), the row's
+// nodes and gradient rows staged in shared memory TILE nodes at a time; each
+// reciprocal (and its square) is formed once per (node, pole) for all MM rows.
+extern "C" __global__ void cauchy_vjp_kernel(
+    const T* __restrict__ gr, const T* __restrict__ gi,
+    const T* __restrict__ zr, const T* __restrict__ zi,
+    const T* __restrict__ zlr, const T* __restrict__ zli, const long long* __restrict__ iz,
+    const T* __restrict__ wr, const T* __restrict__ wi,
+    const T* __restrict__ wlr, const T* __restrict__ wli, const long long* __restrict__ iw,
+    const long long nb, const int N, const int L, const int Mtot, const int k0,
+    const int conj, const int comp, T* __restrict__ out)
+{{
+    __shared__ T s_zr[TILE], s_zi[TILE], s_zlr[TILE], s_zli[TILE];
+    __shared__ T s_gr[MM * TILE], s_gi[MM * TILE];
+    const int n = blockIdx.x * blockDim.x + threadIdx.x;
+    for (long long b = blockIdx.y; b < nb; b += gridDim.y) {{
+        const long long jz = iz[b], jw = iw[b];
+        T a = 0, c = 0, al = 0, cl = 0;
+        if (n < N) {{
+            a = wr[jw * N + n];
+            c = wi[jw * N + n];
+            if (comp) {{
+                al = wlr[jw * N + n];
+                cl = wli[jw * N + n];
+            }}
+        }}
+        T vr_[MM], vi_[MM], br_[MM], bi_[MM];
+#pragma unroll
+        for (int k = 0; k < MM; ++k) {{
+            vr_[k] = 0;
+            vi_[k] = 0;
+            br_[k] = 0;
+            bi_[k] = 0;
+        }}
+        for (int l0 = 0; l0 < L; l0 += TILE) {{
+            const int lt = min(TILE, L - l0);
+            __syncthreads();
+            for (int i = threadIdx.x; i < lt; i += blockDim.x) {{
+                s_zr[i] = zr[jz * L + l0 + i];
+                s_zi[i] = zi[jz * L + l0 + i];
+                s_zlr[i] = comp ? zlr[jz * L + l0 + i] : T(0);
+                s_zli[i] = comp ? zli[jz * L + l0 + i] : T(0);
+            }}
+            for (int i = threadIdx.x; i < MM * lt; i += blockDim.x) {{
+                const int k = i / lt, l = i - k * lt;
+                const long long src = (b * Mtot + k0 + k) * (long long)L + l0 + l;
+                s_gr[k * TILE + l] = gr[src];
+                s_gi[k * TILE + l] = gi[src];
+            }}
+            __syncthreads();
+            if (n < N) {{
+                for (int l = 0; l < lt; ++l) {{
+                    // (z + z_lo) - (w + w_lo): z - w first (exact when close), then the lows
+                    T dr = s_zr[l] - a;
+                    T d1 = s_zi[l] - c;
+                    if (comp) {{
+                        dr += s_zlr[l] - al;
+                        d1 += s_zli[l] - cl;
+                    }}
+                    const T i1 = T(1) / (dr * dr + d1 * d1);
+                    const T a1 = dr * i1, b1 = -d1 * i1;
+                    const T A1 = (a1 - b1) * (a1 + b1), B1 = (a1 + a1) * b1;
+                    // folded first and second powers (no conjugate pole: r1 alone)
+                    T sa = a1, sb = b1, da = a1, db = b1;
+                    T SA = A1, SB = B1, DA = A1, DB = B1;
+                    if (conj) {{
+                        T d2 = s_zi[l] + c;
+                        if (comp) d2 += s_zli[l] + cl;
+                        const T i2 = T(1) / (dr * dr + d2 * d2);
+                        const T a2 = dr * i2, b2 = -d2 * i2;
+                        const T A2 = (a2 - b2) * (a2 + b2), B2 = (a2 + a2) * b2;
+                        sa = a1 + a2; sb = b1 + b2; da = a1 - a2; db = b1 - b2;
+                        SA = A1 + A2; SB = B1 + B2; DA = A1 - A2; DB = B1 - B2;
+                    }}
+#pragma unroll
+                    for (int k = 0; k < MM; ++k) {{
+                        const T p = s_gr[k * TILE + l], q = s_gi[k * TILE + l];
+                        vr_[k] += p * sa + q * sb;
+                        vi_[k] += q * da - p * db;
+                        br_[k] += p * SA + q * SB;
+                        bi_[k] += q * DA - p * DB;
+                    }}
+                }}
+            }}
+        }}
+        if (n < N) {{
+#pragma unroll
+            for (int k = 0; k < MM; ++k) {{
+                const long long d0 = (((b * 2) * Mtot + k0 + k) * (long long)N + n) * 2;
+                const long long d1 = (((b * 2 + 1) * Mtot + k0 + k) * (long long)N + n) * 2;
+                out[d0] = vr_[k];
+                out[d0 + 1] = vi_[k];
+                out[d1] = br_[k];
+                out[d1 + 1] = bi_[k];
+            }}
+        }}
+    }}
+}}
+"""
+
 _compiled = {}
 
 
@@ -243,6 +356,8 @@ def _kernel(kind, single, MM):
         T = "float" if single else "double"
         if kind == "cauchy":
             src = _CAUCHY_SRC.format(MM=MM, TILE=_TILE, T=T)
+        elif kind == "cauchy_vjp":
+            src = _CAUCHY_VJP_SRC.format(MM=MM, TILE=_TILE, T=T)
         else:
             src = _VANDERMONDE_SRC.format(MM=MM, TILE=_TILE, T=T, IS_DOUBLE=int(not single))
         k = cupy.RawKernel(src, f"{kind}_kernel")
@@ -298,6 +413,45 @@ def cauchy(vs, z, w, *, conj, z_lo=None, w_lo=None):
              cp.int32(comp), out_f),
         )
     return out
+
+
+def cauchy_vjp(g, z, w, *, conj, z_lo=None, w_lo=None):
+    """Sums over the nodes of the Cauchy backward pass on CuPy arrays: ``(dv, beta)``,
+    each batch + (M, N) for ``g`` of batch + (M, L) (contract of
+    :func:`statespace._fast_cpu.cauchy_vjp`)."""
+    import cupy as cp
+
+    single = g.dtype == cp.complex64
+    rdt = cp.float32 if single else cp.float64
+    batch = tuple(g.shape[:-2])
+    M, L, N = g.shape[-2], g.shape[-1], w.shape[-1]
+    nb = math.prod(batch)
+    if nb == 0 or M == 0 or N == 0:
+        return tuple(cp.zeros(batch + (M, N), dtype=g.dtype) for _ in range(2))
+    out = cp.empty((nb, 2, M, N), dtype=g.dtype)
+    comp = z_lo is not None or w_lo is not None
+    gr, gi = _split(cp, g, rdt)
+    zr, zi = _split(cp, z, rdt)
+    wr, wi = _split(cp, w, rdt)
+    if comp:
+        zlr, zli = _split(cp, cp.zeros_like(z) if z_lo is None else z_lo, rdt)
+        wlr, wli = _split(cp, cp.zeros_like(w) if w_lo is None else w_lo, rdt)
+    else:
+        zlr, zli, wlr, wli = zr, zi, wr, wi  # never read
+    iz = _index_map(cp, z.shape[:-1], batch)
+    iw = _index_map(cp, w.shape[:-1], batch)
+    grid = ((N + _BLOCK - 1) // _BLOCK, min(nb, _GRID_Y))
+    out_f = out.view(rdt)
+    for k0 in range(0, M, MAX_M):
+        MM = min(MAX_M, M - k0)
+        _kernel("cauchy_vjp", single, MM)(
+            grid, (_BLOCK,),
+            (gr, gi, zr, zi, zlr, zli, iz, wr, wi, wlr, wli, iw, cp.int64(nb), cp.int32(N),
+             cp.int32(L), cp.int32(M), cp.int32(k0), cp.int32(bool(conj)), cp.int32(comp),
+             out_f),
+        )
+    out = out.reshape(batch + (2, M, N))
+    return out[..., 0, :, :], out[..., 1, :, :]
 
 
 def vandermonde(vs, x, L):
@@ -442,6 +596,31 @@ def try_cauchy(vs, z, w, *, conj, z_lo=None, w_lo=None):
         wl = next(lo) if w_lo is not None else None
         y = cauchy(arrs[0], arrs[1], arrs[2], conj=conj, z_lo=zl, w_lo=wl)
         return _back(y, tdev), nonfinite_chunks(cp, y)
+
+
+def try_cauchy_vjp(g, z, w, *, conj, z_lo=None, w_lo=None):
+    """Run the CUDA backward kernel (:func:`cauchy_vjp`) when it applies.
+
+    Returns ``(dv, beta)`` in the namespace of the inputs, or None when the kernel does
+    not apply or a sum came out non-finite (one device reduction decides; the caller
+    then uses its generic backward pass).
+    """
+    extra = [a for a in (z_lo, w_lo) if a is not None]
+    got = _eligible((g, z, w, *extra))
+    if got is None:
+        return None
+    arrs, tdev = got
+    import cupy as cp
+
+    with _Ctx(cp, tdev):
+        arrs = _to_cupy(cp, arrs, tdev)
+        lo = iter(arrs[3:])
+        zl = next(lo) if z_lo is not None else None
+        wl = next(lo) if w_lo is not None else None
+        dv, beta = cauchy_vjp(arrs[0], arrs[1], arrs[2], conj=conj, z_lo=zl, w_lo=wl)
+        if not (bool(cp.all(cp.isfinite(dv))) and bool(cp.all(cp.isfinite(beta)))):
+            return None
+        return _back(dv, tdev), _back(beta, tdev)
 
 
 def try_vandermonde(vs, x, L):

@@ -38,7 +38,7 @@ from . import _array
 from . import _reduction_contract as _contract
 from . import _reductions_generic as _generic
 
-__all__ = ["cauchy", "cauchy_compensated", "vandermonde"]
+__all__ = ["cauchy", "cauchy_compensated", "cauchy_woodbury1", "vandermonde"]
 
 
 def _needs_grad(arrays):
@@ -110,13 +110,51 @@ def _redo_vandermonde(xp, y, bad, step, vs, x):
     return y
 
 
+class FusedOps:
+    """The compiled kernels an autograd Function of :mod:`statespace._torch_reductions`
+    runs its forward and backward passes on (handed to it by the router, so that the
+    implementations do not import each other).
+
+    Each method returns None when no kernel applies (namespace, device, dtype, size or
+    magnitude); the Function then uses its chunked torch sums.
+    """
+
+    def __init__(self, xp, mods, step):
+        self.xp, self.mods, self.step = xp, mods, step
+
+    def cauchy(self, vs, z, w, *, conj, z_lo=None, w_lo=None):
+        """The forward sums (non-finite chunks recomputed as in :func:`cauchy`)."""
+        for fast in self.mods:
+            got = fast.try_cauchy(vs, z, w, conj=conj, z_lo=z_lo, w_lo=w_lo)
+            if got is not None:
+                return _redo_cauchy(self.xp, *got, self.step, conj, vs, z, w, z_lo, w_lo)
+        return None
+
+    def cauchy_vjp(self, g, z, w, *, conj, z_lo=None, w_lo=None):
+        """``(dv, beta)``, the sums over the nodes of the backward pass, or None (also
+        when a kernel's sum came out non-finite)."""
+        for fast in self.mods:
+            got = fast.try_cauchy_vjp(g, z, w, conj=conj, z_lo=z_lo, w_lo=w_lo)
+            if got is not None:
+                return got
+        return None
+
+
+def _fused(xp, mode, step):
+    """:class:`FusedOps` for an autograd Function, or None when no kernel may run (the
+    "custom" mode, ``torch.compile`` tracing, no kernel installed)."""
+    mods = [m for m in _compiled_kernels(xp, mode) if hasattr(m, "try_cauchy_vjp")]
+    return FusedOps(xp, mods, step) if mods else None
+
+
 def cauchy(xp, vs, z, w, step, *, conj):
     """The Cauchy reduction (contract of ``_reductions_generic.cauchy``), routed."""
     mode = _contract.fast_mode
     if _use_function(xp, mode, (vs, z, w)):
         from . import _torch_reductions
 
-        y = _torch_reductions.cauchy_function(vs, z, w, step, conj=conj)
+        y = _torch_reductions.cauchy_function(vs, z, w, step, conj=conj,
+                                              fused=_fused(xp, mode, step))
     else:
         for fast in _compiled_kernels(xp, mode):
             got = fast.try_cauchy(vs, z, w, conj=conj)
@@ -147,15 +185,39 @@ def vandermonde(xp, vs, x, L, step):
 def cauchy_compensated(xp, vs, z, z_lo, w, w_lo, step, *, conj):
     """The compensated Cauchy reduction (``_reductions_generic.cauchy_compensated``), routed.
 
-    Under torch autograd the high parts ``z`` and ``w`` go through :func:`cauchy` (the
-    autograd Functions have no compensated form), giving up the compensation.
+    Under torch autograd (and for every torch tensor in the "custom" mode) the autograd
+    Function of :mod:`statespace._torch_reductions` takes the call with the low parts,
+    on the compiled kernels when they apply; gradients flow to the high parts.
     """
-    if _array.is_torch(xp) and _needs_grad((vs, z, z_lo, w, w_lo)):
-        return cauchy(xp, vs, z, w, step, conj=conj)
-    for fast in _compiled_kernels(xp, _contract.fast_mode):
+    mode = _contract.fast_mode
+    if _use_function(xp, mode, (vs, z, z_lo, w, w_lo)):
+        from . import _torch_reductions
+
+        y = _torch_reductions.cauchy_function(vs, z, w, step, conj=conj, z_lo=z_lo,
+                                              w_lo=w_lo, fused=_fused(xp, mode, step))
+        _contract.check_result(xp, y, "cauchy_conj" if conj else "cauchy")
+        return y
+    for fast in _compiled_kernels(xp, mode):
         got = fast.try_cauchy(vs, z, w, conj=conj, z_lo=z_lo, w_lo=w_lo)
         if got is not None:
             return _redo_cauchy(xp, *got, step, conj, vs, z, w, z_lo, w_lo)
     y = _generic.cauchy_compensated(xp, vs, z, z_lo, w, w_lo, step, conj=conj)
     _contract.check_result(xp, y, "cauchy_conj" if conj else "cauchy")
     return y
+
+
+def cauchy_woodbury1(xp, v, z, w, dt, *, conj, z_woodbury=None):
+    """The rank-1 S4 generating function in one pass over the nodes
+    (:func:`statespace._fast_cpu.try_cauchy_woodbury1`), or None: when no compiled
+    kernel applies (other namespaces and devices, a pending gradient, the "generic" or
+    "custom" modes, ``torch.compile`` tracing) or a value came out non-finite; the
+    caller then runs the reduction and the Woodbury step separately. ``z_woodbury``:
+    the nodes of the Woodbury step when ``z`` and ``w`` are shifted (both by the same
+    real number, which leaves the differences unchanged)."""
+    for fast in _compiled_kernels(xp, _contract.fast_mode):
+        try_fn = getattr(fast, "try_cauchy_woodbury1", None)
+        if try_fn is not None and not (_array.is_torch(xp) and _needs_grad((v, z, w, dt))):
+            G = try_fn(v, z, w, dt, conj=conj, z_woodbury=z_woodbury)
+            if G is not None:
+                return G
+    return None

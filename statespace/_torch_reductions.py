@@ -27,6 +27,15 @@ half of :func:`~statespace.reductions.cauchy_conj`) it is
     \bar\partial_{v_{mn}} = \sum_l g_{ml}\, e^{\bar x_n l}, \qquad
     \bar\partial_{x_n} = \sum_m \bar v_{mn} \sum_l l\, g_{ml}\, e^{\bar x_n l}.
 
+Both passes of the Cauchy Function run on the compiled kernels when the router hands
+them over (:class:`statespace._router.FusedOps`: numba for CPU tensors through
+zero-copy NumPy views, CuPy for CUDA tensors through DLPack; not while
+``torch.compile`` traces, and not in the ``"custom"`` mode): the forward pass is the
+fused Cauchy sum, the backward pass the fused sums over the nodes ``dv`` and
+``beta`` (:func:`statespace._fast_cpu.cauchy_vjp`), which share each reciprocal and
+its square across all gradient rows. Compensated nodes and poles (low parts
+``z_lo``, ``w_lo``) are carried through both passes.
+
 The router (:mod:`statespace._router`) sends torch tensors here when a gradient is
 needed, and always in the ``"custom"`` mode of
 :func:`statespace.reductions.fast_paths` (tests and memory comparisons use it);
@@ -48,9 +57,16 @@ __all__ = ["cauchy_torch", "vandermonde_torch", "cauchy_function", "vandermonde_
 # --------------------------------------------------------------------------------------
 # entry points of the router (calling contract of statespace._reduction_contract)
 # --------------------------------------------------------------------------------------
-def cauchy_function(vs, z, w, step, *, conj):
-    """The Cauchy reduction through :class:`_CauchyFunction` (kept + (M, L))."""
-    return _CauchyFunction.apply(vs, z, w, step, conj)
+def cauchy_function(vs, z, w, step, *, conj, z_lo=None, w_lo=None, fused=None):
+    """The Cauchy reduction through :class:`_CauchyFunction` (kept + (M, L)).
+
+    ``z_lo``/``w_lo``: low parts of compensated nodes/poles (gradients flow to ``z`` and
+    ``w``). ``fused``: None, or an object with methods ``cauchy(vs, z, w, conj=, z_lo=,
+    w_lo=)`` and ``cauchy_vjp(g, z, w, conj=, z_lo=, w_lo=)`` running the compiled
+    kernels (the router's :class:`statespace._router.FusedOps`); each returns None
+    when no kernel applies, and then the chunked torch sums below run instead.
+    """
+    return _CauchyFunction.apply(vs, z, w, z_lo, w_lo, step, conj, fused)
 
 
 def vandermonde_function(vs, x, L, step):
@@ -61,22 +77,30 @@ def vandermonde_function(vs, x, L, step):
 # --------------------------------------------------------------------------------------
 # chunked building blocks (plain torch, no host synchronisation)
 # --------------------------------------------------------------------------------------
-def _cauchy_sums(v, z, w, powers, step=None):
+def _cauchy_sums(v, z, w, powers, step=None, z_lo=None, w_lo=None):
     r"""``[sum_n v[..., m, n] / (z[..., l] - w[..., n]) ** p for p in powers]``.
 
     ``v``: kept + (M, N); ``z``: kept' + (L,); ``w``: kept' + (N,) with kept'
     broadcasting to kept. Chunked over ``l``, ``step`` nodes at a time (by default
     so that one block ``1 / (z - w)`` holds about :data:`CHUNK_ELEMENTS` numbers).
-    Returns kept + (M, L) arrays.
+    With low parts ``z_lo``/``w_lo`` (shapes of ``z``/``w``, or None) the differences
+    are the compensated ``(z - w) + (z_lo - w_lo)``. Returns kept + (M, L) arrays.
     """
     L, N = z.shape[-1], w.shape[-1]
     if step is None:
         batch = torch.broadcast_shapes(z.shape[:-1], w.shape[:-1])
         step = max(1, min(L, _contract.CHUNK_ELEMENTS // max(1, math.prod(batch) * N)))
     wc = w.unsqueeze(-1)  # kept' + (N, 1)
+    comp = z_lo is not None or w_lo is not None
+    if comp:
+        z_lo = torch.zeros_like(z) if z_lo is None else z_lo
+        wlc = (torch.zeros_like(w) if w_lo is None else w_lo).unsqueeze(-1)
     outs = [[] for _ in powers]
     for lo in range(0, L, step):
-        d = torch.reciprocal(z[..., lo : lo + step].unsqueeze(-2) - wc)  # kept' + (N, Lc)
+        diff = z[..., lo : lo + step].unsqueeze(-2) - wc  # kept' + (N, Lc)
+        if comp:
+            diff = diff + (z_lo[..., lo : lo + step].unsqueeze(-2) - wlc)
+        d = torch.reciprocal(diff)
         blk = d
         for p in range(1, max(powers) + 1):
             if p > 1:
@@ -98,52 +122,75 @@ def _sum_to(t, shape):
     return t
 
 
+def _conj_or_none(t):
+    return None if t is None else t.conj()
+
+
 class _CauchyFunction(torch.autograd.Function):
-    """``y = sum_n v/(z - w)`` (+ the conjugate half); saves only ``v, z, w``."""
+    """``y = sum_n v/(z - w)`` (+ the conjugate half); saves only ``v, z, w`` (and the
+    low parts of compensated nodes and poles).
+
+    Both passes run on the compiled kernels when ``fused`` provides them (CPU and CUDA
+    tensors outside ``torch.compile``), else on the chunked torch sums: the backward
+    pass needs, for the gradient rows ``g``, only the two sums over the nodes
+    ``dv = sum_l g conj(r) (+ conj(g) r')`` and ``beta = sum_l g conj(r)^2
+    (+ conj(g) r'^2)``, which give ``grad v = dv`` and ``grad w = sum_m conj(v) beta``.
+    """
 
     @staticmethod
-    def forward(ctx, vs, z, w, step, conj):
-        ctx.save_for_backward(vs, z, w)
-        ctx.conj = conj
-        (y,) = _cauchy_sums(vs, z, w, (1,), step)
-        if conj:
-            (y2,) = _cauchy_sums(vs.conj(), z, w.conj(), (1,), step)
-            y = y + y2
+    def forward(ctx, vs, z, w, z_lo, w_lo, step, conj, fused):
+        ctx.save_for_backward(vs, z, w, z_lo, w_lo)
+        ctx.conj, ctx.fused = conj, fused
+        y = None
+        if fused is not None:
+            y = fused.cauchy(vs, z, w, conj=conj, z_lo=z_lo, w_lo=w_lo)
+        if y is None:
+            (y,) = _cauchy_sums(vs, z, w, (1,), step, z_lo, w_lo)
+            if conj:
+                (y2,) = _cauchy_sums(vs.conj(), z, w.conj(), (1,), step, z_lo,
+                                     _conj_or_none(w_lo))
+                y = y + y2
         return y
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, g):
-        vs, z, w = ctx.saved_tensors
+        vs, z, w, z_lo, w_lo = ctx.saved_tensors
         need_v, need_z, need_w = ctx.needs_input_grad[:3]
-        zb, wb = z.conj(), w.conj()
         gv = gz = gw = None
         if need_v or need_w:
-            # sums over l with nodes w and poles conj(z): "transposed" Cauchy sums
-            s1, s2 = _cauchy_sums(g, wb, zb, (1, 2))  # kept + (M, N)
+            got = None
+            if ctx.fused is not None:
+                got = ctx.fused.cauchy_vjp(g, z, w, conj=ctx.conj, z_lo=z_lo, w_lo=w_lo)
+            dv, beta = got if got is not None else _cauchy_vjp_torch(
+                g, z, w, ctx.conj, z_lo, w_lo)
             if need_v:
-                gv = -s1
+                gv = _sum_to(dv, vs.shape)
             if need_w:
-                gw = (vs.conj() * s2).sum(dim=-2)
-            if ctx.conj:
-                t1, t2 = _cauchy_sums(g, w, zb, (1, 2))
-                if need_v:
-                    gv = gv - t1.conj()
-                if need_w:
-                    gw = gw + (vs * t2).sum(dim=-2).conj()
+                gw = _sum_to((vs.conj() * beta).sum(dim=-2), w.shape)
         if need_z:
-            (s,) = _cauchy_sums(vs.conj(), zb, wb, (2,))
+            zb, wb = z.conj(), w.conj()
+            zlb, wlb = _conj_or_none(z_lo), _conj_or_none(w_lo)
+            (s,) = _cauchy_sums(vs.conj(), zb, wb, (2,), None, zlb, wlb)
             if ctx.conj:
-                (t,) = _cauchy_sums(vs, zb, w, (2,))
+                (t,) = _cauchy_sums(vs, zb, w, (2,), None, zlb, w_lo)
                 s = s + t
-            gz = -(g * s).sum(dim=-2)
-        if gv is not None:
-            gv = _sum_to(gv, vs.shape)
-        if gw is not None:
-            gw = _sum_to(gw, w.shape)
-        if gz is not None:
-            gz = _sum_to(gz, z.shape)
-        return gv, gz, gw, None, None
+            gz = _sum_to(-(g * s).sum(dim=-2), z.shape)
+        return gv, gz, gw, None, None, None, None, None
+
+
+def _cauchy_vjp_torch(g, z, w, conj, z_lo, w_lo):
+    """``(dv, beta)`` of :class:`_CauchyFunction` by chunked torch sums: transposed
+    Cauchy sums with the conjugated poles as nodes and the conjugated nodes as poles."""
+    zb, wb = z.conj(), w.conj()
+    zlb, wlb = _conj_or_none(z_lo), _conj_or_none(w_lo)
+    s1, s2 = _cauchy_sums(g, wb, zb, (1, 2), None, wlb, zlb)  # kept + (M, N)
+    dv, beta = -s1, s2
+    if conj:
+        t1, t2 = _cauchy_sums(g, w, zb, (1, 2), None, w_lo, zlb)
+        dv = dv - t1.conj()
+        beta = beta + t2.conj()
+    return dv, beta
 
 
 def _vandermonde_blocks(x, L, step):

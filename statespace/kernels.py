@@ -76,7 +76,7 @@ from typing import Any, NamedTuple
 
 import array_api_compat
 
-from . import _array
+from . import _array, _router
 from . import reductions as _red
 from ._compensated import cauchy_compensated
 from .discretize import DenseSystem, DiagSystem, _diag_terms, _resolve_method, discretize
@@ -172,6 +172,25 @@ def _cauchy_shifted(xp, v, nodes, lam_d1, s, conj):
         parts.append(_reduction(
             "kernel_dplr", _NODE_ON_POLE, cauchy_compensated, v, nodes.values[k0:k1],
             poles[:, None, None, :], conj=conj))
+    return parts[0] if len(parts) == 1 else xp.concat(parts, axis=-1)
+
+
+def _woodbury1_fused(xp, v, nodes, z, lam_d1, s, h, conj):
+    """The rank-1 generating function ``G`` (m, count), complex128, by the fused
+    one-pass kernel (:func:`statespace._router.cauchy_woodbury1`) on each segment of
+    :class:`_ShiftedNodes` (differences as in :func:`_cauchy_shifted`, the Woodbury
+    step on the nodes ``z`` with steps ``h = dt / c``); None where it does not apply.
+
+    ``v`` (m, 4, N) in the working dtype, scaled by ``c`` as in :func:`kernel_dplr`.
+    """
+    parts = []
+    for k0, k1, sign in nodes.segments:
+        poles = lam_d1 if sign == 1 else 2 * s
+        G = _router.cauchy_woodbury1(xp, v, nodes.values[k0:k1], poles, h, conj=conj,
+                                     z_woodbury=z[k0:k1])
+        if G is None:
+            return None
+        parts.append(G)
     return parts[0] if len(parts) == 1 else xp.concat(parts, axis=-1)
 
 
@@ -559,6 +578,19 @@ def kernel_dplr(Lambda, P, B, C, dt, L, *, halved=False, tilde=False):
 
     out_dtype = real_dt if real_out else cdt
     out = None
+    near = None
+    if cdt != c128 and not shifted:
+        # single precision, roots of unity: the exact sums at the node nearest to each
+        # pole, for all channels at once (O(r^2 N^2) per channel; see _near_nodes)
+        # (the quantities of the loop below, for every channel)
+        s_all = 1 / (1 - dtm[:, None] / 2 * Lam)
+        lam_d1_all = (dtm[:, None] * s_all) * Lam
+        c_all = xp.where(dtm > 1, dtm, xp.ones_like(dtm))
+        U = xp.concat([Cm[:, None, :], Pm], axis=1)
+        W = xp.concat([Bm[:, None, :], xp.conj(Pm)], axis=1)
+        v_all = U[:, :, None, :] * W[:, None, :, :] * (c_all[:, None] * s_all)[:, None, None, :]
+        near = _near_nodes(xp, v_all, 1 + lam_d1_all, lam_d1_all, s_all,
+                           xp.astype(dtm / c_all, c128)[:, None], L, count, halved, r)
     nf = 2 * N if halved else N
     for i0, i1 in _chunks(m, (1 + r) ** 2 * count + 4 * L + nf * nf):
         sl = (slice(i0, i1), ...)
@@ -568,7 +600,6 @@ def kernel_dplr(Lambda, P, B, C, dt, L, *, halved=False, tilde=False):
         half = dd[:, None] / 2
         s = 1 / (1 - half * lam)
         lam_d1 = (dd[:, None] * s) * lam  # lam_d - 1 = dt lambda / (1 - dt lambda / 2)
-        lam_d = 1 + lam_d1
         # The sums are taken on the numerators scaled by c = max(dt, 1) per channel and
         # the Woodbury step on sigma / c: the same G, but for large steps (s ~ 2 / (dt
         # lambda)) the sums stay O(1 / lambda) instead of O(1 / dt), whose products in
@@ -577,15 +608,23 @@ def kernel_dplr(Lambda, P, B, C, dt, L, *, halved=False, tilde=False):
         U = xp.concat([cc[:, None, :], pp], axis=1)  # (m, 1+r, N)
         W = xp.concat([bb[:, None, :], xp.conj(pp)], axis=1)  # (m, 1+r, N)
         v = U[:, :, None, :] * W[:, None, :, :] * (c[:, None] * s)[:, None, None, :]
-        kk = _cauchy_shifted(xp, xp.astype(v, cdt), znodes, lam_d1, s, halved)
-        # single precision: the O(r^2 L) Woodbury combination runs in complex128 on the
-        # complex64 sums; near a pole it cancels the pole's terms, which complex64
-        # arithmetic would leave at eps32 |k| (docs/float32.md)
-        kk = xp.astype(kk, c128)
         dd_c = xp.astype(dd / c, c128)[:, None]  # dt / c
-        G = dd_c * z * _woodbury(xp, kk, dd_c / 2 * (1 + z), r)  # (m, count)
-        if cdt != c128 and not shifted:
-            G = _near_nodes_exact(xp, G, v, lam_d, lam_d1, s, dd_c, L, halved, r)
+        G = None
+        if r == 1:
+            # rank 1 on the fused CPU kernel: the four sums (on the shifted nodes and
+            # poles, as _cauchy_shifted) and the complex128 Woodbury step in one pass
+            # over the nodes; None where it does not apply
+            G = _woodbury1_fused(xp, xp.reshape(xp.astype(v, cdt), (v.shape[0], 4, N)),
+                                 znodes, z, lam_d1, s, dd / c, halved)
+        if G is None:
+            kk = _cauchy_shifted(xp, xp.astype(v, cdt), znodes, lam_d1, s, halved)
+            # single precision: the O(r^2 L) Woodbury combination runs in complex128 on
+            # the complex64 sums; near a pole it cancels the pole's terms, which
+            # complex64 arithmetic would leave at eps32 |k| (docs/float32.md)
+            kk = xp.astype(kk, c128)
+            G = dd_c * z * _woodbury(xp, kk, dd_c / 2 * (1 + z), r)  # (m, count)
+        if near is not None:
+            G = _near_nodes_exact(xp, G, *(a[sl] for a in near))
         G = xp.astype(G, cdt)
         Kc = xp.astype(_inverse(xp, G, L, shifted, real_out, twist), out_dtype)
         if i0 == 0 and i1 == m:
@@ -611,32 +650,35 @@ _NODE_ON_POLE = (
 )
 
 
-def _near_nodes_exact(xp, G, v, lam_d, lam_d1, s, dd_c, L, halved, r):
-    r"""``G`` with its value at the root of unity nearest to each discrete pole redone
-    in complex128.
+def _near_nodes(xp, v, lam_d, lam_d1, s, dd_c, L, count, halved, r):
+    r"""The generating function at the root of unity nearest to each discrete pole,
+    in complex128: ``(j, Gn, mult)``, the node indices (m, P), the values (m, P) and
+    how many poles share each node (m, P), for :func:`_near_nodes_exact`.
 
-    ``G`` (m, count) complex128 from complex64 Cauchy sums, ``v`` (m, 1+r, 1+r, N) the
-    complex128 numerators, ``lam_d`` (m, N) the discrete poles and ``lam_d1`` the same
-    minus one and ``2 s`` the same plus one (both to full relative precision),
-    ``dd_c`` (m, 1) the steps divided by the scale of the numerators (see
-    :func:`kernel_dplr`). At a node :math:`z` within :math:`\delta \ll 2\pi/L` of a pole
-    :math:`\bar\lambda_n` every sum :math:`k_{xy}` carries the term
-    :math:`v_{xy,n}/(z - \bar\lambda_n)` of size :math:`|v|/\delta`, and the Woodbury
-    combination cancels it (the numerators of one mode form a rank-one matrix); the
-    complex64 sums keep the rest only to :math:`\epsilon_{32}|v|/\delta` (up to
-    :math:`10^{-2}` relative for trained modes with :math:`\mathrm{Re}\,\lambda
-    \approx -10^{-4}`). Only the nearest node of each pole can be that close; the
-    next is at least :math:`\pi/L` away, like every node of a generic system. These
-    ``O(N)`` nodes per channel are recomputed here from the definition
-    (``O(r^2 N^2)`` complex128 work) and written into ``G``.
+    ``v`` (m, 1+r, 1+r, N) the complex128 numerators, ``lam_d`` (m, N) the discrete
+    poles and ``lam_d1`` the same minus one and ``2 s`` the same plus one (both to
+    full relative precision), ``dd_c`` (m, 1) the steps divided by the scale of the
+    numerators (see :func:`kernel_dplr`); ``count`` nodes are evaluated. At a node
+    :math:`z` within :math:`\delta \ll 2\pi/L` of a pole :math:`\bar\lambda_n`
+    every sum :math:`k_{xy}` carries the term :math:`v_{xy,n}/(z - \bar\lambda_n)` of
+    size :math:`|v|/\delta`, and the Woodbury combination cancels it (the numerators
+    of one mode form a rank-one matrix); the complex64 sums keep the rest only to
+    :math:`\epsilon_{32}|v|/\delta` (up to :math:`10^{-2}` relative for trained
+    modes with :math:`\mathrm{Re}\,\lambda \approx -10^{-4}`). Only the nearest
+    node of each pole can be that close; the next is at least :math:`\pi/L` away,
+    like every node of a generic system. These ``O(N)`` nodes per channel are
+    recomputed here from the definition (``O(r^2 N^2)`` complex128 work), once for
+    all channels, and written into each chunk's ``G`` by :func:`_near_nodes_exact`.
     """
-    count = G.shape[-1]
     poles = xp.concat([lam_d, xp.conj(lam_d)], axis=-1) if halved else lam_d
     # index of the nearest root of unity exp(2 pi i j / L); past the evaluated half
     # (real kernels), the last node is recomputed instead, which is harmless
     ang = xp.atan2(xp.imag(poles), xp.real(poles))
-    j = xp.remainder(xp.round(ang * (L / (2 * math.pi))), float(L))
-    j = xp.minimum(j, float(count - 1))
+    # (operators only: array_api_compat's remainder/minimum with a Python scalar break
+    # a torch.compile graph)
+    j = xp.round(ang * (L / (2 * math.pi)))
+    j = j - L * xp.floor(j / L)
+    j = j - xp.astype(j > count - 1, j.dtype) * (j - (count - 1))
     re, im = _cis_quarter(xp, 4 * xp.astype(j, xp.int64), L)  # _nodes' values, bit for bit
     zn = xp.astype(_array._complex(xp, re, im), xp.complex128)
     cauchy = _red.cauchy_conj if halved else _red.cauchy
@@ -647,10 +689,16 @@ def _near_nodes_exact(xp, G, v, lam_d, lam_d1, s, dd_c, L, halved, r):
           for sign, poles in ((1, lam_d1), (-1, 2 * s))]
     kn = xp.where((re >= 0)[:, None, None, :], kn[0], kn[1])
     Gn = dd_c * zn * _woodbury(xp, kn, dd_c / 2 * (1 + zn), r)
-    # several poles may share a node: each adds its share of the (identical) change
     ji = xp.astype(j, xp.int64)
     mult = xp.sum(xp.astype(ji[:, :, None] == ji[:, None, :], xp.float64), axis=-1)
-    delta = (Gn - xp.take_along_axis(G, ji, axis=-1)) / xp.astype(mult, xp.complex128)
+    return ji, Gn, xp.astype(mult, xp.complex128)
+
+
+def _near_nodes_exact(xp, G, ji, Gn, mult):
+    """``G`` (m, count) with the values ``Gn`` of :func:`_near_nodes` written at the
+    nodes ``ji``: several poles may share a node, each adds its share ``1 / mult`` of
+    the (identical) change."""
+    delta = (Gn - xp.take_along_axis(G, ji, axis=-1)) / mult
     return _scatter_add(xp, G, ji, delta)
 
 

@@ -64,6 +64,23 @@ def _naive_cauchy(v, z, w, conj):
     return y, s
 
 
+def _naive_vjp(g, z, w, conj):
+    """The backward sums over the nodes by their definition, materialised in complex128:
+    ``dv = sum_l g conj(r) (+ conj(g) r')``, ``beta = sum_l g conj(r)^2 (+ conj(g)
+    r'^2)`` with ``r = 1/(z - w)``, ``r' = 1/(z - conj w)``; with their scales (sums of
+    the terms' magnitudes). ``g``: batch + (M, L), ``z``: (..., L), ``w``: (..., N)."""
+    g, z, w = (np.asarray(a, dtype=np.complex128) for a in (g, z, w))
+    r = 1 / (z[..., None, :, None] - w[..., None, None, :])  # (..., 1, L, N)
+    gl = g[..., :, :, None]
+    dv, beta = (gl * r.conj()).sum(-2), (gl * r.conj() ** 2).sum(-2)
+    sv, sb = (np.abs(gl * r)).sum(-2), (np.abs(gl * r * r)).sum(-2)
+    if conj:
+        r2 = 1 / (z[..., None, :, None] - w.conj()[..., None, None, :])
+        dv, beta = dv + (gl.conj() * r2).sum(-2), beta + (gl.conj() * r2 ** 2).sum(-2)
+        sv, sb = sv + np.abs(gl * r2).sum(-2), sb + np.abs(gl * r2 * r2).sum(-2)
+    return dv, beta, sv, sb
+
+
 def _naive_vandermonde(v, x, L):
     v, x = (np.asarray(a, dtype=np.complex128) for a in (v, x))
     t = v[..., None, :] * np.exp(x[..., None, :] * np.arange(L)[:, None])
@@ -215,6 +232,24 @@ def test_dispatch_numpy(monkeypatch, rng):
 
 
 @needs_numba
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+@pytest.mark.parametrize("conj", [False, True])
+def test_fused_cauchy_vjp_matches_oracle(dtype, conj, rng):
+    """The backward kernel's sums over the nodes: batched gradient rows, nodes shared by
+    the rows, poles per row; N = 40 poles split into several chunks per row."""
+    g = _rand_c(rng, (3, 4, 150), dtype)
+    z = _nodes(150, dtype)
+    w = _poles(rng, (3, 40), dtype)
+    dv, beta = _fast_cpu.cauchy_vjp(g, z[None], w, conj=conj)
+    rdv, rbeta, sv, sb = _naive_vjp(g, z[None], w, conj)
+    assert dv.shape == beta.shape == (3, 4, 40) and dv.dtype == dtype
+    # L terms (2 L with the conjugate poles), a few roundings each
+    n_terms = 2 * 150 if conj else 150
+    _check(dv, rdv, sv, n_terms, dtype)
+    _check(beta, rbeta, sb, n_terms, dtype)
+
+
+@needs_numba
 def test_dispatch_torch_cpu(monkeypatch, rng):
     torch = pytest.importorskip("torch")
     calls = []
@@ -228,13 +263,16 @@ def test_dispatch_torch_cpu(monkeypatch, rng):
     assert len(calls) == 1
     # the conjugate-symmetric sum is invariant under (v, w) -> (conj v, conj w)
     _check(y, ref, scale, 128, np.complex128)
-    # a tensor that needs a gradient goes to the autograd path, not the compiled kernel
+    # a tensor that needs a gradient goes to the autograd Function, whose forward pass
+    # runs on the compiled kernel too
     Vg = V.clone().requires_grad_(True)
     yg = ss.cauchy_conj(Vg, Z, W)
-    assert yg.requires_grad and len(calls) == 1
+    assert yg.requires_grad and "CauchyFunction" in type(
+        yg.grad_fn.next_functions[0][0]).__name__
+    assert len(calls) == 2
     with torch.no_grad():
         ss.cauchy_conj(Vg, Z, W)
-    assert len(calls) == 2
+    assert len(calls) == 3
 
 
 def test_fast_paths_switch():
@@ -717,9 +755,10 @@ def _emulate_cupy(monkeypatch, tmp_path):
     fake = types.SimpleNamespace(**{k: getattr(np, k) for k in (
         "complex64", "complex128", "float32", "float64", "int64", "int32", "empty",
         "arange", "ascontiguousarray", "broadcast_to", "broadcast_shapes", "zeros_like",
-        "isfinite", "all", "nonzero")})
+        "isfinite", "all", "nonzero", "zeros")})
     fake.RawKernel = lambda src, name: _EmulatedRawKernel(src, name, tmp_path)
     monkeypatch.setitem(sys.modules, "cupy", fake)
+    monkeypatch.setattr(_fast_cupy, "_HAVE_CUPY", True)
     monkeypatch.setattr(_fast_cupy, "_compiled", {})
     monkeypatch.setattr(_fast_cupy, "MAX_M", 2)  # M = 4 then takes two launches (k0)
 
@@ -730,6 +769,8 @@ def test_cuda_sources_in_cpu_emulation(monkeypatch, tmp_path, rng):
     _emulate_cupy(monkeypatch, tmp_path)
     # a grid-stride loop over batch rows: fewer y-blocks than rows
     monkeypatch.setattr(_fast_cupy, "_GRID_Y", 2)
+    # NumPy arrays stand for CuPy arrays in the try_* entry points
+    monkeypatch.setattr(_fast_cupy, "_eligible", lambda arrays: (list(arrays), None))
     for dtype, conj in ((np.complex64, True), (np.complex128, False)):
         # N = 70 poles > TILE = 64: two shared-memory tiles
         v, w = _rand_c(rng, (3, 4, 70), dtype), _poles(rng, (3, 1, 70), dtype)
@@ -741,6 +782,18 @@ def test_cuda_sources_in_cpu_emulation(monkeypatch, tmp_path, rng):
         yv = _fast_cupy.vandermonde(v, x, 150)
         ref, scale = _naive_vandermonde(v, x[:, None, :], 150)
         _check(yv, ref, scale, 70, dtype)
+        # the backward kernel: dv and beta against their definition (N = 150 poles:
+        # two blocks of threads; L = 70 nodes: two shared-memory tiles)
+        g, wv = _rand_c(rng, (3, 4, 70), dtype), _poles(rng, (3, 150), dtype)
+        zv = _nodes(70, dtype)
+        dv, beta = _fast_cupy.cauchy_vjp(g, zv[None], wv, conj=conj)
+        rdv, rbeta, sv, sb = _naive_vjp(g, zv[None], wv, conj)
+        _check(dv, rdv, sv, 140 if conj else 70, dtype)
+        _check(beta, rbeta, sb, 140 if conj else 70, dtype)
+        # and through try_cauchy_vjp, as the autograd Function calls it
+        got = _fast_cupy.try_cauchy_vjp(g, zv[None], wv, conj=conj)
+        np.testing.assert_array_equal(got[0], dv)
+        np.testing.assert_array_equal(got[1], beta)
     # compensated differences
     zc = _nodes(64)
     wc = zc[:5] * (1 - 1e-7)
@@ -750,6 +803,12 @@ def test_cuda_sources_in_cpu_emulation(monkeypatch, tmp_path, rng):
     y = _fast_cupy.cauchy(vc[None], zh[None], wh[None], conj=True, z_lo=zl[None], w_lo=wl[None])
     ref, scale = _naive_cauchy(vc, zc, wc, True)
     _check(y[0], ref, scale, 10, np.complex64)
+    gc = _rand_c(rng, (1, 2, 64), np.complex64)
+    dv, beta = _fast_cupy.cauchy_vjp(gc, zh[None], wh[None], conj=True, z_lo=zl[None],
+                                     w_lo=wl[None])
+    rdv, rbeta, sv, sb = _naive_vjp(gc, zc[None], wc[None], True)
+    _check(dv, rdv, sv, 10, np.complex64)
+    _check(beta, rbeta, sb, 10, np.complex64)
 
 
 @needs_gxx
@@ -819,3 +878,34 @@ def test_fused_conj_real_pole_next_to_a_node(force_fast, M):
     ref = (2 / (z[None, :] - w[0, 0, :, None])).sum(0)  # v = 1, w real: v/d + v/d
     rtol = 8 * 3 * float(np.finfo(np.float32).eps)  # 3 terms, a few roundings each
     np.testing.assert_allclose(y[0], np.broadcast_to(ref, y[0].shape), rtol=rtol)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("tilde", [True, False])
+@pytest.mark.parametrize("halved", [True, False])
+def test_kernel_dplr_rank1_one_pass(monkeypatch, dtype, tilde, halved):
+    """Rank 1: kernel_dplr's four Cauchy sums and Woodbury step run as one fused pass
+    over the nodes, and agree with the separate generic reduction and Woodbury step.
+
+    Oracle: the generic path (``fast_paths("generic")``), itself checked against
+    ``kernel_dense`` and mpmath in ``tests/test_kernels.py``. Both accumulate ``N``
+    terms per sum in the working precision: ``8 N eps`` of the kernel's max-norm.
+    """
+    calls = []
+    orig = _fast_cpu.cauchy_woodbury1_kernel
+    monkeypatch.setattr(_fast_cpu, "cauchy_woodbury1_kernel",
+                        lambda *a: calls.append(1) or orig(*a))
+    h = ss.dplr("legs", 32, dtype=dtype)
+    rng = np.random.default_rng(2)
+    H, L = 4, 512
+    C = (rng.standard_normal((H, 16)) + 1j * rng.standard_normal((H, 16))).astype(h.B.dtype)
+    dt = np.geomspace(1e-3, 1e-1, H).astype(dtype)
+    args = (h.Lambda, h.P, h.B, C, dt, L)
+    K = ss.kernel_dplr(*args, halved=halved, tilde=tilde)
+    assert calls
+    with reductions.fast_paths("generic"):
+        K0 = ss.kernel_dplr(*args, halved=halved, tilde=tilde)
+    assert K.dtype == K0.dtype
+    err = np.abs(K - K0).max() / np.abs(K0).max()
+    assert err <= 8 * 32 * eps_of(np.dtype(dtype)), err

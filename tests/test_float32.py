@@ -66,6 +66,17 @@ def test_float32_kernel_works_in_single_precision(monkeypatch):
         return orig(vs, z, w, **kw)
 
     monkeypatch.setattr(_fast_cpu, "cauchy", spy)
+    # rank 1: the one-pass kernel (sums and Woodbury step); its float arrays are the
+    # real and imaginary parts of the working precision's complex numbers
+    orig_one = _fast_cpu.cauchy_woodbury1_kernel
+
+    def spy_one(vr, vi, zr, zi, zlr, zli, wr, wi, wlr, wli, *rest):
+        cdt = {np.dtype(np.float32): np.dtype(np.complex64),
+               np.dtype(np.float64): np.dtype(np.complex128)}
+        seen.append(({cdt[a.dtype] for a in (vr, zr, zlr, wr, wlr)}, zr.shape[-1]))
+        return orig_one(vr, vi, zr, zi, zlr, zli, wr, wi, wlr, wli, *rest)
+
+    monkeypatch.setattr(_fast_cpu, "cauchy_woodbury1_kernel", spy_one)
     h = ss.dplr("legs", 64, dtype=np.float32)
     C = np.ones((4, 32), dtype=np.complex64)
     L = 1024
@@ -162,3 +173,49 @@ def test_float32_trained_like(measure, tilde):
     """
     err = _trained_errors(measure, tilde)
     assert err.max() <= 1e-5, err
+
+
+def _module_errors(measure, re, L=4096, H=16):
+    """Per-channel error of the default float32 ``S4Kernel`` (``kernel_dtype="auto"``)
+    against the float64 kernel of the same float32 parameters, without and with
+    autograd recording (the autograd Function keeps the compensated sums).
+
+    ``re``: None keeps the initialisation's ``Re(Lambda)``; a value sets every real
+    part to it (trained-like). ``dt`` is the module's default draw in ``[1e-3, 1e-1]``.
+    """
+    torch = pytest.importorskip("torch")
+    from statespace.torch import S4Kernel
+
+    torch.manual_seed(5)
+    k = S4Kernel(H, 64, "s4", init=measure, l_max=L)
+    assert k.kernel_dtype is None and k.log_dt.dtype == torch.float32
+    if re is not None:
+        with torch.no_grad():  # softplus(a) + real_min = -re
+            y = torch.tensor(-re - k.real_min, dtype=torch.float64)
+            a = y + torch.log(-torch.expm1(-y)) if y > 0 else torch.tensor(-60.0)
+            k.lambda_re.fill_(float(a))
+    k64 = S4Kernel(H, 64, "s4", init=measure, l_max=L, kernel_dtype=torch.float64)
+    k64.load_state_dict(k.state_dict())
+    with torch.no_grad():
+        ref = k64._kernel(L, 1.0).double()  # float64 kernel, not rounded to float32
+        K = k(L)
+    Kg = k(L)  # parameters require grad: the autograd Function's passes
+    assert Kg.requires_grad and K.dtype == Kg.dtype == torch.float32
+    # the same sums in the same order: the recorded forward equals the no-grad one (an
+    # autograd path without the compensated differences is off by up to 5e-6 here)
+    diff = (Kg.detach() - K).abs().amax(-1) / K.abs().amax(-1)
+    assert float(diff.max()) <= torch.finfo(torch.float32).eps, float(diff.max())
+    out = []
+    for A in (K, Kg.detach()):
+        err = (A.double() - ref).abs().amax(-1) / ref.abs().amax(-1)
+        out.append(float(err.max()))
+    return out
+
+
+@pytest.mark.parametrize("re", [None, -1e-2, -1e-4])
+@pytest.mark.parametrize("measure", TRAINED_MEASURES)
+def test_default_module_kernel_float32(measure, re):
+    """The torch S4 default (float32 kernel): 1e-5 of float64 for every measure's
+    initialisation and trained-like real parts, with and without autograd."""
+    err, err_grad = _module_errors(measure, re)
+    assert err <= 1e-5 and err_grad <= 1e-5, (err, err_grad)

@@ -167,20 +167,25 @@ def _saved_bytes(fn):
     return sum(seen.values()), out
 
 
-def test_saved_memory_is_linear_in_n_plus_l():
+@pytest.mark.parametrize("kernel_dtype", [torch.float64, "auto"])
+def test_saved_memory_is_linear_in_n_plus_l(kernel_dtype):
     torch.manual_seed(0)
     H, N, L = 8, 64, 2048
-    k = S4Kernel(H, N, "s4", l_max=L)  # float32 parameters, float64 kernel
+    # float32 parameters; "auto" computes the S4 kernel in float32 (compensated sums)
+    k = S4Kernel(H, N, "s4", l_max=L, kernel_dtype=kernel_dtype)
     with fast_paths("generic"):
         generic, _ = _saved_bytes(lambda: k(L))
     custom, K = _saved_bytes(lambda: k(L))
     K.square().sum().backward()  # the lean graph runs
-    # the generic path keeps the (H, N/2, L) reciprocal blocks (complex128, x2 for the
-    # conjugate half): at least H N L * 8 bytes. The custom graph holds O(H (N + L))
-    # numbers: allow 64 complex128 numbers per H (N + L) element.
-    assert generic >= H * N * L * 8
+    # the generic path keeps the (H, N/2, L) reciprocal blocks (x2 for the conjugate
+    # half; 16 bytes each in complex128, 8 in complex64): at least H N L * 4 bytes. The
+    # custom graph holds O(H (N + L)) numbers: allow 64 complex128 numbers per H (N + L)
+    # element.
+    assert generic >= H * N * L * (8 if kernel_dtype == torch.float64 else 4)
     assert custom <= 64 * 16 * H * (N + L)
-    assert custom * 10 < generic
+    # float32: the generic blocks are half the size, while the O(H L) complex128
+    # Woodbury step is the same in both graphs
+    assert custom * (10 if kernel_dtype == torch.float64 else 4) < generic
 
 
 def test_fast_paths_errors():
@@ -200,3 +205,136 @@ def test_no_warning_leak_and_values_match_generic(gen):
         with fast_paths("generic"):
             b = ss.cauchy_conj(v, z, w)
     assert relative_error(a, b) < 1e-14
+
+
+# ------------------------------------------------------------------------------------
+# the fused kernels inside the Functions (numba, CPU tensors)
+# ------------------------------------------------------------------------------------
+@pytest.fixture
+def fused_calls(monkeypatch):
+    """Route every size to the compiled CPU kernels and record the passes they run."""
+    from statespace import _fast_cpu
+
+    if not _fast_cpu.available():
+        pytest.skip("numba is not installed")
+    monkeypatch.setattr(_fast_cpu, "MIN_WORK", 0)
+    calls = []
+    for name in ("cauchy", "cauchy_vjp"):
+        orig = getattr(_fast_cpu, name)
+
+        def spy(*a, _orig=orig, _name=name, **k):
+            calls.append((_name, "z_lo" in k and k["z_lo"] is not None))
+            return _orig(*a, **k)
+
+        monkeypatch.setattr(_fast_cpu, name, spy)
+    return calls
+
+
+@pytest.mark.parametrize("conj", [False, True])
+def test_fused_cauchy_gradcheck(gen, fused_calls, conj):
+    v = _rc(gen, 2, 3, 4).requires_grad_()
+    w = _rc(gen, 1, 4, shift=-3.0).requires_grad_()  # broadcast poles
+    z = _rc(gen, 2, 1, 5)  # batched nodes (no gradient: the torch sums would run for z)
+    assert torch.autograd.gradcheck(lambda v, w: tr.cauchy_torch(v, z, w, conj), (v, w))
+    fused_calls.clear()
+    with fast_paths("auto"):
+        y = ss.cauchy_conj(v, z, w) if conj else ss.cauchy(v, z, w)
+        torch.autograd.grad(y.abs().sum(), (v, w))
+    assert [c for c, _ in fused_calls] == ["cauchy", "cauchy_vjp"]
+
+
+@pytest.mark.parametrize("which", ["cauchy", "cauchy_conj", "compensated"])
+def test_fused_matches_generic(gen, fused_calls, which):
+    """The fused forward and backward passes against generic autograd, float64 (the
+    compensated case: complex128 numerators with hi + lo nodes and poles in the
+    working precision, i.e. the same sums)."""
+    from statespace import _compensated
+
+    H, M, N, L = 3, 4, 16, 50
+    v = _rc(gen, H, M, N).requires_grad_()
+    theta = torch.rand(L, dtype=torch.float64, generator=gen) * 2 * math.pi
+    z = torch.polar(torch.ones_like(theta), theta).requires_grad_()
+    w = (_rc(gen, H, 1, N, scale=0.3) * 0.5 - 0.4).requires_grad_()
+    if which == "compensated":
+        inputs = (v, w)
+
+        def fn(v, w):
+            return _compensated.cauchy_compensated(v, z.detach(), w, conj=True)
+    else:
+        inputs = (v, z, w)
+        fn = ss.cauchy_conj if which == "cauchy_conj" else ss.cauchy
+    g = _rc(gen, H, M, L)
+    ref = _grads(fn, inputs, g, "generic")
+    fused_calls.clear()
+    new = _grads(fn, inputs, g, "auto")
+    assert fused_calls[0][0] == "cauchy"
+    assert ("cauchy_vjp", False) in fused_calls
+    for a, b in zip(new, ref, strict=True):
+        assert relative_error(a, b) < GRAD_TOL
+
+
+def test_fused_compensated_float32_gradients(gen, fused_calls):
+    """complex64 numerators with compensated nodes and poles: the fused passes keep the
+    low parts, and their gradients match float64 generic autograd of the same sums to
+    a few eps32 per term (poles within 1e-6 of nodes, where uncompensated complex64
+    differences lose everything)."""
+    from statespace import _compensated
+
+    H, M, N, L = 2, 4, 8, 64
+    ang = 2 * math.pi * torch.arange(L, dtype=torch.float64) / L
+    z = torch.polar(torch.ones_like(ang), ang)
+    # every pole 1e-6 inside the circle next to a node, slightly off its angle
+    w0 = torch.polar(torch.full((H, 1, N), 1 - 1e-6, dtype=torch.float64),
+                     ang[torch.arange(N) * 5 + 1] + 1e-6)
+    v64 = _rc(gen, H, M, N)
+    g = _rc(gen, H, M, L) * 1e-6  # the reciprocals are up to ~1e6
+    w = w0.clone().requires_grad_()
+    v = v64.to(torch.complex64).requires_grad_()
+    y = _compensated.cauchy_compensated(v, z, w, conj=True)
+    gv, gw = torch.autograd.grad(y, (v, w), g.to(torch.complex64))
+    assert ("cauchy", True) in fused_calls and ("cauchy_vjp", True) in fused_calls
+    assert y.dtype == torch.complex64 and gw.dtype == torch.complex128
+    vr = v.detach().to(C128).requires_grad_()
+    wr = w0.clone().requires_grad_()
+    with fast_paths("generic"):
+        yr = ss.cauchy_conj(vr, z, wr)
+        gvr, gwr = torch.autograd.grad(yr, (vr, wr), g)
+    eps = float(np.finfo(np.float32).eps)
+    # a sum of L terms, each with a few roundings: L * eps bounds the relative error
+    assert relative_error(y, yr) < L * eps
+    assert relative_error(gv, gvr) < L * eps
+    assert relative_error(gw, gwr) < L * eps
+
+
+@pytest.mark.parametrize("tilde_path", [True, False])
+def test_fused_kernel_gradients_match_generic(fused_calls, tilde_path):
+    """S4Kernel (float64) gradients with both passes on the fused kernels against
+    generic autograd, to 1e-10; ``tilde_path=False`` takes kernel_dplr's
+    ``tilde=False`` branch (a longer kernel than l_max)."""
+    torch.manual_seed(0)
+    k = S4Kernel(4, 16, "s4", dtype=torch.float64, l_max=64)
+    L = 64 if tilde_path else 96
+    params = list(k.parameters())
+    g = torch.randn(1, 4, L, dtype=torch.float64)
+    out = {}
+    for m in ("generic", "auto"):
+        with fast_paths(m):
+            out[m] = torch.autograd.grad(k(L), params, g)
+    assert ("cauchy_vjp", False) in fused_calls
+    for a, b in zip(out["auto"], out["generic"], strict=True):
+        assert relative_error(a, b) < GRAD_TOL
+
+
+def test_fused_kernel_dplr_gradcheck(gen, fused_calls):
+    """torch.autograd.gradcheck of kernel_dplr (halved, rank 1) on the fused passes."""
+    N, L = 4, 12
+    lam = torch.complex(-0.5 - torch.rand(N, dtype=torch.float64, generator=gen),
+                        torch.randn(N, dtype=torch.float64, generator=gen)).requires_grad_()
+    P = _rc(gen, 1, N, scale=0.3).requires_grad_()
+    B = _rc(gen, N).requires_grad_()
+    C = _rc(gen, 2, N).requires_grad_()
+    dt = torch.tensor([0.05, 0.2], dtype=torch.float64, requires_grad=True)
+    with fast_paths("auto"):
+        assert torch.autograd.gradcheck(
+            lambda *a: ss.kernel_dplr(*a, L, halved=True, tilde=True), (lam, P, B, C, dt))
+    assert ("cauchy_vjp", False) in fused_calls

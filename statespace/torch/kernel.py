@@ -174,6 +174,13 @@ def _complex_of(dtype):
     return torch.complex128 if dtype == torch.float64 else torch.complex64
 
 
+def _auto_kernel_dtype(mode):
+    """``kernel_dtype="auto"``: the parameters' dtype for the S4 kernel, whose float32
+    path is accurate near the unit circle (compensated node-pole differences, float64
+    O(N + L) setup), float64 for the S4D kernel."""
+    return None if mode == "s4" else torch.float64
+
+
 def _narrow(t, dtype, what):
     """``t.to(dtype)``; ``ValueError`` where a finite value overflows float16.
 
@@ -225,16 +232,19 @@ class S4Kernel(nn.Module):
         Kernel length :math:`L_k` that :math:`\tilde C` refers to (``"s4"`` and
         ``disc="dss"``, whose parameterisations depend on the length); by default
         the length of the first forward call.
-    kernel_dtype : torch.dtype or None, default torch.float64
+    kernel_dtype : torch.dtype, None or "auto", default "auto"
         Real dtype the kernel is computed in, torch.float32 or torch.float64 (then
         rounded to the parameters' dtype); ``None``: the parameters' dtype, float32
-        for float16 and bfloat16 parameters. float64 keeps float32 kernels accurate to
-        rounding when poles approach the unit circle and keeps every admissible
-        parameter value finite; it costs about 4x the float32 Cauchy/Vandermonde work
-        (small next to the convolutions and projections unless ``N`` is large).
-        With ``None`` and float32 parameters, extreme values (a real mode with
-        ``dt * |Re Lambda|`` below about ``1e-7``) can round a pole onto a node, which
-        the core reports as ``ValueError``.
+        for float16 and bfloat16 parameters. ``"auto"`` (stored as the resolved
+        value): ``None`` for ``"s4"``, whose single-precision kernel keeps the
+        discrete poles and nodes in float64 as compensated pairs and stays within
+        ``1e-5`` of the float64 kernel, also near the unit circle and also under
+        autograd (``docs/float32.md``); torch.float64 for ``"s4d"``. float64 keeps
+        every admissible parameter value finite; it costs about 4x the float32
+        Cauchy/Vandermonde work. With float32 Vandermonde sums (``"s4d"`` and
+        ``None``), extreme values (a real mode with ``dt * |Re Lambda|`` below about
+        ``1e-7``) can round a pole onto a node, which the core reports as
+        ``ValueError``.
     dtype : torch.dtype, optional
         Real dtype of the parameters: float32, float64, float16 or bfloat16 (default
         ``torch.get_default_dtype()``). Converting the module (``.half()``,
@@ -284,7 +294,7 @@ class S4Kernel(nn.Module):
         lambda_real="softplus",
         real_min=1e-4,
         l_max=None,
-        kernel_dtype=torch.float64,
+        kernel_dtype="auto",
         dtype=None,
         device=None,
     ):
@@ -322,9 +332,12 @@ class S4Kernel(nn.Module):
         dtype = torch.get_default_dtype() if dtype is None else dtype
         if dtype not in _PARAM_DTYPES:
             raise TypeError(f"dtype must be one of {_PARAM_DTYPES}, got {dtype}")
+        if isinstance(kernel_dtype, str) and kernel_dtype == "auto":
+            kernel_dtype = _auto_kernel_dtype(mode)
         if kernel_dtype not in (torch.float32, torch.float64, None):
             raise TypeError(
-                f"kernel_dtype must be torch.float32, torch.float64 or None, got {kernel_dtype}"
+                f"kernel_dtype must be torch.float32, torch.float64, None or 'auto', "
+                f"got {kernel_dtype}"
             )
         self.kernel_dtype = kernel_dtype
         fk = {"dtype": dtype, "device": device}
@@ -547,6 +560,10 @@ class S4Kernel(nn.Module):
         lam, P, B, C, dt = self._system(kdt)
         truncate = self.length_dependent and rate == 1.0 and L <= Lk
         if self.mode == "s4":
+            # kernel_dplr forms its discrete poles in float64 from dt in any precision:
+            # a float32 dt would be a rounded system (its phase error dt Im(Lambda) l
+            # reaches 1e-5 of the kernel for LegSD)
+            dt = self.dt(torch.float64)
             if truncate:
                 K = ss.kernel_dplr(lam, P, B, C, dt, Lk, halved=True, tilde=True)[..., :L]
             else:
