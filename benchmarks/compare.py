@@ -17,6 +17,13 @@ machine, inputs and dtype (float32 unless stated):
    memory); such cells are marked ``*``.
 4. **Generation**: the recurrent DPLR step against recomputing the convolution per
    token, integrated over a whole sequence.
+5. **Training** (``torch``): the S4 and S4D kernels of :class:`statespace.torch.S4Kernel`
+   (default settings, float32 parameters, ``H = 256``, ``N = 64``, ``L`` in {1024,
+   4096, 16384}; quick: {1024, 4096}), forward and forward + backward, against the
+   naive-autograd baselines (the reference method in plain torch:
+   materialised broadcast Cauchy, ``exp`` of the ``(N, L)`` outer product) of the same
+   parameters; the bytes autograd saves for the backward pass; and a whole
+   ``S4Block`` training step (batch 16, ``L = 4096``) with the kernel's share of it.
 
 Writes ``report.md``, ``report.json`` and PNG plots (matplotlib, Agg) to ``--out``.
 """
@@ -42,7 +49,7 @@ PAPER_TABLE2 = {"N": [128, 256, 512], "speedup": [1.9, 6.7, 29.6],
                 "memory": [42.0, 133.0, 392.0]}
 
 #: Report sections, in the order they run.
-SECTIONS = ("machine", "cauchy", "kernels", "generation")
+SECTIONS = ("machine", "cauchy", "kernels", "generation", "training")
 
 #: Performance targets (benchmarks, not tests): reported as met / missed.
 TARGETS = {
@@ -52,6 +59,11 @@ TARGETS = {
     "exponent_L": 1.15,
     "cauchy_roofline_fraction": 0.25,
     "generation_speedup_L4096": 50.0,
+    "train_s4_fwd_bwd_vs_naive_L4096": 20.0,
+    "train_s4d_fwd_bwd_vs_naive_L4096": 10.0,
+    "train_s4_fwd_vs_naive_L4096": 25.0,
+    "train_s4d_fwd_vs_naive_L4096": 25.0,
+    "train_block_kernel_share": 0.25,
 }
 
 
@@ -384,6 +396,81 @@ def bench_generation(L, quick, repeat):
 
 
 # --------------------------------------------------------------------------------------
+# 5. training (torch)
+# --------------------------------------------------------------------------------------
+def _naive_bytes_per_channel(mode, N, L):
+    """Rough autograd footprint of a naive baseline per channel: the materialised
+    complex64 term tensor, the quotient, and their gradients (4 copies)."""
+    terms = 4 * N * (L // 2 + 1) if mode == "s4" else (N // 2) * L
+    return 4 * 8 * terms
+
+
+def bench_training(grid_L, quick, repeat, budget):
+    import torch
+
+    from benchmarks.benchmarks import training as tr
+
+    H, N = tr.H, tr.N
+    rows = []
+    for mode in tr.MODES:
+        for L in grid_L:
+            b = tr.KernelTraining()
+            b.setup(mode, L)
+            # the baseline on fewer channels when it would exceed the memory budget
+            # (channels are independent: time and memory scale linearly in H)
+            sub = max(1, min(H, int(budget // _naive_bytes_per_channel(mode, N, L))))
+            b.naive = tr.naive_module(b.k, sub)
+            scale = H / sub
+            with torch.no_grad():
+                K = b.k(L)[0, :sub]
+                diff = relative_error(b.naive(L).numpy(), K.numpy())
+            r = {"mode": mode, "H": H, "N": N, "L": L, "naive_channels": sub,
+                 "extrapolated": sub < H, "max_rel_diff_naive": diff}
+            for key, fn, sc in (("fwd", b.forward, 1), ("fwd_bwd", b.forward_backward, 1),
+                                ("naive_fwd", b.naive_forward, scale),
+                                ("naive_fwd_bwd", b.naive_forward_backward, scale)):
+                t = _time(fn, 1 if key.startswith("naive") and L > 4096 else repeat,
+                          min_time=0.3 if key.startswith("naive") else 0.5)
+                r[key] = {"seconds": t[0] * sc, "cpu_seconds": t.cpu * sc}
+            for key in ("fwd", "fwd_bwd"):
+                r[key]["speedup"] = r["naive_" + key]["seconds"] / r[key]["seconds"]
+                r[key]["speedup_cpu"] = (r["naive_" + key]["cpu_seconds"]
+                                         / r[key]["cpu_seconds"])
+            _, saved = tr.saved_bytes(lambda b=b, L=L: b.k(L))
+            _, saved_naive = tr.saved_bytes(lambda b=b, L=L: b.naive(L))
+            r["saved_bytes"] = saved
+            r["saved_bytes_naive"] = saved_naive * scale
+            r["saved_per_H_N_plus_L"] = saved / (H * (N + L))
+            rows.append(r)
+            _log(f"training {mode} L={L}: fwd {_fmt_t(r['fwd']['seconds'])} "
+                 f"({r['fwd']['speedup']:.1f}x), fwd+bwd {_fmt_t(r['fwd_bwd']['seconds'])} "
+                 f"({r['fwd_bwd']['speedup']:.1f}x), saved {_fmt_b(saved)}")
+            del b
+    blocks = []
+    for mode in tr.MODES:
+        s = tr.BlockStep()
+        s.setup(mode)
+        t = _time(s.step, 1 if quick else repeat, min_time=0)
+        # the block's own kernel module, forward + backward alone, same L
+        kern = s.block.layer.kernel
+        G = torch.randn(kern.channels, H, s.L, generator=torch.Generator().manual_seed(2))
+
+        def kstep(kern=kern, G=G, L=s.L):
+            (kern(L) * G).sum().backward()
+
+        tk = _time(kstep, repeat, min_time=0.5)
+        blocks.append({"mode": mode, "batch": s.batch, "L": s.L, "H": H, "N": N,
+                       "step_seconds": t[0], "step_cpu_seconds": t.cpu,
+                       "kernel_seconds": tk[0], "kernel_cpu_seconds": tk.cpu,
+                       "kernel_share": tk[0] / t[0], "kernel_share_cpu": tk.cpu / t.cpu})
+        _log(f"training block {mode}: step {_fmt_t(t[0])}, kernel {_fmt_t(tk[0])} "
+             f"({100 * tk[0] / t[0]:.0f} %)")
+        del s
+    return {"rows": rows, "block": blocks,
+            "threads": torch.get_num_threads()}
+
+
+# --------------------------------------------------------------------------------------
 # report
 # --------------------------------------------------------------------------------------
 def _fmt_t(s):
@@ -426,6 +513,22 @@ def _targets(res):
     if g and g["L"] == 4096:
         out.append(("generation: recurrence vs recompute, L=4096 (x)", g["speedup"], ">=",
                     TARGETS["generation_speedup_L4096"], g["speedup_cpu"]))
+    tr_ = res.get("training")
+    if tr_:
+        for r in tr_["rows"]:
+            if r["L"] != 4096:
+                continue
+            m = r["mode"]
+            out.append((f"{m.upper()} kernel fwd+bwd vs naive autograd, L=4096 (x)",
+                        r["fwd_bwd"]["speedup"], ">=",
+                        TARGETS[f"train_{m}_fwd_bwd_vs_naive_L4096"],
+                        r["fwd_bwd"]["speedup_cpu"]))
+            out.append((f"{m.upper()} kernel fwd vs naive, L=4096 (x)", r["fwd"]["speedup"],
+                        ">=", TARGETS[f"train_{m}_fwd_vs_naive_L4096"],
+                        r["fwd"]["speedup_cpu"]))
+        for b in tr_["block"]:
+            out.append((f"{b['mode'].upper()} block step: kernel share", b["kernel_share"],
+                        "<=", TARGETS["train_block_kernel_share"], b["kernel_share_cpu"]))
     rows = []
     for name, val, op, tgt, cpu in out:
         ok = val >= tgt if op == ">=" else val <= tgt
@@ -571,6 +674,45 @@ def _markdown(res):
                  f"{g['recompute_last_token'] * 1e3:.1f} ms (last) |")
         L.append(f"\nSpeed-up of the recurrence: **{g['speedup']:.0f}x** (from CPU time: "
                  f"{g['speedup_cpu']:.0f}x).\n")
+    t = res.get("training")
+    if t:
+        r0 = t["rows"][0]
+        L.append("## Training (torch)\n")
+        L.append(f"`S4Kernel` with default settings (float32 parameters, float64 kernel "
+                 f"work), H = {r0['H']}, N = {r0['N']}, {t['threads']} torch threads. "
+                 "Forward under `torch.no_grad()`; forward + backward of `sum(K * G)`. "
+                 "Baselines: the reference method in plain torch under autograd on the "
+                 "same parameters (S4: materialised broadcast Cauchy; S4D: `exp` of the "
+                 "(N, L) outer product); `*`: run on fewer channels (memory budget) and "
+                 "scaled linearly in H. Saved: bytes autograd holds for the backward pass "
+                 "(distinct storages through `saved_tensors_hooks`), and that figure per "
+                 "H (N + L).\n")
+        L.append("| kernel | L | fwd | naive fwd | speed-up | fwd+bwd | naive fwd+bwd | "
+                 "speed-up | saved | naive saved | saved / H(N+L) | naive vs ours |")
+        L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for r in t["rows"]:
+            st = _star(r)
+            L.append(f"| {r['mode'].upper()} | {r['L']} | {_fmt_t(r['fwd']['seconds'])} | "
+                     f"{_fmt_t(r['naive_fwd']['seconds'])}{st} | "
+                     f"{r['fwd']['speedup']:.1f}x (cpu {r['fwd']['speedup_cpu']:.1f}x) | "
+                     f"{_fmt_t(r['fwd_bwd']['seconds'])} | "
+                     f"{_fmt_t(r['naive_fwd_bwd']['seconds'])}{st} | "
+                     f"{r['fwd_bwd']['speedup']:.1f}x "
+                     f"(cpu {r['fwd_bwd']['speedup_cpu']:.1f}x) | {_fmt_b(r['saved_bytes'])} | "
+                     f"{_fmt_b(r['saved_bytes_naive'])}{st} | "
+                     f"{r['saved_per_H_N_plus_L']:.0f} B | {r['max_rel_diff_naive']:.1e} |")
+        L.append("")
+        L.append("Whole `S4Block` training step (forward, mean-square loss, backward, SGD "
+                 "update); kernel = the block's `S4Kernel` forward + backward alone, "
+                 "same length.\n")
+        L.append("| block | batch | L | step | kernel fwd+bwd | kernel share |")
+        L.append("|---|---|---|---|---|---|")
+        for b in t["block"]:
+            L.append(f"| {b['mode'].upper()} | {b['batch']} | {b['L']} | "
+                     f"{_fmt_t(b['step_seconds'])} | {_fmt_t(b['kernel_seconds'])} | "
+                     f"{100 * b['kernel_share']:.0f} % (cpu {100 * b['kernel_share_cpu']:.0f} "
+                     "%) |")
+        L.append("")
     if res.get("errors"):
         L.append("## Sections that failed\n")
         for k, v in res["errors"].items():
@@ -669,14 +811,21 @@ def build_parser():
                    help="small grid (N in {64, 128}, L in {1024, 4096}), ~1-2 min")
     p.add_argument("--repeat", type=int, default=None,
                    help="timed repetitions per cell (best is reported; default 3, quick 2)")
-    p.add_argument("--sections", default="machine,cauchy,kernels,generation",
-                   help="comma-separated subset of machine,cauchy,kernels,generation")
+    p.add_argument("--sections", default="machine,cauchy,kernels,generation,training",
+                   help="comma-separated subset of machine,cauchy,kernels,generation,"
+                        "training")
     p.add_argument("--N", type=int, nargs="+", default=None, help="state sizes of the grid")
     p.add_argument("--L", type=int, nargs="+", default=None, help="lengths of the grid")
     p.add_argument("--H", type=int, default=256, help="channels (default 256)")
     p.add_argument("--mem-budget", type=float, default=1.0,
                    help="GiB a baseline may use before it runs on fewer channels (default 1)")
     p.add_argument("--generation-L", type=int, default=4096, help="tokens (default 4096)")
+    p.add_argument("--train-L", type=int, nargs="+", default=None,
+                   help="kernel lengths of the training section (default 1024 4096 16384; "
+                        "quick 1024 4096)")
+    p.add_argument("--train-mem-budget", type=float, default=4.0,
+                   help="GiB a naive training baseline may use before it runs on fewer "
+                        "channels (default 4)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     return p
 
@@ -714,6 +863,9 @@ def main(argv=None):
         "kernels": lambda: bench_kernels(grid_N, grid_L, args.H, quick, repeat,
                                          args.mem_budget * 2**30, with_generic=True),
         "generation": lambda: bench_generation(args.generation_L, quick, repeat),
+        "training": lambda: bench_training(
+            args.train_L or ([1024, 4096] if quick else [1024, 4096, 16384]), quick, repeat,
+            args.train_mem_budget * 2**30),
     }
     if "cauchy" in sections:
         sections.add("machine")

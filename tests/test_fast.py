@@ -782,6 +782,33 @@ def test_cuda_sources_in_cpu_emulation(monkeypatch, tmp_path, rng):
 
 
 @needs_gxx
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_cuda_vandermonde_grad_in_cpu_emulation(monkeypatch, tmp_path, dtype, rng):
+    """The CUDA backward kernel (source and host glue, emulated) against the gradient
+    sums evaluated directly in NumPy: M = 3 numerators in two launches (MAX_M = 2, the
+    gx sums added across them), broadcast exponents, L = 300 > REANCHOR steps."""
+    _emulate_cupy(monkeypatch, tmp_path)
+    L, N = 300, 5
+    v = _rand_c(rng, (2, 3, N), dtype)
+    x = (-rng.uniform(0, 0.01, (1, N)) + 1j * rng.uniform(-2, 2, (1, N))).astype(dtype)
+    g = _rand_c(rng, (2, 3, L), dtype)
+    gv, gx = _fast_cupy.vandermonde_grad(g, v, x)
+    assert gv.dtype == dtype and gv.shape == (2, 3, N) and gx.shape == (2, N)
+    # oracle: sum_l g e^{conj(x) l} and sum_m conj(v) sum_l l g e^{conj(x) l}, complex128
+    ell = np.arange(L)
+    E = np.exp(np.conj(x.astype(np.complex128))[..., None] * ell)  # (1, N, L)
+    g64 = g.astype(np.complex128)
+    ref_v = np.einsum("bml,bnl->bmn", g64, np.broadcast_to(E, (2, N, L)))
+    ref_x = np.einsum("bmn,bml,bnl->bn", np.conj(v.astype(np.complex128)), g64 * ell,
+                      np.broadcast_to(E, (2, N, L)))
+    # double sums of L terms (each rounded to the input precision once at the end)
+    tol_v = (L * 2.0**-52 + eps_of(dtype)) * np.abs(g64).sum(-1).max()
+    tol_x = (L * 2.0**-52 + eps_of(dtype)) * 3 * np.abs(v).max() * (np.abs(g64) * ell).sum(-1).max()
+    assert np.abs(gv - ref_v).max() <= 4 * tol_v
+    assert np.abs(gx - ref_x).max() <= 4 * tol_x
+
+
+@needs_gxx
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_cuda_fallback_in_cpu_emulation(monkeypatch, tmp_path, generic_calls, rng):
     """Behind the CuPy kernels (emulated) the router recomputes the non-finite blocks
