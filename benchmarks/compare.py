@@ -135,6 +135,9 @@ def _environment():
 
     env = _env.environment()
     env["fast_cpu"] = _fast_cpu.available()
+    # the OpenMP wait policy decides how two thread pools (torch's, numba's) share
+    # the cores (docs/benchmarks.md, training)
+    env["omp_wait_policy"] = os.environ.get("OMP_WAIT_POLICY")
     return env
 
 
@@ -553,7 +556,8 @@ def _markdown(res):
              f"{mach['platform']}, Python {mach['python']}.\n")
     L.append(f"numpy {vers.get('numpy')}, numba {vers.get('numba')} "
              f"(threads {thr.get('numba')}), fused CPU path: {env['fast_cpu']}, "
-             f"BLAS threads: {blas}.\n")
+             f"BLAS threads: {blas}, OMP_WAIT_POLICY: "
+             f"{env.get('omp_wait_policy') or 'unset'}.\n")
     if res.get("targets"):
         L.append("## Targets\n")
         L.append("Measured on wall time, as the targets are stated; the last column is the "

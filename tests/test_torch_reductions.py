@@ -237,6 +237,32 @@ def test_fused_backward_falls_back_when_not_finite(gen, fused_grad, monkeypatch)
         assert relative_error(a, b) < GRAD_TOL
 
 
+@needs_numba
+def test_fused_forward_with_nonfinite_chunk_uses_torch_code(gen, fused_grad, monkeypatch):
+    """A chunk the fused forward reports non-finite: the Function recomputes with its
+    torch code (whose result is then checked), never returns the kernel's values."""
+    v, x = _vand_inputs(gen, (3, 8), (3, 8))
+    with fast_paths("generic"):
+        ref = ss.vandermonde(v, x, 40)
+    orig = _fast_cpu.vandermonde
+
+    def poisoned(*a, bad=None, **k):
+        y = orig(*a, bad=bad, **k)
+        y[...] = np.nan  # what the chunk would hold
+        bad.append(((0,), 0, 40))
+        return y
+
+    monkeypatch.setattr(_fast_cpu, "vandermonde", poisoned)
+    blocks = []
+    orig_blocks = tr._vandermonde_blocks
+    monkeypatch.setattr(tr, "_vandermonde_blocks",
+                        lambda *a: blocks.append(1) or orig_blocks(*a))
+    with fast_paths("auto"):
+        y = ss.vandermonde(v, x, 40)
+    assert blocks
+    assert relative_error(y, ref) < GRAD_TOL
+
+
 # ------------------------------------------------------------------------------------
 # dispatch and memory
 # ------------------------------------------------------------------------------------
