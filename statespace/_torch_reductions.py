@@ -190,7 +190,7 @@ class _VandermondeFunction(torch.autograd.Function):
             return None, None, None, None, None
         for mod in ctx.fused:
             got = mod.try_vandermonde_grad(g.contiguous(), vs, x)
-            if got is not None and not got[1]:
+            if got is not None:
                 gv = _sum_to(got[0], vs.shape) if need_v else None
                 gx = _sum_to(got[1], x.shape) if need_x else None
                 return gv, gx, None, None, None
