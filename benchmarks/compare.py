@@ -25,6 +25,13 @@ machine, inputs and dtype (float32 unless stated):
 6. **Backends**: ``kernel_dplr`` and ``kernel_diag`` on NumPy, torch and JAX (eager
    and under ``jax.jit``: compile time of the first call, then run time) in float32 and
    float64, as ratios to NumPy's time, with each result's difference from NumPy's.
+7. **Training** (``torch``): the S4 and S4D kernels of :class:`statespace.torch.S4Kernel`
+   (default settings, float32 parameters, ``H = 256``, ``N = 64``, ``L`` in {1024,
+   4096, 16384}; quick: {1024, 4096}), forward and forward + backward, against the
+   naive-autograd baselines (the reference method in plain torch:
+   materialised broadcast Cauchy, ``exp`` of the ``(N, L)`` outer product) of the same
+   parameters; the bytes autograd saves for the backward pass; and a whole
+   ``S4Block`` training step (batch 16, ``L = 4096``) with the kernel's share of it.
 
 Writes ``report.md``, ``report.json`` and PNG plots (matplotlib, Agg) to ``--out``.
 """
@@ -50,7 +57,7 @@ PAPER_TABLE2 = {"N": [128, 256, 512], "speedup": [1.9, 6.7, 29.6],
                 "memory": [42.0, 133.0, 392.0]}
 
 #: Report sections, in the order they run.
-SECTIONS = ("machine", "cauchy", "kernels", "generation", "scan", "backends")
+SECTIONS = ("machine", "cauchy", "kernels", "generation", "scan", "backends", "training")
 
 #: Performance targets (benchmarks, not tests): reported as met / missed.
 TARGETS = {
@@ -61,6 +68,11 @@ TARGETS = {
     "cauchy_roofline_fraction": 0.25,
     "generation_speedup_L4096": 50.0,
     "scan_auto_speedup_L65536": 50.0,
+    "train_s4_fwd_bwd_vs_naive_L4096": 20.0,
+    "train_s4d_fwd_bwd_vs_naive_L4096": 10.0,
+    "train_s4_fwd_vs_naive_L4096": 25.0,
+    "train_s4d_fwd_vs_naive_L4096": 25.0,
+    "train_block_kernel_share": 0.25,
 }
 
 
@@ -132,6 +144,9 @@ def _environment():
 
     env = _env.environment()
     env["fast_cpu"] = _fast_cpu.available()
+    # the OpenMP wait policy decides how two thread pools (torch's, numba's) share
+    # the cores (docs/benchmarks.md, training)
+    env["omp_wait_policy"] = os.environ.get("OMP_WAIT_POLICY")
     return env
 
 
@@ -582,6 +597,81 @@ def bench_backends(quick, repeat, H=None, N=64, L=None):
 
 
 # --------------------------------------------------------------------------------------
+# 7. training (torch)
+# --------------------------------------------------------------------------------------
+def _naive_bytes_per_channel(mode, N, L):
+    """Rough autograd footprint of a naive baseline per channel: the materialised
+    complex64 term tensor, the quotient, and their gradients (4 copies)."""
+    terms = 4 * N * (L // 2 + 1) if mode == "s4" else (N // 2) * L
+    return 4 * 8 * terms
+
+
+def bench_training(grid_L, quick, repeat, budget):
+    import torch
+
+    from benchmarks.benchmarks import training as tr
+
+    H, N = tr.H, tr.N
+    rows = []
+    for mode in tr.MODES:
+        for L in grid_L:
+            b = tr.KernelTraining()
+            b.setup(mode, L)
+            # the baseline on fewer channels when it would exceed the memory budget
+            # (channels are independent: time and memory scale linearly in H)
+            sub = max(1, min(H, int(budget // _naive_bytes_per_channel(mode, N, L))))
+            b.naive = tr.naive_module(b.k, sub)
+            scale = H / sub
+            with torch.no_grad():
+                K = b.k(L)[0, :sub]
+                diff = relative_error(b.naive(L).numpy(), K.numpy())
+            r = {"mode": mode, "H": H, "N": N, "L": L, "naive_channels": sub,
+                 "extrapolated": sub < H, "max_rel_diff_naive": diff}
+            for key, fn, sc in (("fwd", b.forward, 1), ("fwd_bwd", b.forward_backward, 1),
+                                ("naive_fwd", b.naive_forward, scale),
+                                ("naive_fwd_bwd", b.naive_forward_backward, scale)):
+                t = _time(fn, 1 if key.startswith("naive") and L > 4096 else repeat,
+                          min_time=0.3 if key.startswith("naive") else 0.5)
+                r[key] = {"seconds": t[0] * sc, "cpu_seconds": t.cpu * sc}
+            for key in ("fwd", "fwd_bwd"):
+                r[key]["speedup"] = r["naive_" + key]["seconds"] / r[key]["seconds"]
+                r[key]["speedup_cpu"] = (r["naive_" + key]["cpu_seconds"]
+                                         / r[key]["cpu_seconds"])
+            _, saved = tr.saved_bytes(lambda b=b, L=L: b.k(L))
+            _, saved_naive = tr.saved_bytes(lambda b=b, L=L: b.naive(L))
+            r["saved_bytes"] = saved
+            r["saved_bytes_naive"] = saved_naive * scale
+            r["saved_per_H_N_plus_L"] = saved / (H * (N + L))
+            rows.append(r)
+            _log(f"training {mode} L={L}: fwd {_fmt_t(r['fwd']['seconds'])} "
+                 f"({r['fwd']['speedup']:.1f}x), fwd+bwd {_fmt_t(r['fwd_bwd']['seconds'])} "
+                 f"({r['fwd_bwd']['speedup']:.1f}x), saved {_fmt_b(saved)}")
+            del b
+    blocks = []
+    for mode in tr.MODES:
+        s = tr.BlockStep()
+        s.setup(mode)
+        t = _time(s.step, 1 if quick else repeat, min_time=0)
+        # the block's own kernel module, forward + backward alone, same L
+        kern = s.block.layer.kernel
+        G = torch.randn(kern.channels, H, s.L, generator=torch.Generator().manual_seed(2))
+
+        def kstep(kern=kern, G=G, L=s.L):
+            (kern(L) * G).sum().backward()
+
+        tk = _time(kstep, repeat, min_time=0.5)
+        blocks.append({"mode": mode, "batch": s.batch, "L": s.L, "H": H, "N": N,
+                       "step_seconds": t[0], "step_cpu_seconds": t.cpu,
+                       "kernel_seconds": tk[0], "kernel_cpu_seconds": tk.cpu,
+                       "kernel_share": tk[0] / t[0], "kernel_share_cpu": tk.cpu / t.cpu})
+        _log(f"training block {mode}: step {_fmt_t(t[0])}, kernel {_fmt_t(tk[0])} "
+             f"({100 * tk[0] / t[0]:.0f} %)")
+        del s
+    return {"rows": rows, "block": blocks,
+            "threads": torch.get_num_threads()}
+
+
+# --------------------------------------------------------------------------------------
 # report
 # --------------------------------------------------------------------------------------
 def _fmt_t(s):
@@ -629,6 +719,22 @@ def _targets(res):
             a = r["routes"]["auto"]
             out.append((f"scan auto vs sequential loop, {r['kind']}, L=65536 (x)", a["speedup"],
                         ">=", TARGETS["scan_auto_speedup_L65536"], a["speedup_cpu"]))
+    tr_ = res.get("training")
+    if tr_:
+        for r in tr_["rows"]:
+            if r["L"] != 4096:
+                continue
+            m = r["mode"]
+            out.append((f"{m.upper()} kernel fwd+bwd vs naive autograd, L=4096 (x)",
+                        r["fwd_bwd"]["speedup"], ">=",
+                        TARGETS[f"train_{m}_fwd_bwd_vs_naive_L4096"],
+                        r["fwd_bwd"]["speedup_cpu"]))
+            out.append((f"{m.upper()} kernel fwd vs naive, L=4096 (x)", r["fwd"]["speedup"],
+                        ">=", TARGETS[f"train_{m}_fwd_vs_naive_L4096"],
+                        r["fwd"]["speedup_cpu"]))
+        for b in tr_["block"]:
+            out.append((f"{b['mode'].upper()} block step: kernel share", b["kernel_share"],
+                        "<=", TARGETS["train_block_kernel_share"], b["kernel_share_cpu"]))
     rows = []
     for name, val, op, tgt, cpu in out:
         ok = val >= tgt if op == ">=" else val <= tgt
@@ -653,7 +759,8 @@ def _markdown(res):
              f"{mach['platform']}, Python {mach['python']}.\n")
     L.append(f"numpy {vers.get('numpy')}, numba {vers.get('numba')} "
              f"(threads {thr.get('numba')}), fused CPU path: {env['fast_cpu']}, "
-             f"BLAS threads: {blas}.\n")
+             f"BLAS threads: {blas}, OMP_WAIT_POLICY: "
+             f"{env.get('omp_wait_policy') or 'unset'}.\n")
     if res.get("targets"):
         L.append("## Targets\n")
         L.append("Measured on wall time, as the targets are stated; the last column is the "
@@ -828,6 +935,44 @@ def _markdown(res):
             comp = _fmt_t(r["compile_seconds"]) if "compile_seconds" in r else ""
             L.append(f"| {r['kernel']} | {r['dtype']} | {r['backend']} | {_fmt_t(r['seconds'])}"
                      f" | {r['ratio_vs_numpy']:.2f}x | {comp} | {r['max_rel_diff']:.1e} |")
+    t = res.get("training")
+    if t:
+        r0 = t["rows"][0]
+        L.append("## Training (torch)\n")
+        L.append(f"`S4Kernel` with default settings (float32 parameters, float64 kernel "
+                 f"work), H = {r0['H']}, N = {r0['N']}, {t['threads']} torch threads. "
+                 "Forward under `torch.no_grad()`; forward + backward of `sum(K * G)`. "
+                 "Baselines: the reference method in plain torch under autograd on the "
+                 "same parameters (S4: materialised broadcast Cauchy; S4D: `exp` of the "
+                 "(N, L) outer product); `*`: run on fewer channels (memory budget) and "
+                 "scaled linearly in H. Saved: bytes autograd holds for the backward pass "
+                 "(distinct storages through `saved_tensors_hooks`), and that figure per "
+                 "H (N + L).\n")
+        L.append("| kernel | L | fwd | naive fwd | speed-up | fwd+bwd | naive fwd+bwd | "
+                 "speed-up | saved | naive saved | saved / H(N+L) | naive vs ours |")
+        L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for r in t["rows"]:
+            st = _star(r)
+            L.append(f"| {r['mode'].upper()} | {r['L']} | {_fmt_t(r['fwd']['seconds'])} | "
+                     f"{_fmt_t(r['naive_fwd']['seconds'])}{st} | "
+                     f"{r['fwd']['speedup']:.1f}x (cpu {r['fwd']['speedup_cpu']:.1f}x) | "
+                     f"{_fmt_t(r['fwd_bwd']['seconds'])} | "
+                     f"{_fmt_t(r['naive_fwd_bwd']['seconds'])}{st} | "
+                     f"{r['fwd_bwd']['speedup']:.1f}x "
+                     f"(cpu {r['fwd_bwd']['speedup_cpu']:.1f}x) | {_fmt_b(r['saved_bytes'])} | "
+                     f"{_fmt_b(r['saved_bytes_naive'])}{st} | "
+                     f"{r['saved_per_H_N_plus_L']:.0f} B | {r['max_rel_diff_naive']:.1e} |")
+        L.append("")
+        L.append("Whole `S4Block` training step (forward, mean-square loss, backward, SGD "
+                 "update); kernel = the block's `S4Kernel` forward + backward alone, "
+                 "same length.\n")
+        L.append("| block | batch | L | step | kernel fwd+bwd | kernel share |")
+        L.append("|---|---|---|---|---|---|")
+        for b in t["block"]:
+            L.append(f"| {b['mode'].upper()} | {b['batch']} | {b['L']} | "
+                     f"{_fmt_t(b['step_seconds'])} | {_fmt_t(b['kernel_seconds'])} | "
+                     f"{100 * b['kernel_share']:.0f} % (cpu {100 * b['kernel_share_cpu']:.0f} "
+                     "%) |")
         L.append("")
     if res.get("errors"):
         L.append("## Sections that failed\n")
@@ -938,6 +1083,12 @@ def build_parser():
     p.add_argument("--scan-L", type=int, default=65536, help="scan length (default 65536)")
     p.add_argument("--scan-full", action="store_true",
                    help="time the sequential scan over the whole sequence (~10 s per system)")
+    p.add_argument("--train-L", type=int, nargs="+", default=None,
+                   help="kernel lengths of the training section (default 1024 4096 16384; "
+                        "quick 1024 4096)")
+    p.add_argument("--train-mem-budget", type=float, default=4.0,
+                   help="GiB a naive training baseline may use before it runs on fewer "
+                        "channels (default 4)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     return p
 
@@ -977,6 +1128,9 @@ def main(argv=None):
         "generation": lambda: bench_generation(args.generation_L, quick, repeat),
         "scan": lambda: bench_scan(args.scan_L, quick, repeat, args.scan_full),
         "backends": lambda: bench_backends(quick, repeat),
+        "training": lambda: bench_training(
+            args.train_L or ([1024, 4096] if quick else [1024, 4096, 16384]), quick, repeat,
+            args.train_mem_budget * 2**30),
     }
     if "cauchy" in sections:
         sections.add("machine")

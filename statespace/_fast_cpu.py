@@ -100,9 +100,34 @@ Vandermonde kernel
 ------------------
 Per task and mode, ``exp(x l)`` for the chunk ``l = l0 .. l0 + lc - 1`` is built in
 float64 as ``exp(x l0) * T_j`` with ``T_j = exp(x j)`` obtained by doubling from
-``exp(x 2^k)`` (exact arguments), so each value carries about ``log2(lc) + 1`` rounding
-errors of float64 plus the rounding of ``x * l0`` (the generic path has the same
-``eps |x| l`` term); then all numerators are accumulated in the input precision.
+``exp(x 2^k)`` (exact arguments): a chunked recurrence re-anchored exactly at every
+chunk start (one complex exponential per chunk and per doubling step, none per (mode,
+position) pair); then all numerators are accumulated in the input precision.
+
+Error bound of the powers (``_power_table``, ``_anchored``; :func:`powers` exposes
+them). With ``u = 2**-53``, ``exp``, ``cos`` and ``sin`` accurate to one ulp (``2u``
+relative), and ``k = ceil(log2(lc))``: each factor ``exp(x h)`` carries a relative
+error of at most ``5u`` (roundings of ``2u, 2u, u``), each complex product adds
+``sqrt(5) u`` (Brent, Percival and Zimmermann, 2007; no FMA contraction here), ``T_j``
+is a product of ``popcount(j) <= k`` factors, and the anchor ``exp(x l0)`` adds the
+rounding of its arguments ``Re(x) l0`` and ``Im(x) l0``. To first order in ``u``,
+
+.. math::
+
+    \left| P_l - e^{x l} \right| \le
+    \bigl[(k + 1)(5 + \sqrt 5) + (|\mathrm{Re}\,x| + |\mathrm{Im}\,x|)\, l_0\bigr]
+    \, u \, \left| e^{x l} \right|,
+
+relative to the exact exponential of the float64 value ``x`` (``tests/test_fast.py``
+checks it against mpmath). The generic path's ``exp(x * l)`` has the same
+``|x| l u`` term from rounding ``x * l``; in float32 kernels the powers are then
+rounded once to the input precision.
+
+Backward (:func:`vandermonde_grad`): one task per (batch row, mode); the table ``T``
+is built once per mode and re-anchored per chunk as above, and each power is shared
+by every numerator and by both sums :math:`\sum_l g_{ml} e^{\bar x_n l}` and
+:math:`\sum_l l\, g_{ml} e^{\bar x_n l}`, accumulated in float64 per position of the
+chunk (a loop that vectorises without reassociation) and summed at the end.
 
 Range: ``1/d`` through ``|d|^2`` is valid for ``1e-19 < |d| < 1e19`` in float32
 (``1e-154 .. 1e154`` in float64); :func:`try_cauchy` sends inputs whose magnitudes could
@@ -123,8 +148,9 @@ import numpy as np
 
 from . import _reduction_contract as _contract
 
-__all__ = ["available", "try_cauchy", "try_cauchy_vjp", "try_vandermonde", "cauchy",
-           "cauchy_vjp", "try_cauchy_woodbury1", "vandermonde", "FLOPS"]
+__all__ = ["available", "try_cauchy", "try_cauchy_vjp", "try_vandermonde",
+           "try_vandermonde_grad", "cauchy", "cauchy_vjp", "try_cauchy_woodbury1",
+           "vandermonde", "vandermonde_grad", "powers", "FLOPS"]
 
 #: Executed flops per (node, pole) pair: ``base + per_numerator * M``.
 FLOPS = {
@@ -552,6 +578,36 @@ def cauchy_woodbury1_kernel(vr, vi, zr, zi, zlr, zli, wr, wi, wlr, wli, zwr, zwi
                     _mac(accr[k], acci[k], vr[b, k, n], vi[b, k, n], sa, sb, sa, sb, n_l)
         nonfinite[t] = _store_wood(accr, acci, zwr[0, l0:l0 + n_l], zwi[0, l0:l0 + n_l],
                                    dts[b], out, b, l0, n_l)
+@njit(inline="always", **dict(_INNER, fastmath=False))
+def _power_table(a, c, n, tr, ti):
+    # T_j = exp(x j) for j < n, x = a + i c (float64), by doubling: T_{h + j} =
+    # T_j exp(x h) for h = 1, 2, 4, ..., each exp(x h) evaluated from the exact
+    # argument x h (h a power of two)
+    tr[0] = 1.0
+    ti[0] = 0.0
+    h = 1
+    while h < n:
+        m = np.exp(a * h)
+        er = m * np.cos(c * h)
+        ei = m * np.sin(c * h)
+        top = min(h, n - h)
+        hr = tr[h:h + top]
+        hi = ti[h:h + top]
+        for j in range(top):
+            hr[j] = tr[j] * er - ti[j] * ei
+            hi[j] = tr[j] * ei + ti[j] * er
+        h *= 2
+
+
+@njit(inline="always", **dict(_INNER, fastmath=False))
+def _anchored(a, c, l0, tr, ti, n, pr, pi):
+    # P_j = exp(x l0) T_j for j < n: the table re-anchored at l0 (one exp per chunk)
+    m = np.exp(a * l0)
+    br = m * np.cos(c * l0)
+    bi = m * np.sin(c * l0)
+    for j in range(n):
+        pr[j] = br * tr[j] - bi * ti[j]
+        pi[j] = br * ti[j] + bi * tr[j]
 
 
 @njit(**_OUTER_EXACT)
@@ -575,27 +631,10 @@ def vandermonde_kernel(vr, vi, iv, xr, xi, ix, L, lc, out, nonfinite):
         for n in range(N):
             a = np.float64(xr[jx, n])
             c = np.float64(xi[jx, n])
-            # T_j = exp(x j), j < n_l, by doubling from exp(x 2^k) (exact arguments)
-            tr[0] = 1.0
-            ti[0] = 0.0
-            h = 1
-            while h < n_l:
-                m = np.exp(a * h)
-                er = m * np.cos(c * h)
-                ei = m * np.sin(c * h)
-                top = min(h, n_l - h)
-                hr = tr[h:h + top]
-                hi = ti[h:h + top]
-                for j in range(top):
-                    hr[j] = tr[j] * er - ti[j] * ei
-                    hi[j] = tr[j] * ei + ti[j] * er
-                h *= 2
-            m = np.exp(a * l0)
-            br = m * np.cos(c * l0)
-            bi = m * np.sin(c * l0)
-            for j in range(n_l):
-                pr[j] = br * tr[j] - bi * ti[j]
-                pi[j] = br * ti[j] + bi * tr[j]
+            # T_j = exp(x j), j < n_l, by doubling, re-anchored at l0 (see
+            # _power_table and _anchored above)
+            _power_table(a, c, n_l, tr, ti)
+            _anchored(a, c, l0, tr, ti, n_l, pr, pi)
             for k in range(M):
                 p = vr[jv, k, n]
                 q = vi[jv, k, n]
@@ -976,3 +1015,170 @@ def try_vandermonde(vs, x, L):
     bad = []
     y = vandermonde(v_, x_, L, bad=bad)
     return _wrap(y, is_torch), bad
+
+
+# --------------------------------------------------------------------------------------
+# Vandermonde backward (the l-weighted sums of the autograd Function)
+# --------------------------------------------------------------------------------------
+@njit(**dict(_INNER, fastmath=False))
+def powers(a, c, l0, n, lc):
+    """``exp(x l)`` for ``l = l0 .. l0 + n - 1`` as the kernels form it (tests)."""
+    tr = np.empty(lc, dtype=np.float64)
+    ti = np.empty(lc, dtype=np.float64)
+    pr = np.empty(lc, dtype=np.float64)
+    pi = np.empty(lc, dtype=np.float64)
+    outr = np.empty(n, dtype=np.float64)
+    outi = np.empty(n, dtype=np.float64)
+    _power_table(a, c, min(lc, n), tr, ti)
+    for s in range(0, n, lc):
+        k = min(lc, n - s)
+        _anchored(a, c, l0 + s, tr, ti, k, pr, pi)
+        outr[s:s + k] = pr[:k]
+        outi[s:s + k] = pi[:k]
+    return outr, outi
+
+
+@njit(**_OUTER_EXACT)
+def vandermonde_grad_kernel(g, ig, vr, vi, iv, xr, xi, ix, lc, gv, gx, nonfinite):
+    # one task per (batch row b, mode n): for every numerator m
+    #   gv[b, m, n] = sum_l g[b, m, l] conj(P_l),  s_m = sum_l l g[b, m, l] conj(P_l),
+    #   gx[b, n] = sum_m conj(v[b, m, n]) s_m,     P_l = exp(x_n l),
+    # accumulated in float64 per lane j of the chunk (l = l0 + j), so that the loop over
+    # the chunk vectorises without reassociation; the lanes are summed at the end
+    nb = ig.shape[0]
+    M = vr.shape[1]
+    N = vr.shape[2]
+    L = g.shape[2]
+    for t in prange(nb * N):
+        b = t // N
+        n = t - b * N
+        jg = ig[b]
+        jv = iv[b]
+        jx = ix[b]
+        a = np.float64(xr[jx, n])
+        c = np.float64(xi[jx, n])
+        tr = np.empty(lc, dtype=np.float64)
+        ti = np.empty(lc, dtype=np.float64)
+        pr = np.empty(lc, dtype=np.float64)
+        pi = np.empty(lc, dtype=np.float64)
+        avr = np.zeros((M, lc), dtype=np.float64)
+        avi = np.zeros((M, lc), dtype=np.float64)
+        axr = np.zeros((M, lc), dtype=np.float64)
+        axi = np.zeros((M, lc), dtype=np.float64)
+        _power_table(a, c, min(lc, L), tr, ti)
+        for l0 in range(0, L, lc):
+            n_l = min(L, l0 + lc) - l0
+            _anchored(a, c, l0, tr, ti, n_l, pr, pi)
+            for k in range(M):
+                gk = g[jg, k, l0:l0 + n_l]
+                vr_ = avr[k]
+                vi_ = avi[k]
+                xr_ = axr[k]
+                xi_ = axi[k]
+                for j in range(n_l):
+                    gr = np.float64(gk[j, 0])
+                    gi = np.float64(gk[j, 1])
+                    # (gr + i gi) (pr - i pi)
+                    sr = gr * pr[j] + gi * pi[j]
+                    si = gi * pr[j] - gr * pi[j]
+                    ell = np.float64(l0 + j)
+                    vr_[j] += sr
+                    vi_[j] += si
+                    xr_[j] += ell * sr
+                    xi_[j] += ell * si
+        bad = 0
+        sxr = 0.0
+        sxi = 0.0
+        for k in range(M):
+            s1r = 0.0
+            s1i = 0.0
+            s2r = 0.0
+            s2i = 0.0
+            for j in range(lc):
+                s1r += avr[k, j]
+                s1i += avi[k, j]
+                s2r += axr[k, j]
+                s2i += axi[k, j]
+            gv[b, k, n, 0] = s1r
+            gv[b, k, n, 1] = s1i
+            p = np.float64(vr[jv, k, n])
+            q = np.float64(vi[jv, k, n])
+            # conj(v) s2 = (p - i q)(s2r + i s2i)
+            sxr += p * s2r + q * s2i
+            sxi += p * s2i - q * s2r
+            bad += 0 if (s1r - s1r) + (s1i - s1i) == 0 else 1
+        gx[b, n, 0] = sxr
+        gx[b, n, 1] = sxi
+        bad += 0 if (sxr - sxr) + (sxi - sxi) == 0 else 1
+        nonfinite[t] = bad
+
+
+def _grad_chunk(M, L):
+    """Positions per chunk of the backward kernel: its float64 table, powers and ``4 M``
+    lane accumulators fill about 32 KiB (a multiple of 16, at most ``L`` rounded up)."""
+    lc = max(16, (32768 // 8) // (4 * M + 4) // 16 * 16)
+    return min(lc, -(-L // 16) * 16)
+
+
+def _c_view(a, shape):
+    """Interleaved (re, im) float view of a complex array reshaped to ``shape`` (no copy
+    when ``a`` is contiguous)."""
+    a = np.ascontiguousarray(np.reshape(a, shape[:-1]))
+    return a.view(_REAL[np.dtype(a.dtype)]).reshape(shape)
+
+
+def vandermonde_grad(g, vs, x):
+    """Gradients of the Vandermonde reduction ``y = sum_n v e^{x l}`` on NumPy arrays.
+
+    ``g``: batch + (M, L) (the incoming gradient, the full broadcast batch); ``vs``:
+    kept + (M, N); ``x``: kept' + (N,), one complex dtype. Returns ``(gv, gx)`` of
+    shapes batch + (M, N) and batch + (N,) (not yet summed over broadcast axes):
+
+    .. math::
+
+        gv_{mn} = \\sum_l g_{ml}\\, e^{\\bar x_n l}, \\qquad
+        gx_n = \\sum_m \\bar v_{mn} \\sum_l l\\, g_{ml}\\, e^{\\bar x_n l},
+
+    with the powers formed as in the forward kernel (see the module notes) and every
+    sum accumulated in float64. ``None`` when a sum is non-finite (the caller falls
+    back to its own path).
+    """
+    rdt = _REAL[np.dtype(vs.dtype)]
+    batch = tuple(g.shape[:-2])
+    M, N, L = vs.shape[-2], vs.shape[-1], g.shape[-1]
+    nb = int(np.prod(batch))
+    gv = np.empty(batch + (M, N), dtype=np.complex128)
+    gx = np.empty(batch + (N,), dtype=np.complex128)
+    if nb == 0 or M == 0:
+        return gv.astype(vs.dtype), gx.astype(vs.dtype)
+    g_f = _c_view(g, (nb, M, L, 2))
+    vr, vi = _split(vs, rdt, (-1, M, N))
+    xr, xi = _split(x, rdt, (-1, N))
+    ig = np.arange(nb, dtype=np.int64)
+    iv = _index_map(vs.shape[:-2], batch)
+    ix = _index_map(x.shape[:-1], batch)
+    nonfinite = np.zeros(nb * N, dtype=np.int64)
+    with _torch_threads_kept():
+        vandermonde_grad_kernel(g_f, ig, vr, vi, iv, xr, xi, ix, _grad_chunk(M, L),
+                                gv.reshape(nb, M, N).view(np.float64).reshape(nb, M, N, 2),
+                                gx.reshape(nb, N).view(np.float64).reshape(nb, N, 2),
+                                nonfinite)
+    if nonfinite.any():
+        return None
+    return gv.astype(vs.dtype, copy=False), gx.astype(vs.dtype, copy=False)
+
+
+def try_vandermonde_grad(g, vs, x):
+    """Run :func:`vandermonde_grad` on CPU torch tensors (zero-copy views); None when
+    it does not apply (numba missing, switch "generic", small work, not on the CPU) or
+    when a sum came out non-finite."""
+    M, N, L = vs.shape[-2], vs.shape[-1], g.shape[-1]
+    work = M * N * L * int(np.prod(g.shape[:-2]))
+    got = _eligible((g, vs, x), work)
+    if got is None:
+        return None
+    (g_, v_, x_), is_torch = got
+    res = vandermonde_grad(g_, v_, x_)
+    if res is None:
+        return None
+    return tuple(_wrap(r, is_torch) for r in res)

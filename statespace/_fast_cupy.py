@@ -50,7 +50,7 @@ import math
 from . import _reduction_contract as _contract
 
 __all__ = ["available", "try_cauchy", "try_cauchy_vjp", "try_vandermonde",
-           "nonfinite_chunks", "MAX_M"]
+           "try_vandermonde_grad", "vandermonde_grad", "nonfinite_chunks", "MAX_M"]
 
 #: Numerators handled per launch (register accumulators per thread).
 MAX_M = 16
@@ -336,6 +336,106 @@ extern "C" __global__ void cauchy_vjp_kernel(
     }}
 }}
 """
+# Vandermonde backward (the l-weighted sums of the autograd Function): one block per
+# (batch row, mode) pair, a grid-stride loop over further pairs. Thread t of the block
+# takes the positions l = t, t + B, t + 2B, ... (B = blockDim.x); its power exp(x l)
+# is re-anchored exactly (exp of the double argument x l) every REANCHOR positions
+# and advanced by one product with exp(x B) in between, so each power carries at most
+# REANCHOR (5 + sqrt 5) u + (|Re x| + |Im x|) l u of relative error (u = 2^-53; the
+# notation of statespace._fast_cpu). Each power serves all MM numerators and both
+# sums, accumulated in double; the block then reduces its threads' partial sums in
+# shared memory (a tree over B, a power of two), numerator by numerator.
+_VANDERMONDE_GRAD_SRC = r"""
+#define MM {MM}
+#define BLOCK {BLOCK}
+#define REANCHOR {REANCHOR}
+typedef {T} T;
+
+extern "C" __global__ void vandermonde_grad_kernel(
+    const T* __restrict__ g, const long long* __restrict__ ig,
+    const T* __restrict__ vr, const T* __restrict__ vi, const long long* __restrict__ iv,
+    const T* __restrict__ xr, const T* __restrict__ xi, const long long* __restrict__ ix,
+    const long long npairs, const int N, const int L, const int Mtot, const int k0,
+    double* __restrict__ out_v, double* __restrict__ out_x)
+{{
+    __shared__ double red[4 * BLOCK];
+    const int t = threadIdx.x, B = blockDim.x;
+    for (long long p = blockIdx.x; p < npairs; p += gridDim.x) {{
+        const long long b = p / N;
+        const int n = (int)(p - b * N);
+        const long long jg = ig[b], jv = iv[b], jx = ix[b];
+        const double a = (double)xr[jx * N + n], c = (double)xi[jx * N + n];
+        // the step between a thread's positions, exp(x B), from the exact argument
+        const double em = exp(a * B);
+        double es, ec;
+        sincos(c * B, &es, &ec);
+        const double er = em * ec, ei = em * es;
+        double sv_r[MM], sv_i[MM], sx_r[MM], sx_i[MM];
+#pragma unroll
+        for (int k = 0; k < MM; ++k) {{
+            sv_r[k] = 0; sv_i[k] = 0; sx_r[k] = 0; sx_i[k] = 0;
+        }}
+        double pr = 0, pi = 0;
+        int step = 0;
+        for (int l = t; l < L; l += B, ++step) {{
+            if (step % REANCHOR == 0) {{  // exact re-anchoring: exp(x l)
+                const double m = exp(a * l);
+                double sn, cs;
+                sincos(c * l, &sn, &cs);
+                pr = m * cs;
+                pi = m * sn;
+            }} else {{  // one step: exp(x (l - B)) exp(x B)
+                const double qr = pr * er - pi * ei;
+                pi = pr * ei + pi * er;
+                pr = qr;
+            }}
+            const double ell = (double)l;
+#pragma unroll
+            for (int k = 0; k < MM; ++k) {{
+                const long long src = ((jg * Mtot + k0 + k) * (long long)L + l) * 2;
+                const double gr = (double)g[src], gi = (double)g[src + 1];
+                // g conj(P)
+                const double sr = gr * pr + gi * pi, si = gi * pr - gr * pi;
+                sv_r[k] += sr;
+                sv_i[k] += si;
+                sx_r[k] += ell * sr;
+                sx_i[k] += ell * si;
+            }}
+        }}
+        double ax_r = 0, ax_i = 0;
+        for (int k = 0; k < MM; ++k) {{
+            red[t] = sv_r[k];
+            red[BLOCK + t] = sv_i[k];
+            red[2 * BLOCK + t] = sx_r[k];
+            red[3 * BLOCK + t] = sx_i[k];
+            __syncthreads();
+            for (int h = B / 2; h > 0; h >>= 1) {{
+                if (t < h) {{
+                    for (int q = 0; q < 4; ++q) red[q * BLOCK + t] += red[q * BLOCK + t + h];
+                }}
+                __syncthreads();
+            }}
+            if (t == 0) {{
+                const long long dst = ((b * Mtot + k0 + k) * (long long)N + n) * 2;
+                out_v[dst] = red[0];
+                out_v[dst + 1] = red[BLOCK];
+                const long long sv = (jv * Mtot + k0 + k) * (long long)N + n;
+                const double pv = (double)vr[sv], qv = (double)vi[sv];
+                // conj(v) * sum_l l g conj(P)
+                ax_r += pv * red[2 * BLOCK] + qv * red[3 * BLOCK];
+                ax_i += pv * red[3 * BLOCK] - qv * red[2 * BLOCK];
+            }}
+            __syncthreads();
+        }}
+        if (t == 0) {{  // summed over the launches of the numerator groups
+            out_x[(b * N + n) * 2] += ax_r;
+            out_x[(b * N + n) * 2 + 1] += ax_i;
+        }}
+    }}
+}}
+"""
+_REANCHOR = 16
+_GRID_PAIRS = 1 << 20  # blocks along the (row, mode) pairs; the kernel loops over more
 
 _compiled = {}
 
@@ -358,6 +458,8 @@ def _kernel(kind, single, MM):
             src = _CAUCHY_SRC.format(MM=MM, TILE=_TILE, T=T)
         elif kind == "cauchy_vjp":
             src = _CAUCHY_VJP_SRC.format(MM=MM, TILE=_TILE, T=T)
+        elif kind == "vandermonde_grad":
+            src = _VANDERMONDE_GRAD_SRC.format(MM=MM, BLOCK=_BLOCK, REANCHOR=_REANCHOR, T=T)
         else:
             src = _VANDERMONDE_SRC.format(MM=MM, TILE=_TILE, T=T, IS_DOUBLE=int(not single))
         k = cupy.RawKernel(src, f"{kind}_kernel")
@@ -480,6 +582,40 @@ def vandermonde(vs, x, L):
              cp.int32(k0), out_f),
         )
     return out
+
+
+def vandermonde_grad(g, vs, x):
+    """Gradients of the Vandermonde reduction on CuPy arrays (see
+    :func:`statespace._fast_cpu.vandermonde_grad`): ``(gv, gx)``, batch + (M, N) and
+    batch + (N,), not yet summed over broadcast axes; sums in double."""
+    import cupy as cp
+
+    single = vs.dtype == cp.complex64
+    rdt = cp.float32 if single else cp.float64
+    batch = tuple(g.shape[:-2])
+    M, N, L = vs.shape[-2], vs.shape[-1], g.shape[-1]
+    nb = math.prod(batch)
+    gv = cp.empty(batch + (M, N), dtype=cp.complex128)
+    gx = cp.empty(batch + (N,), dtype=cp.complex128)
+    gx[...] = 0
+    if nb == 0 or M == 0:
+        return gv.astype(vs.dtype), gx.astype(vs.dtype)
+    g_f = cp.ascontiguousarray(g).view(rdt)
+    vr, vi = _split(cp, vs, rdt)
+    xr, xi = _split(cp, x, rdt)
+    ig = cp.arange(nb, dtype=cp.int64)
+    iv = _index_map(cp, vs.shape[:-2], batch)
+    ix = _index_map(cp, x.shape[:-1], batch)
+    npairs = nb * N
+    grid = (min(npairs, _GRID_PAIRS), 1)
+    for k0 in range(0, M, MAX_M):
+        MM = min(MAX_M, M - k0)
+        _kernel("vandermonde_grad", single, MM)(
+            grid, (_BLOCK,),
+            (g_f, ig, vr, vi, iv, xr, xi, ix, cp.int64(npairs), cp.int32(N), cp.int32(L),
+             cp.int32(M), cp.int32(k0), gv.view(cp.float64), gx.view(cp.float64)),
+        )
+    return gv.astype(vs.dtype), gx.astype(vs.dtype)
 
 
 def nonfinite_chunks(cp, y):
@@ -638,3 +774,20 @@ def try_vandermonde(vs, x, L):
         v_, x_ = _to_cupy(cp, arrs, tdev)
         y = vandermonde(v_, x_, L)
         return _back(y, tdev), nonfinite_chunks(cp, y)
+
+
+def try_vandermonde_grad(g, vs, x):
+    """Run :func:`vandermonde_grad` when it applies (CuPy arrays, or CUDA torch tensors
+    through DLPack); None when it does not or when a sum came out non-finite."""
+    got = _eligible((g, vs, x))
+    if got is None:
+        return None
+    arrs, tdev = got
+    import cupy as cp
+
+    with _Ctx(cp, tdev):
+        g_, v_, x_ = _to_cupy(cp, arrs, tdev)
+        gv, gx = vandermonde_grad(g_, v_, x_)
+        if not (bool(cp.all(cp.isfinite(gv))) and bool(cp.all(cp.isfinite(gx)))):
+            return None
+        return _back(gv, tdev), _back(gx, tdev)

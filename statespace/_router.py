@@ -7,7 +7,9 @@ contract of :mod:`statespace._reduction_contract`; the implementations it choose
 from import nothing but that contract, never this module or each other:
 
 * torch tensors that autograd records (or every torch tensor in the ``"custom"``
-  mode): the autograd Functions of :mod:`statespace._torch_reductions`;
+  mode): the autograd Functions of :mod:`statespace._torch_reductions`; the
+  Vandermonde Function runs its forward and backward on the compiled kernels below
+  when one applies (the router hands it the modules, :func:`_function_kernels`);
 * otherwise, when a compiled kernel applies (namespace, device, no pending gradient,
   dtype, size and magnitude, decided by its ``try_*`` function, which returns None
   when it does not): :mod:`statespace._fast_cpu` for NumPy arrays and CPU torch
@@ -69,6 +71,15 @@ def _compiled_kernels(xp, mode):
 
         mods.append(_fast_cupy)
     return [m for m in mods if m.available()]
+
+
+def _function_kernels(xp):
+    """The compiled-kernel modules the autograd Functions may run on (forward and
+    backward): those of the namespace, in the "auto" and "custom" modes, never while
+    ``torch.compile`` traces (the Functions then trace their torch code)."""
+    if _contract.fast_mode == "generic" or _array.compiling():
+        return ()
+    return _compiled_kernels(xp, "auto")
 
 
 def _row(a, index, core):
@@ -171,7 +182,7 @@ def vandermonde(xp, vs, x, L, step):
     if _use_function(xp, mode, (vs, x)):
         from . import _torch_reductions
 
-        y = _torch_reductions.vandermonde_function(vs, x, L, step)
+        y = _torch_reductions.vandermonde_function(vs, x, L, step, _function_kernels(xp))
     else:
         for fast in _compiled_kernels(xp, mode):
             got = fast.try_vandermonde(vs, x, L)

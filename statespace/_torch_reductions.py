@@ -69,9 +69,15 @@ def cauchy_function(vs, z, w, step, *, conj, z_lo=None, w_lo=None, fused=None):
     return _CauchyFunction.apply(vs, z, w, z_lo, w_lo, step, conj, fused)
 
 
-def vandermonde_function(vs, x, L, step):
-    """The Vandermonde reduction through :class:`_VandermondeFunction` (kept + (M, L))."""
-    return _VandermondeFunction.apply(vs, x, L, step)
+def vandermonde_function(vs, x, L, step, fused=()):
+    """The Vandermonde reduction through :class:`_VandermondeFunction` (kept + (M, L)).
+
+    ``fused``: compiled-kernel modules (:mod:`statespace._fast_cpu`,
+    :mod:`statespace._fast_cupy`) chosen by the router; the Function tries their
+    ``try_vandermonde`` (forward) and ``try_vandermonde_grad`` (backward) first, in
+    this order, and uses the chunked torch code when none applies.
+    """
+    return _VandermondeFunction.apply(vs, x, L, step, tuple(fused))
 
 
 # --------------------------------------------------------------------------------------
@@ -202,12 +208,23 @@ def _vandermonde_blocks(x, L, step):
 
 
 class _VandermondeFunction(torch.autograd.Function):
-    """``y = sum_n v e^{x l}``; saves only ``v, x``."""
+    """``y = sum_n v e^{x l}``; saves only ``v, x``.
+
+    Forward and backward run on the fused kernels of ``fused`` when one applies
+    (``try_vandermonde``, ``try_vandermonde_grad``): one pass over the (mode, position)
+    pairs each, sharing every power ``e^{x_n l}`` across the numerators and across the
+    two backward sums. Otherwise (and for the chunks a fused forward found
+    non-finite) the chunked torch code below.
+    """
 
     @staticmethod
-    def forward(ctx, vs, x, L, step):
+    def forward(ctx, vs, x, L, step, fused):
         ctx.save_for_backward(vs, x)
-        ctx.L, ctx.step = L, step
+        ctx.L, ctx.step, ctx.fused = L, step, fused
+        for mod in fused:
+            got = mod.try_vandermonde(vs, x, L)
+            if got is not None and not got[1]:
+                return got[0]
         outs = [torch.matmul(vs, E) for _, E in _vandermonde_blocks(x, L, step)]
         return outs[0] if len(outs) == 1 else torch.cat(outs, dim=-1)
 
@@ -216,6 +233,14 @@ class _VandermondeFunction(torch.autograd.Function):
     def backward(ctx, g):
         vs, x = ctx.saved_tensors
         need_v, need_x = ctx.needs_input_grad[:2]
+        if not (need_v or need_x):
+            return None, None, None, None, None
+        for mod in ctx.fused:
+            got = mod.try_vandermonde_grad(g.contiguous(), vs, x)
+            if got is not None:
+                gv = _sum_to(got[0], vs.shape) if need_v else None
+                gx = _sum_to(got[1], x.shape) if need_x else None
+                return gv, gx, None, None, None
         gv = gx = None
         acc_v = acc_x = None
         lo = 0
@@ -234,7 +259,7 @@ class _VandermondeFunction(torch.autograd.Function):
         if need_x:
             gx = (vs.conj() * acc_x).sum(dim=-2)
             gx = _sum_to(gx, x.shape)
-        return gv, gx, None, None
+        return gv, gx, None, None, None
 
 
 # --------------------------------------------------------------------------------------

@@ -20,7 +20,10 @@ In the default mode (``"auto"``, see :func:`fast_paths`), in this order:
   mode is on): the memory-lean :class:`torch.autograd.Function`\ s of
   :mod:`statespace._torch_reductions`, on any device. They save only their inputs
   and compute the backward pass by the same chunked reductions, so training memory
-  stays ``O(batch * (N + L))``.
+  stays ``O(batch * (N + L))``. The Vandermonde Function runs its forward and
+  backward passes on the compiled kernels below when one applies (the backward sums
+  share each power ``exp(x l)`` across numerators and across both sums), and on
+  chunked torch code otherwise.
 * **NumPy arrays and CPU torch tensors**: the fused numba kernels of
   :mod:`statespace._fast_cpu` when numba is installed (``pip install
   statespace[fast]``), the work ``batch * M * N * L`` is at least ``2**14`` and the

@@ -14,6 +14,7 @@ builds ``exp(x l)`` in float64, so the same bound holds with room to spare.
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -172,6 +173,36 @@ def test_fused_vandermonde_long_sequence_is_accurate(rng):
     ref, scale = _naive_vandermonde(v, x, L)
     # no eps * |x| * l term: the float64 table loses ~log2(chunk) float64 ulps only
     _check(y, ref, scale, N, np.complex64)
+
+
+@needs_numba
+@pytest.mark.parametrize("lc,l0", [(16, 15000), (512, 15000), (4096, 0)])
+def test_vandermonde_powers_error_bound(lc, l0, rng):
+    """The chunked, re-anchored powers P_l ~ exp(x l) (forward and backward kernels)
+    against mpmath at 40 digits: within the bound of the module notes,
+    [(k + 1)(5 + sqrt 5) + (|Re x| + |Im x|) l0] u |exp(x l)|, k = ceil(log2 lc),
+    relative to the exact exponential of the float64 x."""
+    mpmath = pytest.importorskip("mpmath")
+    u = 2.0**-53
+    k = math.ceil(math.log2(lc))
+    # positions l0 .. l0 + n - 1 over several chunks (exp(Re x l) stays normal); l0 = 0:
+    # no anchor term, the table's own error alone (a power-by-power recurrence fails)
+    n = 1200
+    worst = 0.0
+    with mpmath.workdps(40):
+        for a, c in [(-1e-4, 0.3), (-0.02, 2.9), (-3e-3, -77.0), (0.0, 1.0)] + [
+                (-rng.uniform(0, 1e-3), rng.uniform(-4, 4)) for _ in range(3)]:
+            pr, pi = _fast_cpu.powers(a, c, l0, n, lc)
+            x = mpmath.mpc(a, c)
+            for j in range(0, n, 7):
+                l = l0 + j
+                exact = mpmath.exp(x * l)
+                err = abs(mpmath.mpc(pr[j], pi[j]) - exact) / abs(exact)
+                anchor = l0 + (j // lc) * lc
+                bound = ((k + 1) * (5 + math.sqrt(5)) + (abs(a) + abs(c)) * anchor) * u
+                worst = max(worst, float(err / bound))
+    assert worst <= 1.0
+    assert worst > 1e-3  # the errors are measured, not below the oracle's resolution
 
 
 @needs_numba
@@ -809,6 +840,33 @@ def test_cuda_sources_in_cpu_emulation(monkeypatch, tmp_path, rng):
     rdv, rbeta, sv, sb = _naive_vjp(gc, zc[None], wc[None], True)
     _check(dv, rdv, sv, 10, np.complex64)
     _check(beta, rbeta, sb, 10, np.complex64)
+
+
+@needs_gxx
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_cuda_vandermonde_grad_in_cpu_emulation(monkeypatch, tmp_path, dtype, rng):
+    """The CUDA backward kernel (source and host glue, emulated) against the gradient
+    sums evaluated directly in NumPy: M = 3 numerators in two launches (MAX_M = 2, the
+    gx sums added across them), broadcast exponents, L = 300 > REANCHOR steps."""
+    _emulate_cupy(monkeypatch, tmp_path)
+    L, N = 300, 5
+    v = _rand_c(rng, (2, 3, N), dtype)
+    x = (-rng.uniform(0, 0.01, (1, N)) + 1j * rng.uniform(-2, 2, (1, N))).astype(dtype)
+    g = _rand_c(rng, (2, 3, L), dtype)
+    gv, gx = _fast_cupy.vandermonde_grad(g, v, x)
+    assert gv.dtype == dtype and gv.shape == (2, 3, N) and gx.shape == (2, N)
+    # oracle: sum_l g e^{conj(x) l} and sum_m conj(v) sum_l l g e^{conj(x) l}, complex128
+    ell = np.arange(L)
+    E = np.exp(np.conj(x.astype(np.complex128))[..., None] * ell)  # (1, N, L)
+    g64 = g.astype(np.complex128)
+    ref_v = np.einsum("bml,bnl->bmn", g64, np.broadcast_to(E, (2, N, L)))
+    ref_x = np.einsum("bmn,bml,bnl->bn", np.conj(v.astype(np.complex128)), g64 * ell,
+                      np.broadcast_to(E, (2, N, L)))
+    # double sums of L terms (each rounded to the input precision once at the end)
+    tol_v = (L * 2.0**-52 + eps_of(dtype)) * np.abs(g64).sum(-1).max()
+    tol_x = (L * 2.0**-52 + eps_of(dtype)) * 3 * np.abs(v).max() * (np.abs(g64) * ell).sum(-1).max()
+    assert np.abs(gv - ref_v).max() <= 4 * tol_v
+    assert np.abs(gx - ref_x).max() <= 4 * tol_x
 
 
 @needs_gxx

@@ -18,6 +18,7 @@ torch = pytest.importorskip("torch")
 from util import relative_error, xp_assert_close  # noqa: E402
 
 import statespace as ss  # noqa: E402
+from statespace import _fast_cpu  # noqa: E402
 from statespace import _torch_reductions as tr  # noqa: E402
 from statespace.reductions import fast_paths  # noqa: E402
 from statespace.torch import S4Kernel  # noqa: E402
@@ -118,6 +119,148 @@ def test_float32_custom_matches_generic(gen):
     eps = float(np.finfo(np.float32).eps)
     for a, b in zip(new, ref, strict=True):
         assert relative_error(a, b) < 8 * 20 * eps  # ~ L * eps accumulation, 8x margin
+
+
+# ------------------------------------------------------------------------------------
+# the fused Vandermonde forward and backward (numba) inside the Function
+# ------------------------------------------------------------------------------------
+needs_numba = pytest.mark.skipif(not _fast_cpu.available(), reason="numba is not installed")
+
+
+@pytest.fixture
+def fused_grad(monkeypatch):
+    """Every size on the fused kernels (MIN_WORK = 0); records the backward calls."""
+    monkeypatch.setattr(_fast_cpu, "MIN_WORK", 0)
+    calls = []
+    orig = _fast_cpu.vandermonde_grad
+
+    def spy(*a, **k):
+        calls.append(a[0].shape)
+        return orig(*a, **k)
+
+    monkeypatch.setattr(_fast_cpu, "vandermonde_grad", spy)
+    return calls
+
+
+def _vand_inputs(gen, vshape, xshape, re_scale=0.1):
+    v = _rc(gen, *vshape).requires_grad_()
+    x = torch.complex(-torch.rand(*xshape, dtype=torch.float64, generator=gen) * re_scale,
+                      torch.randn(*xshape, dtype=torch.float64, generator=gen) * 2)
+    return v, x.to(C128).requires_grad_()
+
+
+@needs_numba
+def test_fused_vandermonde_gradcheck(gen, fused_grad):
+    # broadcast numerators (batch 2, M = 3 along a numerator axis) and exponents
+    v, x = _vand_inputs(gen, (2, 3, 4), (2, 1, 4))
+    x = (x.detach() * 2).requires_grad_()
+    with fast_paths("auto"):
+        assert torch.autograd.gradcheck(lambda v, x: ss.vandermonde(v, x, 37), (v, x))
+    assert fused_grad  # the analytic gradients came from the fused kernel
+
+
+@needs_numba
+@pytest.mark.parametrize("shapes", [((5, 4, 24), (5, 1, 24)),  # M = 4 numerators per row
+                                    ((1, 24), (6, 24)),  # numerators broadcast over rows
+                                    ((6, 24), (24,))],  # exponents broadcast
+                         ids=["numerators", "v-broadcast", "x-broadcast"])
+@pytest.mark.parametrize("L", [1, 300, 2049])
+def test_fused_vandermonde_grad_matches_generic(gen, fused_grad, shapes, L):
+    """Fused forward + backward against generic autograd (torch differentiating the
+    array-API path), float64: both sum the same terms in different orders, ~L eps."""
+    v, x = _vand_inputs(gen, *shapes)
+    y_shape = torch.broadcast_shapes(v.shape[:-1], x.shape[:-1]) + (L,)
+    g = _rc(gen, *y_shape)
+    ref = _grads(lambda v, x: ss.vandermonde(v, x, L), (v, x), g, "generic")
+    with fast_paths("auto"):
+        y = ss.vandermonde(v, x, L)
+        new = torch.autograd.grad(y, (v, x), g)
+    with fast_paths("generic"):
+        assert relative_error(y, ss.vandermonde(v, x, L)) < GRAD_TOL
+    assert len(fused_grad) == 1
+    for a, b in zip(new, ref, strict=True):
+        assert a.shape == b.shape
+        assert relative_error(a, b) < GRAD_TOL
+
+
+@needs_numba
+@pytest.mark.parametrize("disc", ["zoh", "bilinear", "dss"])
+def test_fused_s4d_kernel_gradients_match_generic(fused_grad, disc):
+    torch.manual_seed(3)
+    k = S4Kernel(8, 32, "s4d", disc=disc, channels=2, dtype=torch.float64)
+    params = list(k.parameters())
+    L = 1500
+    g = torch.randn(2, 8, L, dtype=torch.float64)
+    out = {}
+    for m in ("generic", "auto"):
+        with fast_paths(m):
+            out[m] = torch.autograd.grad(k(L), params, g)
+    assert fused_grad
+    for a, b in zip(out["auto"], out["generic"], strict=True):
+        assert relative_error(a, b) < GRAD_TOL
+
+
+@needs_numba
+def test_fused_vandermonde_float32_matches_generic(gen, fused_grad):
+    # complex64 operands; the fused backward accumulates in float64, the generic one in
+    # float32 over chunks of L: agreement to ~L eps32 (8x margin), against the float64
+    # gradients of the same (rounded) inputs
+    L = 500
+    v, x = _vand_inputs(gen, (4, 16), (4, 16))
+    v32 = v.detach().to(torch.complex64).requires_grad_()
+    x32 = x.detach().to(torch.complex64).requires_grad_()
+    g = _rc(gen, 4, L)
+    ref = _grads(lambda v, x: ss.vandermonde(v, x, L), (v32.detach().to(C128).requires_grad_(),
+                                                         x32.detach().to(C128).requires_grad_()),
+                 g, "generic")
+    with fast_paths("auto"):
+        new = torch.autograd.grad(ss.vandermonde(v32, x32, L), (v32, x32), g.to(torch.complex64))
+    assert fused_grad
+    eps = float(np.finfo(np.float32).eps)
+    for a, b in zip(new, ref, strict=True):
+        assert a.dtype == torch.complex64
+        assert relative_error(a.to(C128), b) < 8 * L * eps
+
+
+@needs_numba
+def test_fused_backward_falls_back_when_not_finite(gen, fused_grad, monkeypatch):
+    """A non-finite fused sum (reported as None) leaves the Function to its torch code,
+    which gives the same gradients."""
+    v, x = _vand_inputs(gen, (3, 8), (3, 8))
+    g = _rc(gen, 3, 40)
+    with fast_paths("auto"):
+        ref = torch.autograd.grad(ss.vandermonde(v, x, 40), (v, x), g)
+    monkeypatch.setattr(_fast_cpu, "vandermonde_grad", lambda *a: None)
+    with fast_paths("auto"):
+        new = torch.autograd.grad(ss.vandermonde(v, x, 40), (v, x), g)
+    for a, b in zip(new, ref, strict=True):
+        assert relative_error(a, b) < GRAD_TOL
+
+
+@needs_numba
+def test_fused_forward_with_nonfinite_chunk_uses_torch_code(gen, fused_grad, monkeypatch):
+    """A chunk the fused forward reports non-finite: the Function recomputes with its
+    torch code (whose result is then checked), never returns the kernel's values."""
+    v, x = _vand_inputs(gen, (3, 8), (3, 8))
+    with fast_paths("generic"):
+        ref = ss.vandermonde(v, x, 40)
+    orig = _fast_cpu.vandermonde
+
+    def poisoned(*a, bad=None, **k):
+        y = orig(*a, bad=bad, **k)
+        y[...] = np.nan  # what the chunk would hold
+        bad.append(((0,), 0, 40))
+        return y
+
+    monkeypatch.setattr(_fast_cpu, "vandermonde", poisoned)
+    blocks = []
+    orig_blocks = tr._vandermonde_blocks
+    monkeypatch.setattr(tr, "_vandermonde_blocks",
+                        lambda *a: blocks.append(1) or orig_blocks(*a))
+    with fast_paths("auto"):
+        y = ss.vandermonde(v, x, 40)
+    assert blocks
+    assert relative_error(y, ref) < GRAD_TOL
 
 
 # ------------------------------------------------------------------------------------

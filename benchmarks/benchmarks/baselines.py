@@ -12,6 +12,13 @@ r"""Baselines the benchmarks compare against (they live here, never in the libra
   dense discretized matrix, ``O(N^2 L)`` work and ``O(N L)`` memory per channel).
 * :func:`conv_recompute_step`: autoregressive generation without a recurrent state:
   each new token re-runs the causal convolution over the whole prefix.
+* :class:`NaiveS4Torch` / :class:`NaiveS4DTorch`: the training baselines, the
+  reference method re-implemented in plain torch and differentiated by autograd: S4
+  with the materialised broadcast Cauchy (``(numerators, H, 2N', L/2 + 1)`` terms, the
+  conjugate poles concatenated), S4D (ZOH) with ``exp`` of the ``(H, N', L)`` outer
+  product ``dt Lambda l``. Their parameters are the same raw tensors as an
+  :class:`statespace.torch.S4Kernel`'s (``Lambda``, ``P``, ``B``, ``C``, ``log dt``,
+  copied as float32 leaves).
 """
 
 from __future__ import annotations
@@ -20,7 +27,8 @@ import numpy as np
 
 import statespace as ss
 
-__all__ = ["naive_cauchy", "naive_s4_kernel", "conv_recompute_step", "legs_inputs"]
+__all__ = ["naive_cauchy", "naive_s4_kernel", "conv_recompute_step", "legs_inputs",
+           "NaiveS4Torch", "NaiveS4DTorch"]
 
 
 def naive_cauchy(v, z, w):
@@ -96,3 +104,67 @@ def legs_inputs(H, N, L, dtype=np.float32, seed=0):
     A, Bd = ss.hippo.transition("legs", N, dtype=dtype)
     Cd = rng.standard_normal((H, N)).astype(dtype)
     return dict(Lambda=h.Lambda, P=h.P, B=h.B, Ct=Ct, dt=dt, A=A, Bdense=Bd, Cdense=Cd)
+
+
+# --------------------------------------------------------------------------------------
+# training baselines (plain torch under autograd)
+# --------------------------------------------------------------------------------------
+class _NaiveTorch:
+    """Leaves ``Lambda, P, B, C, log_dt`` (float32 / complex64) copied from ``kernel``."""
+
+    def __init__(self, kernel, channels=None):
+        import torch
+
+        lam, P, B, C, dt = kernel._system(torch.float32)
+        sl = slice(None, channels)
+        self.Lambda = lam.detach()[sl].clone().requires_grad_()
+        self.P = None if P is None else P.detach()[sl].clone().requires_grad_()
+        self.B = B.detach()[sl].clone().requires_grad_()
+        self.C = C.detach()[..., sl, :].clone().requires_grad_()
+        self.log_dt = torch.log(dt.detach()[sl]).clone().requires_grad_()
+        self.params = [t for t in (self.Lambda, self.P, self.B, self.C, self.log_dt)
+                       if t is not None]
+
+
+class NaiveS4Torch(_NaiveTorch):
+    """S4 kernel (bilinear, rank ``r``, ``C~`` given) with the broadcast Cauchy."""
+
+    def __call__(self, L):
+        import torch
+
+        lam, P, B, C = self.Lambda, self.P, self.B, self.C[0]  # (H, N'), (H, r, N'), ...
+        dt = torch.exp(self.log_dt)[:, None]  # (H, 1)
+        r = P.shape[-2]
+        s = 1 / (1 - dt / 2 * lam)
+        lam_d = (1 + dt / 2 * lam) * s  # discrete poles
+        U = torch.cat([C[:, None, :], P], dim=1)  # (H, 1 + r, N')
+        W = torch.cat([B[:, None, :], P.conj()], dim=1)
+        v = (U[:, :, None, :] * W[:, None, :, :] * s[:, None, None, :]).reshape(
+            U.shape[0], (1 + r) ** 2, -1)
+        v = torch.cat([v, v.conj()], dim=-1)  # the conjugate half concatenated
+        w = torch.cat([lam_d, lam_d.conj()], dim=-1)
+        count = L // 2 + 1
+        ang = 2 * torch.pi * torch.arange(count, dtype=torch.float32) / L
+        z = torch.polar(torch.ones_like(ang), ang)
+        # (H, (1 + r)^2, 2N', count) terms, summed over the poles
+        kk = (v[..., None] / (z - w[:, None, :, None])).sum(dim=-2)
+        kk = kk.reshape(U.shape[0], 1 + r, 1 + r, count)
+        sigma = dt / 2 * (1 + z)
+        k00 = kk[:, 0, 0]
+        if r == 1:
+            G = k00 - sigma * kk[:, 0, 1] * kk[:, 1, 0] / (1 + sigma * kk[:, 1, 1])
+        else:  # pragma: no cover - LegS has rank 1
+            raise NotImplementedError("rank > 1")
+        return torch.fft.irfft(dt * z * G, n=L, dim=-1)
+
+
+class NaiveS4DTorch(_NaiveTorch):
+    """S4D (ZOH) kernel by ``exp`` of the ``(H, N', L)`` outer product."""
+
+    def __call__(self, L):
+        import torch
+
+        dtA = self.Lambda * torch.exp(self.log_dt)[:, None]  # (H, N')
+        K = dtA[..., None] * torch.arange(L, dtype=torch.float32)  # (H, N', L)
+        C = self.C[0] * self.B * (torch.exp(dtA) - 1) / self.Lambda
+        return 2 * torch.einsum("hn,hnl->hl", C, torch.exp(K)).real
