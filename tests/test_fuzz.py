@@ -609,6 +609,9 @@ _ALIASES = {
     "gbt_dplr": ("dplr", "gbt"), "bilinear_dplr": ("dplr", "bilinear"),
     "forward_euler_dplr": ("dplr", "forward_euler"),
     "backward_euler_dplr": ("dplr", "backward_euler"),
+    # the hold discretizations (dense only; values against cont2discrete and mpmath in
+    # tests/test_discretize.py): here, alias == discretize on random, NaN and bad inputs
+    "foh": ("dense", "foh"), "impulse": ("dense", "impulse"),
 }
 covers(*(f"discretize.{a}" for a in _ALIASES))
 
