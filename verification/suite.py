@@ -1300,13 +1300,13 @@ def scan_routes(kind, N, L, dt, dtypes, backend, chunk=64):
             continue
         memory = min(L, 1.0 / max(1.0 - rho, 1e-300))
         if dtype == "float64":
-            tol_y = tol_x = 8 * (n + L) * eps
-            note = "tol = 8 (n + L) eps; truth: the float64 step loop"
+            tol_y = tol_x = bounds.SCAN64(N=n, L=L, eps=eps)
+            note = bounds.SCAN64.note() + "; truth: the float64 step loop"
         else:
-            base = 16 * eps * (n + chunk + memory)
-            tol_y, tol_x = base * amp_y, base * amp_x
-            note = (f"tol = 16 eps (n + T + min(L, tau)) amp, tau = {1 / (1 - rho):.3g}; "
-                    "truth: the float64 step loop")
+            tol_y, tol_x = (bounds.SCAN32(N=n, L=L, eps=eps, T=chunk, tau=memory, amp=a)
+                            for a in (amp_y, amp_x))
+            note = (bounds.SCAN32.note(f"tau = {1 / (1 - rho):.3g}")
+                    + "; truth: the float64 step loop")
         for route in routes:
             p = dict(params, route=route)
             try:
@@ -1723,14 +1723,15 @@ def reference_inits(N, dtypes, backend):
         label = init + "".join(f", {k}={v}" for k, v in sorted(opts.items()))
         for dtype in dtypes:
             params = {"init": init, "options": dict(opts), "N": N, "backend": backend}
-            tol = 8 * _eps(dtype)
+            tol = bounds.INIT_ULPS(eps=_eps(dtype))
             try:
                 d = ss.dplr(init, N, dtype=getattr(xp, dtype), xp=xp, **opts)
                 lam, b = _np(d.Lambda), _np(d.B)
             except Exception as exc:  # noqa: BLE001 - a crash is a failed row
                 rows.append(_error_row(EXP_INITS, f"S4D {label}", params, dtype, exc))
                 continue
-            note = "reference: mpmath formula of the dplr docstring, dps=40; tol = 8 eps"
+            note = ("reference: mpmath formula of the dplr docstring, dps=40; "
+                    + bounds.INIT_ULPS.note())
             rows.append(compare_values(EXP_INITS, f"S4D Lambda ({label}), rel. max error",
                                        params, dtype, lam, lam_r, tol, [note]))
             rows.append(compare_values(EXP_INITS, f"S4D B ({label}), rel. max error",
@@ -1791,12 +1792,12 @@ def reference_inits(N, dtypes, backend):
                                            exc))
                     continue
                 kappa = float(np.linalg.cond(1j * w * np.eye(N) - A.astype(np.float64)))
-                tol = 16 * N * kappa * _eps(dtype)
+                tol = bounds.FOUT_WINDOW(N=N, kappa=kappa, eps=_eps(dtype))
                 rows.append(compare_values(
                     EXP_INITS, "FouT time scale: steady state vs window projection, rel. max "
                     "error", params, dtype, x, want, tol,
                     ["reference: mpmath quadrature of the projection integrals, dps=30; "
-                     "tol = 16 N kappa eps"]))
+                     + bounds.FOUT_WINDOW.note()]))
     return rows
 
 
@@ -1870,7 +1871,9 @@ def hold_discretization(measure, N, dts, dtypes, backend):
     rows = []
     for dt in dts:
         norm = max(1.0, dt * np.abs(A64).sum(axis=0).max(), dt * np.abs(B64).sum() + 1.0)
-        kappa = _expm_kappa(A64, dt)
+        aug = np.zeros((N + 1, N + 1))
+        aug[:N, :N], aug[:N, N] = A64, B64
+        kappa = max(_expm_kappa(A64, dt), _expm_kappa(aug, dt))
         for method in HOLD_METHODS:
             lo = _hold_truth(A64, B64, dt, method, 50)
             hi = _hold_truth(A64, B64, dt, method, 70)
@@ -1891,14 +1894,14 @@ def hold_discretization(measure, N, dts, dtypes, backend):
                     m = float(np.abs(r).max())
                     tol = base * max(1.0, m) / m
                     if name == "Ad":
-                        tol = bounds.DENSE_DISC(N=N, kappa=kappa, eps=_eps(dtype))
+                        tol = bounds.HOLD_AD(N=N, kappa=kappa, eps=_eps(dtype))
                     rows.append(compare_values(
                         EXP_DISC, f"{method} {name} (dense), rel. max error", params, dtype,
                         a, r, tol,
                         ["reference: mpmath closed form (expm, solves), dps=70 (vs 50: "
                          + ("agree to float64)" if conv else "DISAGREE)"),
-                         "tol = N kappa_exp eps (Ad), 128 eps max(1, |dt M|_1) max(1, |X|) / |X| "
-                         "(Bd, Ed)"],
+                         bounds.HOLD_AD.note() + " (Ad), 128 eps max(1, |dt M|_1) max(1, |X|) "
+                         "/ |X| (Bd, Ed)"],
                         converged=conv))
     return rows
 
