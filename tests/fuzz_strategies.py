@@ -793,7 +793,9 @@ def check_variants(draw, fn, case, result, tol, *, flags=(), lengths=(), arrays=
     # is 64-bit (then float64 is the working precision either way)
     others64 = all(not is_single(v.dtype) for v in case.kwargs.values()
                    if isinstance(v, np.ndarray) and v.dtype.kind in "fc")
-    options += [("list", k) for k in names if plain64(case.kwargs.get(k))]
+    # (a 0-d array's tolist() is a Python scalar, which by policy chooses no precision)
+    options += [("list", k) for k in names if plain64(case.kwargs.get(k))
+                and np.ndim(case.kwargs.get(k)) > 0]
     options += [("int", k) for k in names if plain64(case.kwargs.get(k)) and others64]
     if not options:
         return
